@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make          the main job: install the toolchain, build the patched
+#               kernel (UML, LLVM=1, CONFIG_RUST=y) and run the KUnit suites
+# make check    the tests: everything 'make' does plus the static checks
+#               (Coccinelle, git am of the series, checkpatch --strict)
+#
+# Both end with the line 'N passed, N failed'. See README.md.
+
+PYTHON ?= python3
+
+.PHONY: all check toolchain tree series clean distclean
+
+all:
+	@$(PYTHON) tools/run.py main
+
+check:
+	@$(PYTHON) tools/run.py check
+
+toolchain:
+	@tools/install-toolchain.sh
+
+# Unpack the base (once) and (re)build the series' commits in build/linux.
+tree: toolchain
+	@$(PYTHON) tools/series.py prepare
+
+# git format-patch --cover-letter --base of the series, to build/series/.
+series: tree
+	@$(PYTHON) tools/series.py export
+
+# Drop the kernel build, keep the unpacked tree.
+clean:
+	rm -rf build/kunit-uml build/kunit-results.json build/series
+
+# Drop everything generated.
+distclean:
+	rm -rf build

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the VFIO KUnit suites.
+ */
+#ifndef __VFIO_KUNIT_H
+#define __VFIO_KUNIT_H
+
+#include <kunit/test.h>
+
+/*
+ * A case that provokes a WARN on purpose brackets the call with these, so
+ * that whoever reads the kernel log (a person, or a script that fails the run
+ * on any WARNING it was not told about) knows that exactly one WARNING, from
+ * source file @file, is expected between the two lines.
+ */
+static inline void vfio_kunit_expect_warning_begin(struct kunit *test,
+						   const char *file)
+{
+	kunit_info(test, "vfio-kunit: expected WARNING from %s begins\n",
+		   file);
+}
+
+static inline void vfio_kunit_expect_warning_end(struct kunit *test)
+{
+	kunit_info(test, "vfio-kunit: expected WARNING ends\n");
+}
+
+#endif /* __VFIO_KUNIT_H */

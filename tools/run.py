@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The project's two jobs, as the README's two commands run them.
+
+  main   install the toolchain, build the patched kernel (UML, LLVM=1,
+         CONFIG_RUST=y) and run the KUnit suites; show kunit.py's results,
+         a table per suite and the kernel log check.
+  check  everything 'main' does, plus the static checks: the Coccinelle
+         rule on the pristine and the patched tree, 'git am' of the
+         exported series on the pristine base, and checkpatch --strict on
+         every patch.
+
+Both end with one line 'N passed, N failed' over every step, and exit
+non-zero on any failure, on a suite that did not run, and on any kernel
+WARNING, BUG or lockdep report that a test did not announce.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import series  # noqa: E402
+
+TOP = series.TOP
+BUILD = series.BUILD
+KSRC = series.KSRC
+KUNIT_BUILD = os.path.join(BUILD, 'kunit-uml')
+KUNIT_JSON = os.path.join(BUILD, 'kunit-results.json')
+BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
+
+# Every --kunitconfig of the run; paths in the kernel tree are relative to it.
+KUNITCONFIGS = [os.path.join(TOP, 'kunit', '.kunitconfig'),
+		'drivers/vfio/tests/.kunitconfig']
+
+# The suites the run must show; one that is missing fails the run.
+EXPECTED_SUITES = ['vfio_registration', 'rust_doctests_kernel']
+
+# Debian's rustc-web and friends: the rustup toolchain that may come first on
+# PATH has no rust-src. Every Rust tool the kernel build runs is named, and
+# /usr/bin also goes first on PATH for anything a Makefile finds by name.
+MAKE_OPTIONS = ['LLVM=1', 'RUSTC=/usr/bin/rustc', 'HOSTRUSTC=/usr/bin/rustc',
+		'RUSTDOC=/usr/bin/rustdoc', 'RUSTFMT=/usr/bin/rustfmt',
+		'CLIPPY_DRIVER=/usr/bin/clippy-driver', f'BINDGEN={BINDGEN}']
+KERNEL_ENV = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'])
+
+
+class Results:
+	"""What each step passed and failed, for the closing line."""
+
+	def __init__(self):
+		self.rows = []
+
+	def add(self, step, passed, failed, note=''):
+		self.rows.append((step, passed, failed, note))
+
+	def table(self):
+		width = max(len(r[0]) for r in self.rows)
+		print(f'\n  {"step":<{width}}  passed  failed')
+		for step, passed, failed, note in self.rows:
+			print(f'  {step:<{width}}  {passed:>6}  {failed:>6}  {note}')
+
+	def closing_line(self):
+		passed = sum(r[1] for r in self.rows)
+		failed = sum(r[2] for r in self.rows)
+		print(f'\n{passed} passed, {failed} failed')
+		return 1 if failed else 0
+
+
+def banner(msg):
+	print(f'\n==> {msg}', flush=True)
+
+
+def run(cmd, cwd=TOP, **kw):
+	return subprocess.run(cmd, cwd=cwd, **kw)
+
+
+def step_toolchain():
+	banner('Toolchain')
+	log = os.path.join(BUILD, 'toolchain.log')
+	os.makedirs(BUILD, exist_ok=True)
+	res = run(['tools/install-toolchain.sh'], env=dict(os.environ, LOG=log))
+	if res.returncode:
+		sys.exit(f'toolchain install failed, see {log}')
+
+
+def step_tree():
+	banner('Kernel tree: base and series')
+	series.prepare(None)
+
+
+class Progress(threading.Thread):
+	"""Say every 30 s how far a silent kernel build has come."""
+
+	def __init__(self, build_dir):
+		super().__init__(daemon=True)
+		self.build_dir = build_dir
+		self.stop = threading.Event()
+		self.start_time = time.time()
+
+	def objects(self):
+		count = 0
+		for _, _, files in os.walk(self.build_dir):
+			count += sum(f.endswith('.o') for f in files)
+		return count
+
+	def run(self):
+		while not self.stop.wait(30):
+			print(f'  ... {time.time() - self.start_time:.0f} s, '
+			      f'{self.objects()} objects built', flush=True)
+
+
+def step_kunit(results):
+	"""Build the UML kernel and run the suites with kunit.py."""
+	banner('KUnit under UML (build and run; a clean build takes minutes)')
+	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', 'run',
+	       '--arch=um', f'--build_dir={KUNIT_BUILD}',
+	       f'--jobs={os.cpu_count()}', f'--json={KUNIT_JSON}',
+	       '--timeout=600']
+	cmd += [f'--kunitconfig={k}' for k in KUNITCONFIGS]
+	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
+	if os.path.exists(KUNIT_JSON):
+		os.unlink(KUNIT_JSON)
+	start = time.time()
+	progress = Progress(KUNIT_BUILD)
+	progress.start()
+	res = run(cmd, cwd=KSRC, env=KERNEL_ENV)
+	progress.stop.set()
+	print(f'  kunit.py exited {res.returncode} after '
+	      f'{time.time() - start:.0f} s')
+
+	suites = {}
+	if os.path.exists(KUNIT_JSON):
+		with open(KUNIT_JSON) as f:
+			suites = suite_counts(json.load(f))
+	print(f'\n  {"suite":<28} passed  failed  skipped')
+	for name, (passed, failed, skipped) in suites.items():
+		print(f'  {name:<28} {passed:>6}  {failed:>6}  {skipped:>7}')
+		results.add(f'kunit: {name}', passed, failed,
+			    f'({skipped} skipped, not counted)' if skipped else '')
+	for name in EXPECTED_SUITES:
+		if name not in suites:
+			print(f'  {name:<28} did not run')
+			results.add(f'kunit: {name}', 0, 1, 'did not run')
+	if res.returncode and not any(r[2] for r in results.rows):
+		results.add('kunit.py', 0, 1, f'exited {res.returncode}')
+	step_kernel_log(results, os.path.join(KUNIT_BUILD, 'test.log'))
+
+
+def suite_counts(group):
+	"""Leaf test counts per suite from kunit.py's JSON."""
+	def leaves(g):
+		for case in g['test_cases']:
+			yield case['status']
+		for sub in g['sub_groups']:
+			yield from leaves(sub)
+
+	counts = {}
+	for suite in group['sub_groups']:
+		statuses = list(leaves(suite))
+		counts[suite['name']] = (statuses.count('PASS'),
+					 len([s for s in statuses
+					      if s not in ('PASS', 'SKIP')]),
+					 statuses.count('SKIP'))
+	for case in group['test_cases']:	# a suite with no cases at all
+		counts[case['name']] = (0, 0 if case['status'] == 'PASS' else 1, 0)
+	return counts
+
+
+# A report the kernel prints for a bug: WARN, BUG, lockdep, KASAN, UBSAN, ...
+REPORT = re.compile(r'(WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|UBSAN:|'
+		    r'KASAN:|general protection fault|INFO: task .* blocked|'
+		    r'inconsistent lock state|possible recursive locking|'
+		    r'possible circular locking|suspicious RCU usage)')
+EXPECT_BEGIN = re.compile(r'vfio-kunit: expected WARNING from (\S+) begins')
+EXPECT_END = re.compile(r'vfio-kunit: expected WARNING ends')
+
+
+def check_kernel_log(lines):
+	"""Unexpected reports, and brackets that did not see exactly one WARNING.
+
+	A bracket names the source file whose WARN it expects; only a
+	"WARNING: ... at <file>:<line>" report from that file counts for it.
+
+	Returns (expected warnings seen, list of problems).
+	"""
+	problems = []
+	seen = 0
+	bracket = None		# (line number, source, warnings seen)
+	for n, line in enumerate(lines, 1):
+		m = EXPECT_BEGIN.search(line)
+		if m:
+			if bracket:
+				problems.append(f'line {n}: nested expected-WARNING bracket')
+			bracket = [n, m.group(1), 0]
+			continue
+		if EXPECT_END.search(line):
+			if not bracket:
+				problems.append(f'line {n}: bracket end without begin')
+			elif bracket[2] != 1:
+				problems.append(f'line {bracket[0]}: expected one WARNING '
+						f'from {bracket[1]}, saw {bracket[2]}')
+			else:
+				seen += 1
+			bracket = None
+			continue
+		if not REPORT.search(line):
+			continue
+		if bracket and line.lstrip().startswith('WARNING:') and \
+		   f' at {bracket[1]}:' in line:
+			bracket[2] += 1
+		else:
+			problems.append(f'line {n}: {line.strip()}')
+	if bracket:
+		problems.append(f'line {bracket[0]}: bracket never ended')
+	return seen, problems
+
+
+def step_kernel_log(results, path):
+	if not os.path.exists(path):
+		results.add('kernel log', 0, 1, 'no test.log')
+		return
+	with open(path, errors='replace') as f:
+		seen, problems = check_kernel_log(f.read().splitlines())
+	for p in problems:
+		print(f'  kernel log: {p}')
+	print(f'  kernel log: {seen} announced WARNINGs seen where expected, '
+	      f'{len(problems)} problems')
+	results.add('kernel log', 0 if problems else 1, 1 if problems else 0,
+		    f'({seen} announced WARNINGs)')
+
+
+def step_cocci(results):
+	"""The Coccinelle rule finds vfio-cdx on the base, nothing on the tip."""
+	banner('Coccinelle: vfio_device_ops with incomplete iommufd ops')
+	base = series.cocci_report('base')
+	tip = series.cocci_report('series')
+	for rev, lines in (('pristine base', base), ('patched tree', tip)):
+		print(f'  {rev}: {len(lines)} report(s)')
+		for line in lines:
+			print(f'    {line}')
+	ok_base = any(l.startswith('drivers/vfio/cdx/main.c:') and
+		      'vfio_cdx_ops' in l and 'detach_ioas' in l for l in base)
+	ok_tip = not tip
+	print(f'{"ok" if ok_base else "not ok"} - reports vfio_cdx_ops on the '
+	      'pristine base')
+	print(f'{"ok" if ok_tip else "not ok"} - reports nothing on the patched '
+	      'tree')
+	results.add('coccinelle', ok_base + ok_tip, 2 - ok_base - ok_tip)
+
+
+def step_tool_tests(results):
+	"""The log check above is only worth something if it can fail."""
+	banner('Unit tests of the kernel log check')
+	import unittest
+	suite = unittest.defaultTestLoader.loadTestsFromName('test_run')
+	outcome = unittest.TextTestRunner(verbosity=1).run(suite)
+	failed = len(outcome.failures) + len(outcome.errors)
+	results.add('log check unit tests', outcome.testsRun - failed, failed)
+
+
+def step_series(results):
+	banner('Series: export, git am on the base, checkpatch --strict')
+	passed, failed = series.check_series()
+	results.add('series', passed, failed)
+
+
+def main():
+	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+	parser.add_argument('job', choices=['main', 'check'])
+	args = parser.parse_args()
+
+	start = time.time()
+	results = Results()
+	step_toolchain()
+	step_tree()
+	step_kunit(results)
+	if args.job == 'check':
+		step_tool_tests(results)
+		step_cocci(results)
+		step_series(results)
+	results.table()
+	print(f'\n  {args.job} took {time.time() - start:.0f} s')
+	sys.exit(results.closing_line())
+
+
+if __name__ == '__main__':
+	main()

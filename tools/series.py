@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the project's sources into a kernel git tree and a patch series.
+
+The base kernel is Debian's linux-source-6.12 tarball.  'prepare' unpacks it
+once into build/linux, makes it a git repository whose first commit (tag
+'base') is the pristine source, and then builds one commit per entry of
+linux/series/ on branch 'series'.  Commits are made with git plumbing in a
+scratch index, so the work tree is only touched by the final 'git reset
+--hard', which rewrites just the files that differ: a re-run rebuilds the
+kernel incrementally.
+
+A series entry is linux/series/NNNN-name.commit: the commit message (its last
+Signed-off-by names the author), a line '---', then one line per change:
+
+    patch linux/patches/NAME.diff   a diff against the tree, for files the
+                                    kernel already has
+    add TOP/PATH                    TOP/PATH of this repository becomes the
+                                    kernel file PATH (TOP is c-core,
+                                    rust-bindings or kunit)
+
+Other commands: 'export' writes 'git format-patch --cover-letter --base' to
+build/series, 'check' verifies that export with 'git am' on the pristine base
+and 'checkpatch.pl --strict' (ignores: linux/checkpatch.ignore).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(TOP, 'build')
+KSRC = os.path.join(BUILD, 'linux')
+SERIES_DIR = os.path.join(TOP, 'linux', 'series')
+EXPORT_DIR = os.path.join(BUILD, 'series')
+TARBALL = '/usr/src/linux-source-6.12.tar.xz'
+BASE_PACKAGE = 'linux-source-6.12'
+SOURCE_TOPS = ('c-core', 'rust-bindings', 'kunit')
+
+
+def log(tag, msg):
+	print(f'  {tag:<7} {msg}', flush=True)
+
+
+def die(msg):
+	print(f'series: {msg}', file=sys.stderr)
+	sys.exit(1)
+
+
+def git(*args, cwd=KSRC, env=None, input=None, check=True, raw=False):
+	full_env = dict(os.environ, **(env or {}))
+	res = subprocess.run(['git', *args], cwd=cwd, env=full_env, input=input,
+			     capture_output=True, text=True)
+	if check and res.returncode:
+		die(f'git {" ".join(args)}: {res.stderr.strip()}')
+	return res.stdout if raw else res.stdout.strip()
+
+
+def read_pin():
+	"""The base pin: 'linux-source-6.12 <Debian version>' in linux/base."""
+	with open(os.path.join(TOP, 'linux', 'base')) as f:
+		for line in f:
+			if line.strip() and not line.startswith('#'):
+				pkg, version = line.split()
+				return pkg, version
+	die('linux/base names no package')
+
+
+def installed_version():
+	return subprocess.run(['dpkg-query', '-W', '-f=${Version}', BASE_PACKAGE],
+			      capture_output=True, text=True).stdout.strip()
+
+
+def makefile_version(makefile):
+	fields = dict(re.findall(r'^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)'
+				 r' = ?(.*)$', makefile, re.M))
+	return '{VERSION}.{PATCHLEVEL}.{SUBLEVEL}{EXTRAVERSION}'.format(**fields)
+
+
+def unpack_base():
+	"""Unpack the tarball into build/linux and commit it as tag 'base'."""
+	pkg, pinned = read_pin()
+	have = installed_version()
+	if not have:
+		die(f'{pkg} is not installed (run tools/install-toolchain.sh)')
+	if have != pinned:
+		log('NOTE', f'{pkg} {have} installed, {pinned} pinned in linux/base')
+	log('UNPACK', f'{TARBALL} ({pkg} {have})')
+	tmp = tempfile.mkdtemp(dir=BUILD)
+	subprocess.run(['tar', '-xJf', TARBALL, '-C', tmp], check=True)
+	shutil.move(os.path.join(tmp, 'linux-source-6.12'), KSRC)
+	os.rmdir(tmp)
+	git('init', '-q', '-b', 'series')
+	git('config', 'core.abbrev', '12')
+	with open(os.path.join(KSRC, 'Makefile')) as f:
+		version = makefile_version(f.read())
+	log('COMMIT', f'pristine base Linux {version} (about 30 s)')
+	git('add', '-A', '-f')
+	git('commit', '-q', '--no-verify', '-m', f'Linux {version} ({pkg} {have})',
+	    env=identity_env('Base Import <base@localhost>', '@0 +0000'))
+	git('tag', 'base')
+
+
+def identity_env(ident, date):
+	m = re.match(r'(.*?)\s*<(.*)>', ident)
+	name, email = m.group(1), m.group(2)
+	return {'GIT_AUTHOR_NAME': name, 'GIT_AUTHOR_EMAIL': email,
+		'GIT_COMMITTER_NAME': name, 'GIT_COMMITTER_EMAIL': email,
+		'GIT_AUTHOR_DATE': date, 'GIT_COMMITTER_DATE': date}
+
+
+class Entry:
+	"""One commit of the series, parsed from linux/series/*.commit."""
+
+	def __init__(self, path):
+		self.path = path
+		self.name = os.path.basename(path)
+		with open(path) as f:
+			text = f.read()
+		if '\n---\n' not in text:
+			die(f'{self.name}: no "---" line before the change list')
+		message, changes = text.split('\n---\n', 1)
+		self.message = message.strip() + '\n'
+		signoffs = re.findall(r'^Signed-off-by: (.+)$', message, re.M)
+		if not signoffs:
+			die(f'{self.name}: no Signed-off-by')
+		self.author = signoffs[-1].strip()
+		self.changes = []
+		for line in changes.splitlines():
+			line = line.split('#', 1)[0].strip()
+			if not line:
+				continue
+			kind, _, arg = line.partition(' ')
+			arg = arg.strip()
+			if kind not in ('patch', 'add') or not arg:
+				die(f'{self.name}: bad change line "{line}"')
+			if not os.path.isfile(os.path.join(TOP, arg)):
+				die(f'{self.name}: {arg} does not exist')
+			if kind == 'add' and arg.split('/', 1)[0] not in SOURCE_TOPS:
+				die(f'{self.name}: {arg} is not under {SOURCE_TOPS}')
+			self.changes.append((kind, arg))
+
+	@property
+	def subject(self):
+		return self.message.splitlines()[0]
+
+
+def entries():
+	names = sorted(n for n in os.listdir(SERIES_DIR) if n.endswith('.commit'))
+	return [Entry(os.path.join(SERIES_DIR, n)) for n in names]
+
+
+def commit_date():
+	"""One date for every commit of the series: the project's last commit."""
+	date = subprocess.run(['git', 'log', '-1', '--format=%ct'], cwd=TOP,
+			      capture_output=True, text=True).stdout.strip()
+	return f'@{date or 0} +0000'
+
+
+def build_commits(series):
+	"""Make the series' commits on top of 'base' without a work tree."""
+	fd, index = tempfile.mkstemp(dir=BUILD, prefix='index.')
+	os.close(fd)
+	os.unlink(index)
+	env = {'GIT_INDEX_FILE': index}
+	date = commit_date()
+	parent = git('rev-parse', 'base^{commit}')
+	try:
+		git('read-tree', parent, env=env)
+		for entry in series:
+			for kind, arg in entry.changes:
+				src = os.path.join(TOP, arg)
+				if kind == 'patch':
+					res = subprocess.run(
+						['git', 'apply', '--cached', src],
+						cwd=KSRC, capture_output=True, text=True,
+						env=dict(os.environ, **env))
+					if res.returncode:
+						die(f'{entry.name}: {arg} does not apply:\n'
+						    f'{res.stderr}')
+				else:
+					kpath = arg.split('/', 1)[1]
+					blob = git('hash-object', '-w', src)
+					mode = '100755' if os.access(src, os.X_OK) else '100644'
+					git('update-index', '--add', '--cacheinfo',
+					    f'{mode},{blob},{kpath}', env=env)
+			tree = git('write-tree', env=env)
+			parent = git('commit-tree', tree, '-p', parent,
+				     input=entry.message,
+				     env=identity_env(entry.author, date))
+	finally:
+		if os.path.exists(index):
+			os.unlink(index)
+	return parent
+
+
+def prepare(_args):
+	os.makedirs(BUILD, exist_ok=True)
+	if not os.path.isdir(os.path.join(KSRC, '.git')):
+		if os.path.exists(KSRC):
+			die(f'{KSRC} exists but is no git repository: remove it')
+		unpack_base()
+	pkg, _ = read_pin()
+	base_subject = git('log', '-1', '--format=%s', 'base')
+	series = entries()
+	tip = build_commits(series)
+	old = git('rev-parse', 'HEAD')
+	if git('rev-parse', f'{old}^{{tree}}') == git('rev-parse', f'{tip}^{{tree}}'):
+		git('update-ref', 'refs/heads/series', tip)
+		git('reset', '-q', '--soft', tip)
+	else:
+		git('reset', '-q', '--hard', tip)
+	dirty = git('status', '--porcelain', '--untracked-files=no')
+	if dirty:
+		die(f'build/linux has local changes the series does not make:\n{dirty}')
+	log('BASE', base_subject)
+	log('SERIES', f'{len(series)} commits on base, tip {tip[:12]}')
+
+
+def export(_args):
+	if os.path.isdir(EXPORT_DIR):
+		shutil.rmtree(EXPORT_DIR)
+	os.makedirs(EXPORT_DIR)
+	git('format-patch', '-q', '--cover-letter', '--base=base',
+	    '--no-signature', '-o', EXPORT_DIR, 'base..series')
+	with open(os.path.join(TOP, 'linux', 'cover-letter')) as f:
+		cover_subject, cover_body = f.read().split('\n', 1)
+	cover = sorted(p for p in os.listdir(EXPORT_DIR) if p.startswith('0000-'))[0]
+	path = os.path.join(EXPORT_DIR, cover)
+	with open(path) as f:
+		text = f.read()
+	text = text.replace('*** SUBJECT HERE ***', cover_subject.strip())
+	text = text.replace('*** BLURB HERE ***', cover_body.strip())
+	with open(path, 'w') as f:
+		f.write(text)
+	count = len(os.listdir(EXPORT_DIR)) - 1
+	log('EXPORT', f'{count} patches and a cover letter in '
+	    f'{os.path.relpath(EXPORT_DIR, TOP)}/')
+
+
+def checkpatch_ignores():
+	"""'TYPE  reason' lines of linux/checkpatch.ignore."""
+	types = []
+	with open(os.path.join(TOP, 'linux', 'checkpatch.ignore')) as f:
+		for line in f:
+			line = line.split('#', 1)[0].strip()
+			if line:
+				types.append(line.split()[0])
+	return types
+
+
+def check_series():
+	"""git am on the pristine base, checkpatch --strict on every patch.
+
+	Prints a TAP-like line per check; returns (passed, failed).
+	"""
+	export(None)
+	patches = sorted(os.path.join(EXPORT_DIR, p) for p in os.listdir(EXPORT_DIR)
+			 if not p.startswith('0000-'))
+	passed = failed = 0
+
+	def result(ok, what, detail=''):
+		nonlocal passed, failed
+		print(f'{"ok" if ok else "not ok"} - {what}')
+		if ok:
+			passed += 1
+		else:
+			failed += 1
+			print(detail.rstrip())
+
+	am_tree = os.path.join(BUILD, 'am-check')
+	if not os.path.isdir(am_tree):
+		git('worktree', 'add', '-q', '--detach', am_tree, 'base')
+	git('am', '--abort', cwd=am_tree, check=False)
+	git('reset', '-q', '--hard', 'base', cwd=am_tree)
+	res = subprocess.run(['git', 'am', '-q', '--whitespace=error', *patches],
+			     cwd=am_tree, capture_output=True, text=True)
+	same = res.returncode == 0 and \
+		git('rev-parse', 'HEAD^{tree}', cwd=am_tree) == \
+		git('rev-parse', 'series^{tree}')
+	result(same, f'git am of {len(patches)} patches on the pristine base '
+	       'gives the series tree', res.stdout + res.stderr)
+	if not same:
+		git('am', '--abort', cwd=am_tree, check=False)
+
+	# checkpatch runs scripts/spdxcheck.py, which needs Debian's python3
+	# (python3-ply, python3-git), not whichever python3 comes first on PATH.
+	env = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'])
+	ignore = ','.join(checkpatch_ignores())
+	for patch in patches:
+		cmd = ['scripts/checkpatch.pl', '--strict', '--terse', '--no-summary',
+		       '--show-types', patch]
+		if ignore:
+			cmd[1:1] = ['--ignore', ignore]
+		res = subprocess.run(cmd, cwd=KSRC, capture_output=True, text=True,
+				     env=env)
+		result(res.returncode == 0 and not (res.stdout + res.stderr).strip(),
+		       f'checkpatch --strict {os.path.basename(patch)}',
+		       res.stdout + res.stderr)
+
+	# Stands in for checkpatch's FILE_PATH_CHANGES (linux/checkpatch.ignore).
+	added = git('diff', '--name-only', '--diff-filter=A', 'base', 'series')
+	orphans = []
+	for path in added.splitlines():
+		res = subprocess.run(['scripts/get_maintainer.pl', '--no-git',
+				      '--no-git-fallback', '-f', path],
+				     cwd=KSRC, capture_output=True, text=True)
+		if '(maintainer:' not in res.stdout:
+			orphans.append(path)
+	result(not orphans, f'get_maintainer.pl names a maintainer for each of '
+	       f'the {len(added.splitlines())} added files', '\n'.join(orphans))
+	return passed, failed
+
+
+def check(_args):
+	passed, failed = check_series()
+	print(f'{passed} passed, {failed} failed')
+	return 1 if failed else 0
+
+
+def cocci_report(rev):
+	"""Reports of the vfio_device_ops rule over drivers/ and samples/ at rev.
+
+	Only the files that name struct vfio_device_ops can match; they are
+	taken from git at rev, so no work tree has to be checked out.
+	"""
+	cocci = os.path.join(TOP, 'c-core', 'scripts', 'coccinelle', 'api',
+			     'vfio_iommufd_ops.cocci')
+	files = git('grep', '-l', 'struct vfio_device_ops', rev, '--',
+		    'drivers', 'samples', check=False).splitlines()
+	with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
+		paths = []
+		for entry in files:
+			path = entry.split(':', 1)[1]
+			dst = os.path.join(tmp, path)
+			os.makedirs(os.path.dirname(dst), exist_ok=True)
+			with open(dst, 'w') as f:
+				f.write(git('show', f'{rev}:{path}', raw=True))
+			paths.append(path)
+		res = subprocess.run(['spatch', '--very-quiet', '--no-includes',
+				      '--include-headers', '-D', 'report',
+				      '--sp-file', cocci, *sorted(paths)],
+				     cwd=tmp, capture_output=True, text=True)
+	if res.returncode:
+		die(f'spatch failed:\n{res.stderr}')
+	return [l for l in res.stdout.splitlines() if l.strip()]
+
+
+def main():
+	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+	sub = parser.add_subparsers(dest='cmd', required=True)
+	sub.add_parser('prepare', help='unpack the base, (re)build the series')
+	sub.add_parser('export', help='format-patch the series to build/series')
+	sub.add_parser('check', help='git am and checkpatch every patch')
+	args = parser.parse_args()
+	rc = {'prepare': prepare, 'export': export, 'check': check}[args.cmd](args)
+	sys.exit(rc or 0)
+
+
+if __name__ == '__main__':
+	main()
