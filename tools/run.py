@@ -32,6 +32,8 @@ BUILD = series.BUILD
 KSRC = series.KSRC
 KUNIT_BUILD = os.path.join(BUILD, 'kunit-uml')
 KUNIT_JSON = os.path.join(BUILD, 'kunit-results.json')
+ARM64_BUILD = os.path.join(BUILD, 'arm64-cdx')
+ARM64_CONFIG = os.path.join(TOP, 'linux', 'cdx-arm64.config')
 BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
 
 # Every --kunitconfig of the run; paths in the kernel tree are relative to it.
@@ -104,26 +106,94 @@ class Progress(threading.Thread):
 		self.start_time = time.time()
 
 	def objects(self):
+		"""Objects (re)built since the build started."""
 		count = 0
-		for _, _, files in os.walk(self.build_dir):
-			count += sum(f.endswith('.o') for f in files)
+		for root, _, files in os.walk(self.build_dir):
+			for f in files:
+				if f.endswith('.o') and os.stat(os.path.join(
+						root, f)).st_mtime >= self.start_time:
+					count += 1
 		return count
 
 	def run(self):
 		while not self.stop.wait(30):
 			print(f'  ... {time.time() - self.start_time:.0f} s, '
-			      f'{self.objects()} objects built', flush=True)
+			      f'{self.objects()} objects compiled', flush=True)
+
+
+def kunit_cmd(action, *extra):
+	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', action,
+	       '--arch=um', f'--build_dir={KUNIT_BUILD}', *extra]
+	cmd += [f'--kunitconfig={k}' for k in KUNITCONFIGS]
+	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
+	return cmd
+
+
+def make(build_dir, *args, arch='um', log=None):
+	"""make in the kernel tree; output to log, True on success."""
+	cmd = ['make', '-s', f'ARCH={arch}', f'O={build_dir}',
+	       f'-j{os.cpu_count()}', *MAKE_OPTIONS, *args]
+	with open(log or os.devnull, 'a') as out:
+		return run(cmd, cwd=KSRC, env=KERNEL_ENV, stdout=out,
+			   stderr=subprocess.STDOUT).returncode == 0
+
+
+def build_cdx_arm64(log):
+	"""Compile drivers/vfio/cdx/ for arm64, warnings as errors.
+
+	CDX is arm64-only and has no COMPILE_TEST, so UML cannot build it.
+	"""
+	obj = os.path.join(ARM64_BUILD, 'drivers', 'vfio', 'cdx', 'main.o')
+	if os.path.exists(obj):
+		os.unlink(obj)
+	return make(ARM64_BUILD, f'KCONFIG_ALLCONFIG={ARM64_CONFIG}',
+		    'allnoconfig', arch='arm64', log=log) and \
+		make(ARM64_BUILD, 'KCFLAGS=-Werror', 'drivers/vfio/cdx/',
+		     arch='arm64', log=log) and os.path.exists(obj)
+
+
+def step_commits_build(results):
+	"""Every commit of the series builds: UML, and arm64 for vfio-cdx.
+
+	The series' commits but the last are built here, incrementally in the
+	same build directory; the last is the one kunit.py builds and runs.
+	"""
+	banner('Each commit of the series builds (UML, and arm64 for vfio-cdx)')
+	log = os.path.join(BUILD, 'commits-build.log')
+	open(log, 'w').close()
+	res = run(kunit_cmd('config'), cwd=KSRC, env=KERNEL_ENV,
+		  stdout=subprocess.DEVNULL)
+	if res.returncode:
+		results.add('each commit builds', 0, 1, 'kunit.py config failed')
+		return
+	commits = series.git('rev-list', '--reverse', 'base..series').split()
+	passed = failed = 0
+	try:
+		for n, commit in enumerate(commits, 1):
+			subject = series.git('log', '-1', '--format=%s', commit)
+			series.git('checkout', '-q', '--detach', commit)
+			start = time.time()
+			ok = build_cdx_arm64(log)
+			if n < len(commits):
+				ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
+					and make(KUNIT_BUILD, 'all', log=log)
+			print(f'{"ok" if ok else "not ok"} - {n}/{len(commits)} '
+			      f'builds: {subject} ({time.time() - start:.0f} s)',
+			      flush=True)
+			passed += ok
+			failed += not ok
+	finally:
+		series.git('checkout', '-q', 'series')
+	if failed:
+		print(f'  see {log}')
+	results.add('each commit builds', passed, failed)
 
 
 def step_kunit(results):
 	"""Build the UML kernel and run the suites with kunit.py."""
 	banner('KUnit under UML (build and run; a clean build takes minutes)')
-	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', 'run',
-	       '--arch=um', f'--build_dir={KUNIT_BUILD}',
-	       f'--jobs={os.cpu_count()}', f'--json={KUNIT_JSON}',
-	       '--timeout=600']
-	cmd += [f'--kunitconfig={k}' for k in KUNITCONFIGS]
-	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
+	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={KUNIT_JSON}',
+			'--timeout=600')
 	if os.path.exists(KUNIT_JSON):
 		os.unlink(KUNIT_JSON)
 	start = time.time()
@@ -279,6 +349,8 @@ def main():
 	results = Results()
 	step_toolchain()
 	step_tree()
+	if args.job == 'check':
+		step_commits_build(results)
 	step_kunit(results)
 	if args.job == 'check':
 		step_tool_tests(results)
