@@ -41,7 +41,7 @@ KUNITCONFIGS = [os.path.join(TOP, 'kunit', '.kunitconfig'),
 		'drivers/vfio/tests/.kunitconfig']
 
 # The suites the run must show; one that is missing fails the run.
-EXPECTED_SUITES = ['vfio_registration', 'rust_doctests_kernel']
+EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
 
 # Debian's rustc-web and friends: the rustup toolchain that may come first on
 # PATH has no rust-src. Every Rust tool the kernel build runs is named, and
@@ -173,10 +173,13 @@ def step_commits_build(results):
 			subject = series.git('log', '-1', '--format=%s', commit)
 			series.git('checkout', '-q', '--detach', commit)
 			start = time.time()
+			progress = Progress(KUNIT_BUILD)
+			progress.start()
 			ok = build_cdx_arm64(log)
 			if n < len(commits):
 				ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
 					and make(KUNIT_BUILD, 'all', log=log)
+			progress.stop.set()
 			print(f'{"ok" if ok else "not ok"} - {n}/{len(commits)} '
 			      f'builds: {subject} ({time.time() - start:.0f} s)',
 			      flush=True)

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Factories of the VFIO sample drivers, so that tests can make devices of
+ * them: the VFIO iommufd conformance KUnit suite runs its cases on each.
+ */
+#ifndef __SAMPLES_VFIO_SAMPLE_H
+#define __SAMPLES_VFIO_SAMPLE_H
+
+#include <linux/types.h>
+
+struct vfio_device;
+
+/**
+ * struct vfio_sample_unmap - A dma_unmap call an emulated sample received
+ * @iova: Start of the range to unmap
+ * @length: Length of the range
+ */
+struct vfio_sample_unmap {
+	u64 iova;
+	u64 length;
+};
+
+struct vfio_device *vfio_sample_phys_create(struct vfio_device *group_peer);
+void vfio_sample_phys_destroy(struct vfio_device *vdev);
+
+struct vfio_device *vfio_sample_emul_create(struct vfio_device *group_peer);
+void vfio_sample_emul_destroy(struct vfio_device *vdev);
+unsigned int vfio_sample_emul_unmaps(struct vfio_device *vdev,
+				     struct vfio_sample_unmap *last);
+
+#endif /* __SAMPLES_VFIO_SAMPLE_H */

@@ -1,0 +1,779 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Conformance tests for the iommufd callbacks of struct vfio_device_ops.
+ *
+ * One table of cases, the contract of Documentation/driver-api/vfio.rst
+ * ("The iommufd callbacks"), runs on every driver of a second table: adding
+ * a driver adds a row. The cases call a driver's ops as the VFIO core does,
+ * with dev_set->lock held, on real iommufd objects: a context, IOASes and
+ * HWPTs made through iommufd's KUnit hooks, and, for physical devices, the
+ * mock IOMMU of CONFIG_IOMMUFD_TEST. Every case checks return codes and the
+ * state they leave: the attached flag, the page table id written back, which
+ * objects iommufd still holds (IOMMU_DESTROY's -EBUSY and -ENOENT), and the
+ * dma_unmap calls an emulated driver received. After each case, everything
+ * it made must go away cleanly.
+ */
+#include <kunit/test.h>
+#include <linux/iommufd.h>
+#include <linux/iommufd_kunit.h>
+#include <linux/limits.h>
+#include <linux/vfio.h>
+
+#include "vfio_kunit.h"
+#include "vfio_sample.h"
+
+/* The kinds of vfio_device the contract distinguishes */
+enum vfio_conf_kind {
+	VFIO_CONF_PHYSICAL = BIT(0),
+	VFIO_CONF_EMULATED = BIT(1),
+};
+
+#define VFIO_CONF_ANY (VFIO_CONF_PHYSICAL | VFIO_CONF_EMULATED)
+
+/* An id no object has */
+#define VFIO_CONF_NO_ID U32_MAX
+
+/**
+ * struct vfio_conf_driver - A driver under test
+ * @name: Row name in the results
+ * @kind: Physical or emulated
+ * @create: Make and register a device; @group_peer asks for a device in the
+ *          iommu_group of another one (physical drivers only)
+ * @destroy: Unregister and free a device from @create
+ * @unmaps: Emulated drivers: number of dma_unmap calls so far, and the last
+ */
+struct vfio_conf_driver {
+	const char *name;
+	enum vfio_conf_kind kind;
+	struct vfio_device *(*create)(struct vfio_device *group_peer);
+	void (*destroy)(struct vfio_device *vdev);
+	unsigned int (*unmaps)(struct vfio_device *vdev,
+			       struct vfio_sample_unmap *last);
+};
+
+static const struct vfio_conf_driver vfio_conf_drivers[] = {
+	{
+		.name = "c-physical",
+		.kind = VFIO_CONF_PHYSICAL,
+		.create = vfio_sample_phys_create,
+		.destroy = vfio_sample_phys_destroy,
+	},
+	{
+		.name = "c-emulated",
+		.kind = VFIO_CONF_EMULATED,
+		.create = vfio_sample_emul_create,
+		.destroy = vfio_sample_emul_destroy,
+		.unmaps = vfio_sample_emul_unmaps,
+	},
+};
+
+/**
+ * struct vfio_conf - What one case works on
+ * @test: The running test
+ * @drv: The driver under test
+ * @ictx: The iommufd context, as if user space had opened /dev/iommu
+ * @vdev: The device under test
+ * @dev_id: Object id bind_iommufd returned
+ * @bound: bind_iommufd succeeded and unbind_iommufd was not called yet
+ * @ioas_id: An IOAS every case starts with
+ * @auto_hwpt: Physical: the automatic HWPT of the last attach to an IOAS
+ * @hwpt_dev: A mock device bound to @ictx directly, to allocate HWPTs on
+ * @hwpt_idev: Its iommufd_device
+ * @hwpt_dev_id: Its object id
+ */
+struct vfio_conf {
+	struct kunit *test;
+	const struct vfio_conf_driver *drv;
+	struct iommufd_ctx *ictx;
+	struct vfio_device *vdev;
+	u32 dev_id;
+	bool bound;
+	u32 ioas_id;
+	u32 auto_hwpt;
+	struct device *hwpt_dev;
+	struct iommufd_device *hwpt_idev;
+	u32 hwpt_dev_id;
+};
+
+static bool is_physical(struct vfio_conf *c)
+{
+	return c->drv->kind == VFIO_CONF_PHYSICAL;
+}
+
+/* The callbacks, called as the VFIO core calls them: under dev_set->lock */
+
+static int conf_bind_dev(struct vfio_device *vdev, struct iommufd_ctx *ictx,
+			 u32 *dev_id)
+{
+	int ret;
+
+	mutex_lock(&vdev->dev_set->lock);
+	ret = vdev->ops->bind_iommufd(vdev, ictx, dev_id);
+	mutex_unlock(&vdev->dev_set->lock);
+	return ret;
+}
+
+static void conf_unbind_dev(struct vfio_device *vdev)
+{
+	mutex_lock(&vdev->dev_set->lock);
+	vdev->ops->unbind_iommufd(vdev);
+	mutex_unlock(&vdev->dev_set->lock);
+}
+
+static int conf_attach_dev(struct vfio_device *vdev, u32 *pt_id)
+{
+	int ret;
+
+	mutex_lock(&vdev->dev_set->lock);
+	ret = vdev->ops->attach_ioas(vdev, pt_id);
+	mutex_unlock(&vdev->dev_set->lock);
+	return ret;
+}
+
+static void conf_detach_dev(struct vfio_device *vdev)
+{
+	mutex_lock(&vdev->dev_set->lock);
+	vdev->ops->detach_ioas(vdev);
+	mutex_unlock(&vdev->dev_set->lock);
+}
+
+static void conf_bind(struct vfio_conf *c)
+{
+	KUNIT_ASSERT_EQ(c->test, conf_bind_dev(c->vdev, c->ictx, &c->dev_id),
+			0);
+	c->bound = true;
+}
+
+static void conf_unbind(struct vfio_conf *c)
+{
+	conf_unbind_dev(c->vdev);
+	c->bound = false;
+}
+
+/* Attach to @pt_id; on success, remember an automatic HWPT */
+static int conf_attach(struct vfio_conf *c, u32 *pt_id)
+{
+	u32 requested = *pt_id;
+	int ret;
+
+	ret = conf_attach_dev(c->vdev, pt_id);
+	if (!ret && is_physical(c) && requested == c->ioas_id)
+		c->auto_hwpt = *pt_id;
+	return ret;
+}
+
+/* Attach to the case's IOAS, which must succeed; returns the page table id */
+static u32 conf_attach_ioas(struct vfio_conf *c)
+{
+	u32 pt_id = c->ioas_id;
+
+	KUNIT_ASSERT_EQ(c->test, conf_attach(c, &pt_id), 0);
+	return pt_id;
+}
+
+static void conf_detach(struct vfio_conf *c)
+{
+	conf_detach_dev(c->vdev);
+}
+
+static bool conf_attached(struct vfio_conf *c)
+{
+	return c->vdev->iommufd_attached;
+}
+
+static int conf_destroy(struct vfio_conf *c, u32 id)
+{
+	return iommufd_test_destroy(c->ictx, id);
+}
+
+static u32 conf_new_ioas(struct vfio_conf *c)
+{
+	u32 id;
+
+	KUNIT_ASSERT_EQ(c->test, iommufd_test_ioas_alloc(c->ictx, &id), 0);
+	return id;
+}
+
+/* An HWPT on @ioas_id, allocated through a mock device of its own */
+static u32 conf_new_hwpt(struct vfio_conf *c, u32 ioas_id)
+{
+	u32 id;
+	int ret;
+
+	if (!c->hwpt_dev) {
+		struct iommufd_device *idev;
+		struct device *dev;
+
+		dev = iommufd_test_mock_dev_create(0, NULL);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(c->test, dev);
+		c->hwpt_dev = dev;
+		idev = iommufd_device_bind(c->ictx, dev, &c->hwpt_dev_id);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(c->test, idev);
+		c->hwpt_idev = idev;
+	}
+	ret = iommufd_test_hwpt_alloc(c->ictx, c->hwpt_dev_id, ioas_id, 0, &id);
+	KUNIT_ASSERT_EQ(c->test, ret, 0);
+	return id;
+}
+
+static unsigned int conf_unmaps(struct vfio_conf *c,
+				struct vfio_sample_unmap *last)
+{
+	return c->drv->unmaps(c->vdev, last);
+}
+
+/* The last dma_unmap call covered the whole IOVA space */
+static void conf_expect_unmap_all(struct vfio_conf *c, unsigned int calls)
+{
+	struct vfio_sample_unmap last = {};
+
+	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, &last), calls);
+	KUNIT_EXPECT_EQ(c->test, last.iova, 0);
+	KUNIT_EXPECT_EQ(c->test, last.length, (u64)ULONG_MAX);
+}
+
+/*
+ * O1: the callbacks check that dev_set->lock is held. Called without it,
+ * attach_ioas and detach_ioas report it through lockdep (and still work).
+ */
+static void vfio_conf_lock_asserted(struct vfio_conf *c)
+{
+	u32 pt_id = c->ioas_id;
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_LOCKDEP))
+		kunit_skip(c->test, "needs CONFIG_LOCKDEP");
+	conf_bind(c);
+
+	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	ret = c->vdev->ops->attach_ioas(c->vdev, &pt_id);
+	vfio_kunit_expect_warning_end(c->test);
+	KUNIT_ASSERT_EQ(c->test, ret, 0);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	if (is_physical(c))
+		c->auto_hwpt = pt_id;
+
+	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	c->vdev->ops->detach_ioas(c->vdev);
+	vfio_kunit_expect_warning_end(c->test);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+}
+
+/* O2: a physical device that is not bound refuses attach, with a WARN */
+static void vfio_conf_attach_unbound(struct vfio_conf *c)
+{
+	u32 pt_id = c->ioas_id;
+	int ret;
+
+	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	ret = conf_attach(c, &pt_id);
+	vfio_kunit_expect_warning_end(c->test);
+	KUNIT_EXPECT_EQ(c->test, ret, -EINVAL);
+	KUNIT_EXPECT_EQ(c->test, pt_id, c->ioas_id);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+}
+
+/* O2: detach of a physical device that is not bound WARNs and does nothing */
+static void vfio_conf_detach_unbound(struct vfio_conf *c)
+{
+	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	conf_detach(c);
+	vfio_kunit_expect_warning_end(c->test);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	/* Still usable afterwards */
+	conf_bind(c);
+	conf_attach_ioas(c);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+}
+
+/*
+ * O3: attach to an IOAS. A physical device gets an automatic HWPT, whose id
+ * is written back and which is in use; an emulated one uses the IOAS itself.
+ */
+static void vfio_conf_attach_ioas(struct vfio_conf *c)
+{
+	u32 pt_id;
+
+	conf_bind(c);
+	pt_id = conf_attach_ioas(c);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	if (is_physical(c)) {
+		KUNIT_EXPECT_NE(c->test, pt_id, c->ioas_id);
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, pt_id), -EBUSY);
+	} else {
+		KUNIT_EXPECT_EQ(c->test, pt_id, c->ioas_id);
+	}
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), -EBUSY);
+}
+
+/* O3: attach of a physical device to an HWPT keeps that id */
+static void vfio_conf_attach_hwpt(struct vfio_conf *c)
+{
+	u32 hwpt = conf_new_hwpt(c, c->ioas_id);
+	u32 pt_id = hwpt;
+
+	conf_bind(c);
+	KUNIT_ASSERT_EQ(c->test, conf_attach(c, &pt_id), 0);
+	KUNIT_EXPECT_EQ(c->test, pt_id, hwpt);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), -EBUSY);
+
+	conf_detach(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+}
+
+/* O4, O6: attach to an id that does not exist fails and attaches nothing */
+static void vfio_conf_attach_unknown(struct vfio_conf *c)
+{
+	u32 pt_id = VFIO_CONF_NO_ID;
+
+	conf_bind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_attach(c, &pt_id), -ENOENT);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
+}
+
+/* O4: a physical device cannot attach to an object that is no page table */
+static void vfio_conf_attach_wrong_type(struct vfio_conf *c)
+{
+	u32 pt_id;
+
+	conf_bind(c);
+	pt_id = c->dev_id;
+	KUNIT_EXPECT_EQ(c->test, conf_attach(c, &pt_id), -EINVAL);
+	KUNIT_EXPECT_EQ(c->test, pt_id, c->dev_id);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+}
+
+/* O4: an emulated device only attaches to IOASes, an HWPT id is unknown */
+static void vfio_conf_emulated_attach_hwpt(struct vfio_conf *c)
+{
+	u32 hwpt = conf_new_hwpt(c, c->ioas_id);
+	u32 pt_id = hwpt;
+
+	conf_bind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_attach(c, &pt_id), -ENOENT);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+}
+
+/*
+ * O5: attach while attached replaces the page table, never -EBUSY. The old
+ * one is released: its IOAS can be destroyed, an automatic HWPT is gone.
+ */
+static void vfio_conf_replace_other(struct vfio_conf *c)
+{
+	u32 other = conf_new_ioas(c);
+	u32 first, pt_id = other;
+
+	conf_bind(c);
+	first = conf_attach_ioas(c);
+
+	KUNIT_ASSERT_EQ(c->test, conf_attach(c, &pt_id), 0);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	if (is_physical(c)) {
+		KUNIT_EXPECT_NE(c->test, pt_id, first);
+		KUNIT_EXPECT_NE(c->test, pt_id, other);
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, first), -ENOENT);
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, pt_id), -EBUSY);
+		c->auto_hwpt = pt_id;
+	} else {
+		KUNIT_EXPECT_EQ(c->test, pt_id, other);
+	}
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, other), -EBUSY);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
+
+	conf_unbind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, other), 0);
+}
+
+/* O5: attaching again to what is attached is a no-op that returns 0 */
+static void vfio_conf_replace_same(struct vfio_conf *c)
+{
+	u32 first, pt_id;
+
+	conf_bind(c);
+	first = conf_attach_ioas(c);
+	pt_id = conf_attach_ioas(c);
+	KUNIT_EXPECT_EQ(c->test, pt_id, first);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+
+	/* A physical device also accepts the HWPT id it was given */
+	if (is_physical(c)) {
+		KUNIT_EXPECT_EQ(c->test, conf_attach(c, &pt_id), 0);
+		KUNIT_EXPECT_EQ(c->test, pt_id, first);
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, first), -EBUSY);
+	}
+}
+
+/* O6: a failed replace leaves the previous attachment in place */
+static void vfio_conf_replace_fails(struct vfio_conf *c)
+{
+	u32 first, pt_id = VFIO_CONF_NO_ID;
+
+	conf_bind(c);
+	first = conf_attach_ioas(c);
+	KUNIT_EXPECT_EQ(c->test, conf_attach(c, &pt_id), -ENOENT);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, first), -EBUSY);
+}
+
+/* O7: detach when not attached, and twice, does nothing (and no WARN) */
+static void vfio_conf_detach_idempotent(struct vfio_conf *c)
+{
+	conf_bind(c);
+	conf_detach(c);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+
+	conf_attach_ioas(c);
+	conf_detach(c);
+	conf_detach(c);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
+}
+
+/* O8: detach drops an automatic HWPT, and the device can attach again */
+static void vfio_conf_detach_reattach(struct vfio_conf *c)
+{
+	u32 pt_id;
+
+	conf_bind(c);
+	pt_id = conf_attach_ioas(c);
+	conf_detach(c);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	if (is_physical(c))
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, pt_id), -ENOENT);
+
+	conf_attach_ioas(c);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+}
+
+/*
+ * O9: what a device uses cannot be destroyed: its attached page tables and,
+ * while bound, its own object. After detach the page tables can go.
+ */
+static void vfio_conf_busy_while_attached(struct vfio_conf *c)
+{
+	u32 pt_id;
+
+	conf_bind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -EBUSY);
+	pt_id = conf_attach_ioas(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), -EBUSY);
+	if (is_physical(c))
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, pt_id), -EBUSY);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+
+	conf_detach(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -EBUSY);
+}
+
+/* O10: unbind while attached detaches first */
+static void vfio_conf_unbind_attached(struct vfio_conf *c)
+{
+	conf_bind(c);
+	conf_attach_ioas(c);
+	conf_unbind(c);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -ENOENT);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
+}
+
+/* O11: bind creates the iommufd_access whose id bind returns; no unmap */
+static void vfio_conf_emulated_bind(struct vfio_conf *c)
+{
+	conf_bind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -EBUSY);
+	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, NULL), 0);
+	conf_attach_ioas(c);
+	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, NULL), 0);
+}
+
+/* O11: detach asks the driver to unmap everything, once */
+static void vfio_conf_emulated_detach_unmaps(struct vfio_conf *c)
+{
+	conf_bind(c);
+	conf_attach_ioas(c);
+	conf_detach(c);
+	conf_expect_unmap_all(c, 1);
+	conf_detach(c);
+	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, NULL), 1);
+}
+
+/* O11: unbind of an attached device unmaps everything, once */
+static void vfio_conf_emulated_unbind_unmaps(struct vfio_conf *c)
+{
+	conf_bind(c);
+	conf_attach_ioas(c);
+	conf_unbind(c);
+	conf_expect_unmap_all(c, 1);
+}
+
+/* O11: replace onto another IOAS unmaps everything; onto the same, nothing */
+static void vfio_conf_emulated_replace_unmaps(struct vfio_conf *c)
+{
+	u32 other = conf_new_ioas(c);
+
+	conf_bind(c);
+	conf_attach_ioas(c);
+	conf_attach_ioas(c);
+	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, NULL), 0);
+
+	KUNIT_ASSERT_EQ(c->test, conf_attach(c, &other), 0);
+	conf_expect_unmap_all(c, 1);
+
+	conf_unbind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, other), 0);
+}
+
+/* A second device of the driver under test, in the same iommu_group */
+struct vfio_conf_peer {
+	struct vfio_conf *c;
+	struct vfio_device *vdev;
+	u32 dev_id;
+	bool bound;
+};
+
+static void vfio_conf_peer_action(void *data)
+{
+	struct vfio_conf_peer *peer = data;
+
+	if (peer->bound)
+		conf_unbind_dev(peer->vdev);
+	peer->c->drv->destroy(peer->vdev);
+}
+
+/*
+ * O12: the devices of one iommu_group share one page table: a second device
+ * cannot attach to another HWPT than the first one's.
+ */
+static void vfio_conf_group_shares_hwpt(struct vfio_conf *c)
+{
+	u32 hwpt = conf_new_hwpt(c, c->ioas_id);
+	struct vfio_conf_peer *peer;
+	u32 pt_id = hwpt;
+	int ret;
+
+	peer = kunit_kzalloc(c->test, sizeof(*peer), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(c->test, peer);
+	peer->c = c;
+	peer->vdev = c->drv->create(c->vdev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(c->test, peer->vdev);
+	ret = kunit_add_action_or_reset(c->test, vfio_conf_peer_action, peer);
+	KUNIT_ASSERT_EQ(c->test, ret, 0);
+	KUNIT_ASSERT_PTR_EQ(c->test, peer->vdev->dev->iommu_group,
+			    c->vdev->dev->iommu_group);
+
+	/* Both devices exist before either is bound */
+	conf_bind(c);
+	ret = conf_bind_dev(peer->vdev, c->ictx, &peer->dev_id);
+	KUNIT_ASSERT_EQ(c->test, ret, 0);
+	peer->bound = true;
+
+	conf_attach_ioas(c);
+	ret = conf_attach_dev(peer->vdev, &pt_id);
+	KUNIT_EXPECT_EQ(c->test, ret, -EINVAL);
+	KUNIT_EXPECT_EQ(c->test, pt_id, hwpt);
+	KUNIT_EXPECT_FALSE(c->test, peer->vdev->iommufd_attached);
+
+	kunit_release_action(c->test, vfio_conf_peer_action, peer);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, peer->dev_id), -ENOENT);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+}
+
+/**
+ * struct vfio_conf_case - A case of the contract
+ * @rule: The rule it checks (Documentation/driver-api/vfio.rst)
+ * @desc: What it does
+ * @kinds: The kinds of device it applies to
+ * @run: The case
+ */
+struct vfio_conf_case {
+	const char *rule;
+	const char *desc;
+	unsigned int kinds;
+	void (*run)(struct vfio_conf *c);
+};
+
+static const struct vfio_conf_case vfio_conf_cases[] = {
+	{ "O1", "attach and detach assert dev_set->lock", VFIO_CONF_ANY,
+	  vfio_conf_lock_asserted },
+	{ "O2", "attach unbound WARNs, -EINVAL", VFIO_CONF_PHYSICAL,
+	  vfio_conf_attach_unbound },
+	{ "O2", "detach unbound WARNs, no effect", VFIO_CONF_PHYSICAL,
+	  vfio_conf_detach_unbound },
+	{ "O3", "attach to IOAS writes back the page table", VFIO_CONF_ANY,
+	  vfio_conf_attach_ioas },
+	{ "O3", "attach to HWPT keeps its id", VFIO_CONF_PHYSICAL,
+	  vfio_conf_attach_hwpt },
+	{ "O4", "attach to unknown id is -ENOENT", VFIO_CONF_ANY,
+	  vfio_conf_attach_unknown },
+	{ "O4", "attach to a device id is -EINVAL", VFIO_CONF_PHYSICAL,
+	  vfio_conf_attach_wrong_type },
+	{ "O4", "attach to HWPT id is -ENOENT", VFIO_CONF_EMULATED,
+	  vfio_conf_emulated_attach_hwpt },
+	{ "O5", "attach while attached replaces", VFIO_CONF_ANY,
+	  vfio_conf_replace_other },
+	{ "O5", "replace with the same table is a no-op", VFIO_CONF_ANY,
+	  vfio_conf_replace_same },
+	{ "O6", "failed replace keeps the attachment", VFIO_CONF_ANY,
+	  vfio_conf_replace_fails },
+	{ "O7", "detach when detached does nothing", VFIO_CONF_ANY,
+	  vfio_conf_detach_idempotent },
+	{ "O8", "detach frees the auto HWPT, reattach works", VFIO_CONF_ANY,
+	  vfio_conf_detach_reattach },
+	{ "O9", "attached tables and bound device are busy", VFIO_CONF_ANY,
+	  vfio_conf_busy_while_attached },
+	{ "O10", "unbind while attached detaches", VFIO_CONF_ANY,
+	  vfio_conf_unbind_attached },
+	{ "O11", "bind creates the access, no unmap", VFIO_CONF_EMULATED,
+	  vfio_conf_emulated_bind },
+	{ "O11", "detach unmaps everything once", VFIO_CONF_EMULATED,
+	  vfio_conf_emulated_detach_unmaps },
+	{ "O11", "unbind while attached unmaps once", VFIO_CONF_EMULATED,
+	  vfio_conf_emulated_unbind_unmaps },
+	{ "O11", "replace unmaps only for another IOAS", VFIO_CONF_EMULATED,
+	  vfio_conf_emulated_replace_unmaps },
+	{ "O12", "group peers cannot use another HWPT", VFIO_CONF_PHYSICAL,
+	  vfio_conf_group_shares_hwpt },
+};
+
+/* The parameters: every case on every driver it applies to */
+struct vfio_conf_param {
+	const struct vfio_conf_driver *drv;
+	const struct vfio_conf_case *cse;
+};
+
+static struct vfio_conf_param
+vfio_conf_params[ARRAY_SIZE(vfio_conf_drivers) * ARRAY_SIZE(vfio_conf_cases)];
+static unsigned int vfio_conf_nr_params;
+
+static int vfio_conf_suite_init(struct kunit_suite *suite)
+{
+	unsigned int d, i;
+
+	vfio_conf_nr_params = 0;
+	for (d = 0; d < ARRAY_SIZE(vfio_conf_drivers); d++) {
+		for (i = 0; i < ARRAY_SIZE(vfio_conf_cases); i++) {
+			if (!(vfio_conf_cases[i].kinds & vfio_conf_drivers[d].kind))
+				continue;
+			vfio_conf_params[vfio_conf_nr_params++] =
+				(struct vfio_conf_param) {
+					&vfio_conf_drivers[d], &vfio_conf_cases[i]
+				};
+		}
+	}
+	return 0;
+}
+
+static const void *vfio_conf_gen_params(const void *prev, char *desc)
+{
+	const struct vfio_conf_param *p = prev;
+
+	p = p ? p + 1 : vfio_conf_params;
+	if (p >= vfio_conf_params + vfio_conf_nr_params)
+		return NULL;
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s %s %s", p->drv->name,
+		 p->cse->rule, p->cse->desc);
+	return p;
+}
+
+static void vfio_conf_unbind_action(void *data)
+{
+	struct vfio_conf *c = data;
+
+	if (c->bound)
+		conf_unbind(c);
+}
+
+static void vfio_conf_destroy_action(void *data)
+{
+	struct vfio_conf *c = data;
+
+	c->drv->destroy(c->vdev);
+}
+
+static void vfio_conf_hwpt_dev_action(void *data)
+{
+	struct vfio_conf *c = data;
+
+	if (c->hwpt_idev)
+		iommufd_device_unbind(c->hwpt_idev);
+	if (c->hwpt_dev)
+		iommufd_test_mock_dev_destroy(c->hwpt_dev);
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(vfio_conf_ctx_destroy, iommufd_test_ctx_destroy,
+			    struct iommufd_ctx *);
+
+/*
+ * After each case: unbinding leaves nothing of the device in iommufd, an
+ * automatic HWPT goes with its attachment, and the IOAS the case began with
+ * is free to be destroyed.
+ */
+static void vfio_conf_check_released(struct vfio_conf *c)
+{
+	int ret;
+
+	if (c->bound)
+		conf_unbind(c);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -ENOENT);
+	if (c->auto_hwpt)
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->auto_hwpt),
+				-ENOENT);
+	ret = conf_destroy(c, c->ioas_id);
+	/* Cases that destroy the IOAS themselves leave it -ENOENT */
+	KUNIT_EXPECT_TRUE_MSG(c->test, ret == 0 || ret == -ENOENT,
+			      "destroying the IOAS: %d", ret);
+}
+
+static void vfio_conf_test(struct kunit *test)
+{
+	const struct vfio_conf_param *p = test->param_value;
+	struct vfio_conf *c;
+	int ret;
+
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->test = test;
+	c->drv = p->drv;
+
+	c->ictx = iommufd_test_ctx_create();
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, c->ictx);
+	ret = kunit_add_action_or_reset(test, vfio_conf_ctx_destroy, c->ictx);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	ret = kunit_add_action_or_reset(test, vfio_conf_hwpt_dev_action, c);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+
+	c->vdev = c->drv->create(NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, c->vdev);
+	ret = kunit_add_action_or_reset(test, vfio_conf_destroy_action, c);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	ret = kunit_add_action_or_reset(test, vfio_conf_unbind_action, c);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+
+	c->ioas_id = conf_new_ioas(c);
+
+	p->cse->run(c);
+	vfio_conf_check_released(c);
+}
+
+static struct kunit_case vfio_iommufd_test_cases[] = {
+	KUNIT_CASE_PARAM(vfio_conf_test, vfio_conf_gen_params),
+	{}
+};
+
+static struct kunit_suite vfio_iommufd_test_suite = {
+	.name = "vfio_iommufd",
+	.suite_init = vfio_conf_suite_init,
+	.test_cases = vfio_iommufd_test_cases,
+};
+
+kunit_test_suite(vfio_iommufd_test_suite);
+
+MODULE_IMPORT_NS(IOMMUFD);
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_DESCRIPTION("KUnit conformance tests for the VFIO iommufd callbacks");
+MODULE_LICENSE("GPL");
