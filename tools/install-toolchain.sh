@@ -18,7 +18,7 @@ PACKAGES=(
 	rustc-web rust-web-src rustfmt-web rust-web-clippy
 	clang lld llvm libclang-dev
 	flex bison bc libelf-dev libssl-dev
-	coccinelle python3 python3-ply python3-git rsync git make
+	coccinelle python3 python3-ply python3-git python3-docutils rsync git make
 )
 
 missing=()

@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -210,7 +211,9 @@ def step_kunit(results):
 	suites = {}
 	if os.path.exists(KUNIT_JSON):
 		with open(KUNIT_JSON) as f:
-			suites = suite_counts(json.load(f))
+			results_json = json.load(f)
+		suites = suite_counts(results_json)
+		print_matrix(results_json)
 	print(f'\n  {"suite":<28} passed  failed  skipped')
 	for name, (passed, failed, skipped) in suites.items():
 		print(f'  {name:<28} {passed:>6}  {failed:>6}  {skipped:>7}')
@@ -243,6 +246,47 @@ def suite_counts(group):
 	for case in group['test_cases']:	# a suite with no cases at all
 		counts[case['name']] = (0, 0 if case['status'] == 'PASS' else 1, 0)
 	return counts
+
+
+def print_matrix(group):
+	"""The conformance matrix: a row per driver, a column per rule.
+
+	Case names of the vfio_iommufd suite are '<driver> <rule> <what>'; a
+	rule passes for a driver when all its cases passed.
+	"""
+	cells = {}
+	for suite in group['sub_groups']:
+		if suite['name'] != 'vfio_iommufd':
+			continue
+		cases = [c for g in suite['sub_groups'] for c in g['test_cases']]
+		cases += suite['test_cases']
+		for case in cases:
+			parts = case['name'].split()
+			if len(parts) < 2:
+				continue
+			cell = cells.setdefault(parts[0], {}).setdefault(parts[1], [])
+			cell.append(case['status'])
+	if not cells:
+		return
+	rules = sorted({r for row in cells.values() for r in row},
+		       key=lambda r: (r[0], int(r[1:]) if r[1:].isdigit() else 0))
+	print('\n  Conformance matrix (vfio_iommufd; pass = every case of the rule '
+	      'passed, - = rule does not apply)')
+	print('  ' + f'{"driver":<12}' + ''.join(f'{r:>6}' for r in rules))
+	for drv, row in cells.items():
+		line = f'{drv:<12}'
+		for r in rules:
+			statuses = row.get(r)
+			if not statuses:
+				mark = '-'
+			elif all(st == 'PASS' for st in statuses):
+				mark = 'pass'
+			elif all(st == 'SKIP' for st in statuses):
+				mark = 'skip'
+			else:
+				mark = 'FAIL'
+			line += f'{mark:>6}'
+		print('  ' + line)
 
 
 # A report the kernel prints for a bug: WARN, BUG, lockdep, KASAN, UBSAN, ...
@@ -337,6 +381,46 @@ def step_tool_tests(results):
 	results.add('log check unit tests', outcome.testsRun - failed, failed)
 
 
+def doc_warnings(rev, path):
+	"""Warnings of kernel-doc -Wall (C) or docutils (reST) on rev:path."""
+	text = series.git('show', f'{rev}:{path}', raw=True, check=False)
+	if not text:
+		return []
+	suffix = os.path.splitext(path)[1]
+	with tempfile.NamedTemporaryFile('w', suffix=suffix, dir=BUILD) as f:
+		f.write(text)
+		f.flush()
+		if suffix == '.rst':
+			cmd = ['/usr/bin/python3', '-m', 'docutils', '--report=2',
+			       f.name, os.devnull]
+		else:
+			cmd = ['scripts/kernel-doc', '-none', '-Wall', f.name]
+		res = run(cmd, cwd=KSRC, capture_output=True, text=True)
+	return [l.replace(f.name, path) for l in
+		(res.stdout + res.stderr).splitlines() if l.strip()]
+
+
+def step_docs(results):
+	"""The series adds no kernel-doc or reST warning to the files it touches."""
+	banner('Documentation: kernel-doc -Wall and docutils on touched files')
+	paths = series.git('diff', '--name-only', '--diff-filter=AM', 'base',
+			   'series').splitlines()
+	paths = [p for p in paths if os.path.splitext(p)[1] in ('.c', '.h', '.rst')]
+	passed = failed = 0
+	for path in paths:
+		before = doc_warnings('base', path)
+		after = doc_warnings('series', path)
+		ok = len(after) <= len(before)
+		print(f'{"ok" if ok else "not ok"} - {path}: {len(after)} warnings '
+		      f'({len(before)} on the base)')
+		if not ok:
+			for line in after:
+				print(f'    {line}')
+		passed += ok
+		failed += not ok
+	results.add('documentation', passed, failed)
+
+
 def step_series(results):
 	banner('Series: export, git am on the base, checkpatch --strict')
 	passed, failed = series.check_series()
@@ -358,6 +442,7 @@ def main():
 	if args.job == 'check':
 		step_tool_tests(results)
 		step_cocci(results)
+		step_docs(results)
 		step_series(results)
 	results.table()
 	print(f'\n  {args.job} took {time.time() - start:.0f} s')
