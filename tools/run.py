@@ -299,42 +299,43 @@ EXPECT_END = re.compile(r'vfio-kunit: expected WARNING ends')
 
 
 def check_kernel_log(lines):
-	"""Unexpected reports, and brackets that did not see exactly one WARNING.
+	"""Unexpected reports, and brackets that did not see what they announced.
 
-	A bracket names the source file whose WARN it expects; only a
-	"WARNING: ... at <file>:<line>" report from that file counts for it.
-
-	Returns (expected warnings seen, list of problems).
+	Each begin line of a bracket announces one WARNING from a source file;
+	a "WARNING: ... at <file>:<line>" report counts for an announcement of
+	that file, and at the end every announcement must have its report.
+	Returns (announced warnings seen, list of problems).
 	"""
 	problems = []
 	seen = 0
-	bracket = None		# (line number, source, warnings seen)
+	expected = None		# (line of the first begin, files still expected)
 	for n, line in enumerate(lines, 1):
 		m = EXPECT_BEGIN.search(line)
 		if m:
-			if bracket:
-				problems.append(f'line {n}: nested expected-WARNING bracket')
-			bracket = [n, m.group(1), 0]
+			if expected is None:
+				expected = (n, [])
+			expected[1].append(m.group(1))
 			continue
 		if EXPECT_END.search(line):
-			if not bracket:
+			if expected is None:
 				problems.append(f'line {n}: bracket end without begin')
-			elif bracket[2] != 1:
-				problems.append(f'line {bracket[0]}: expected one WARNING '
-						f'from {bracket[1]}, saw {bracket[2]}')
-			else:
-				seen += 1
-			bracket = None
+			elif expected[1]:
+				problems.append(f'line {expected[0]}: announced WARNINGs '
+						f'from {", ".join(expected[1])} did not come')
+			expected = None
 			continue
 		if not REPORT.search(line):
 			continue
-		if bracket and line.lstrip().startswith('WARNING:') and \
-		   f' at {bracket[1]}:' in line:
-			bracket[2] += 1
+		match = None
+		if expected is not None and line.lstrip().startswith('WARNING:'):
+			match = next((f for f in expected[1] if f' at {f}:' in line), None)
+		if match:
+			expected[1].remove(match)
+			seen += 1
 		else:
 			problems.append(f'line {n}: {line.strip()}')
-	if bracket:
-		problems.append(f'line {bracket[0]}: bracket never ended')
+	if expected is not None:
+		problems.append(f'line {expected[0]}: bracket never ended')
 	return seen, problems
 
 

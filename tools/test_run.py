@@ -55,6 +55,13 @@ class KernelLogTest(unittest.TestCase):
 					 'use-after-free in foo')
 		self.assertEqual(len(problems), 2)
 
+	def test_two_announced_files(self):
+		rust = BEGIN.replace('drivers/vfio/vfio_main.c', 'rust/helpers/vfio.c')
+		rust_warn = WARN.replace('drivers/vfio/vfio_main.c', 'rust/helpers/vfio.c')
+		self.assertEqual(self.check(rust, BEGIN, WARN, rust_warn, END), (2, []))
+		_, problems = self.check(rust, BEGIN, WARN, WARN, END)
+		self.assertEqual(len(problems), 2)
+
 	def test_unterminated_bracket(self):
 		_, problems = self.check(BEGIN, WARN)
 		self.assertEqual(len(problems), 1)

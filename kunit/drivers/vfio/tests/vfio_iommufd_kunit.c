@@ -41,6 +41,8 @@ enum vfio_conf_kind {
  *          iommu_group of another one (physical drivers only)
  * @destroy: Unregister and free a device from @create
  * @unmaps: Emulated drivers: number of dma_unmap calls so far, and the last
+ * @lock_asserts: The source files whose lockdep assertions WARN, in order,
+ *                when attach_ioas or detach_ioas runs without dev_set->lock
  */
 struct vfio_conf_driver {
 	const char *name;
@@ -49,6 +51,12 @@ struct vfio_conf_driver {
 	void (*destroy)(struct vfio_device *vdev);
 	unsigned int (*unmaps)(struct vfio_device *vdev,
 			       struct vfio_sample_unmap *last);
+	const char * const *lock_asserts;
+};
+
+/* Drivers whose callbacks are the vfio_iommufd_*() helpers */
+static const char * const vfio_conf_core_asserts[] = {
+	"drivers/vfio/iommufd.c", NULL
 };
 
 static const struct vfio_conf_driver vfio_conf_drivers[] = {
@@ -57,6 +65,7 @@ static const struct vfio_conf_driver vfio_conf_drivers[] = {
 		.kind = VFIO_CONF_PHYSICAL,
 		.create = vfio_sample_phys_create,
 		.destroy = vfio_sample_phys_destroy,
+		.lock_asserts = vfio_conf_core_asserts,
 	},
 	{
 		.name = "c-emulated",
@@ -64,6 +73,7 @@ static const struct vfio_conf_driver vfio_conf_drivers[] = {
 		.create = vfio_sample_emul_create,
 		.destroy = vfio_sample_emul_destroy,
 		.unmaps = vfio_sample_emul_unmaps,
+		.lock_asserts = vfio_conf_core_asserts,
 	},
 };
 
@@ -232,6 +242,15 @@ static void conf_expect_unmap_all(struct vfio_conf *c, unsigned int calls)
 	KUNIT_EXPECT_EQ(c->test, last.length, (u64)ULONG_MAX);
 }
 
+/* Announce the lockdep WARNINGs of a callback run without dev_set->lock */
+static void conf_expect_lock_warnings(struct vfio_conf *c)
+{
+	const char * const *file;
+
+	for (file = c->drv->lock_asserts; *file; file++)
+		vfio_kunit_expect_warning_begin(c->test, *file);
+}
+
 /*
  * O1: the callbacks check that dev_set->lock is held. Called without it,
  * attach_ioas and detach_ioas report it through lockdep (and still work).
@@ -245,7 +264,7 @@ static void vfio_conf_lock_asserted(struct vfio_conf *c)
 		kunit_skip(c->test, "needs CONFIG_LOCKDEP");
 	conf_bind(c);
 
-	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	conf_expect_lock_warnings(c);
 	ret = c->vdev->ops->attach_ioas(c->vdev, &pt_id);
 	vfio_kunit_expect_warning_end(c->test);
 	KUNIT_ASSERT_EQ(c->test, ret, 0);
@@ -253,7 +272,7 @@ static void vfio_conf_lock_asserted(struct vfio_conf *c)
 	if (is_physical(c))
 		c->auto_hwpt = pt_id;
 
-	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	conf_expect_lock_warnings(c);
 	c->vdev->ops->detach_ioas(c->vdev);
 	vfio_kunit_expect_warning_end(c->test);
 	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));

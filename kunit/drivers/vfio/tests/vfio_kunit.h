@@ -10,8 +10,9 @@
 /*
  * A case that provokes a WARN on purpose brackets the call with these, so
  * that whoever reads the kernel log (a person, or a script that fails the run
- * on any WARNING it was not told about) knows that exactly one WARNING, from
- * source file @file, is expected between the two lines.
+ * on any WARNING it was not told about) knows which WARNINGs to expect
+ * between the lines: one from source file @file for each begin line, in any
+ * order, and no other.
  */
 static inline void vfio_kunit_expect_warning_begin(struct kunit *test,
 						   const char *file)
