@@ -9,13 +9,18 @@
 
 PYTHON ?= python3
 
-.PHONY: all check toolchain tree series clean distclean
+.PHONY: all check bench toolchain tree series clean distclean
 
 all:
 	@$(PYTHON) tools/run.py main
 
 check:
 	@$(PYTHON) tools/run.py check
+
+# The cost of the Rust abstractions: ns per attach/replace/detach cycle
+# through the C and the Rust physical samples, and the ratio.
+bench:
+	@$(PYTHON) tools/run.py bench
 
 toolchain:
 	@tools/install-toolchain.sh

@@ -422,16 +422,99 @@ def step_docs(results):
 	results.add('documentation', passed, failed)
 
 
+# The project's Rust files in the kernel tree, and its Rust samples.
+RUST_FILES = ['rust/kernel/vfio.rs', 'samples/rust/rust_vfio_phys.rs',
+	      'samples/rust/rust_vfio_emul.rs']
+RUST_SAMPLES = RUST_FILES[1:]
+
+
+def step_rust(results):
+	"""rustfmt, clippy and rustdoc clean; no unsafe in the samples."""
+	banner('Rust: rustfmtcheck, CLIPPY=1, rustdoc, unsafe in samples')
+	log = os.path.join(BUILD, 'rust-checks.log')
+	open(log, 'w').close()
+	passed = failed = 0
+
+	def result(ok, what):
+		nonlocal passed, failed
+		print(f'{"ok" if ok else "not ok"} - {what}', flush=True)
+		passed += ok
+		failed += not ok
+
+	result(make(KUNIT_BUILD, 'rustfmtcheck', log=log), 'make LLVM=1 rustfmtcheck')
+
+	# Rebuild the project's Rust with clippy; any warning in it fails.
+	for path in RUST_FILES:
+		os.utime(os.path.join(KSRC, path))
+	clippy_log = os.path.join(BUILD, 'rust-clippy.log')
+	if os.path.exists(clippy_log):
+		os.unlink(clippy_log)
+	ok = make(KUNIT_BUILD, 'CLIPPY=1', log=clippy_log)
+	with open(clippy_log) as f:
+		warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
+	result(ok and not warnings, f'make LLVM=1 CLIPPY=1: {len(warnings)} '
+	       'warnings or errors')
+	for line in warnings:
+		print(f'    {line.rstrip()}')
+
+	doc_log = os.path.join(BUILD, 'rust-rustdoc.log')
+	if os.path.exists(doc_log):
+		os.unlink(doc_log)
+	ok = make(KUNIT_BUILD, 'rustdoc', log=doc_log)
+	with open(doc_log) as f:
+		warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
+	result(ok and not warnings, f'make LLVM=1 rustdoc: {len(warnings)} '
+	       'warnings or errors')
+
+	for path in RUST_SAMPLES:
+		with open(os.path.join(KSRC, path)) as f:
+			count = len(re.findall(r'\bunsafe\b', f.read()))
+		result(count == 0, f'{path}: {count} unsafe')
+	results.add('rust checks', passed, failed)
+
+
 def step_series(results):
 	banner('Series: export, git am on the base, checkpatch --strict')
 	passed, failed = series.check_series()
 	results.add('series', passed, failed)
 
 
+def bench(cycles, rounds):
+	"""Build the kernel, boot it with the benchmark on, print its lines."""
+	step_toolchain()
+	step_tree()
+	banner('Kernel build')
+	res = run(kunit_cmd('build', f'--jobs={os.cpu_count()}'), cwd=KSRC,
+		  env=KERNEL_ENV, stdout=subprocess.DEVNULL)
+	if res.returncode:
+		sys.exit('kernel build failed')
+	banner(f'Benchmark: {rounds} rounds of {cycles} attach/replace/detach '
+	       'cycles per driver')
+	res = run([os.path.join(KUNIT_BUILD, 'linux'), 'mem=1G', 'console=tty',
+		   'kunit.filter_glob=none', 'kunit_shutdown=halt',
+		   f'vfio_iommufd_bench.cycles={cycles}',
+		   f'vfio_iommufd_bench.rounds={rounds}'],
+		  capture_output=True, text=True, errors='replace')
+	lines = [l.split(': ', 1)[1] for l in res.stdout.splitlines()
+		 if l.startswith('vfio_iommufd_bench: ')]
+	for line in lines:
+		print(f'  {line}')
+	if not any(l.startswith('ratio') for l in lines):
+		sys.exit('the benchmark printed no ratio')
+
+
 def main():
 	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-	parser.add_argument('job', choices=['main', 'check'])
+	parser.add_argument('job', choices=['main', 'check', 'bench'])
+	parser.add_argument('--cycles', type=int, default=20000,
+			    help='bench: cycles per round')
+	parser.add_argument('--rounds', type=int, default=9,
+			    help='bench: rounds per driver')
 	args = parser.parse_args()
+
+	if args.job == 'bench':
+		bench(args.cycles, args.rounds)
+		return
 
 	start = time.time()
 	results = Results()
@@ -444,6 +527,7 @@ def main():
 		step_tool_tests(results)
 		step_cocci(results)
 		step_docs(results)
+		step_rust(results)
 		step_series(results)
 	results.table()
 	print(f'\n  {args.job} took {time.time() - start:.0f} s')

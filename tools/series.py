@@ -350,14 +350,47 @@ def cocci_report(rev):
 	return [l for l in res.stdout.splitlines() if l.strip()]
 
 
+def refresh(args):
+	"""Rewrite a commit's patch from the work tree.
+
+	Check out the commit in build/linux (git checkout --detach), edit the
+	files its patch covers, then run this: the patch becomes the diff of
+	those files against the commit's parent, and the tree goes back to the
+	branch 'series'. Files the patch does not cover yet are added with
+	--add.
+	"""
+	entry = next((e for e in entries() if e.name.startswith(args.entry)), None)
+	if not entry:
+		die(f'no series entry {args.entry}')
+	patches = [arg for kind, arg in entry.changes if kind == 'patch']
+	if len(patches) != 1:
+		die(f'{entry.name} has {len(patches)} patches, refresh needs one')
+	with open(os.path.join(TOP, patches[0])) as f:
+		files = re.findall(r'^diff --git a/(\S+) ', f.read(), re.M)
+	files += args.add
+	diff = git('diff', 'HEAD~1', '--', *files, raw=True)
+	diff = re.sub(r'^index .*\n', '', diff, flags=re.M)
+	with open(os.path.join(TOP, patches[0]), 'w') as f:
+		f.write(diff)
+	git('checkout', '-q', '--', '.')
+	git('checkout', '-q', 'series')
+	log('REFRESH', f'{patches[0]} ({len(files)} files)')
+
+
 def main():
 	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 	sub = parser.add_subparsers(dest='cmd', required=True)
 	sub.add_parser('prepare', help='unpack the base, (re)build the series')
 	sub.add_parser('export', help='format-patch the series to build/series')
 	sub.add_parser('check', help='git am and checkpatch every patch')
+	ref = sub.add_parser('refresh', help='rewrite a commit\'s patch from the '
+			     'work tree (see the function\'s comment)')
+	ref.add_argument('entry', help='the entry\'s number, e.g. 0009')
+	ref.add_argument('--add', nargs='*', default=[], metavar='PATH',
+			 help='more files for the patch')
 	args = parser.parse_args()
-	rc = {'prepare': prepare, 'export': export, 'check': check}[args.cmd](args)
+	rc = {'prepare': prepare, 'export': export, 'check': check,
+	      'refresh': refresh}[args.cmd](args)
 	sys.exit(rc or 0)
 
 

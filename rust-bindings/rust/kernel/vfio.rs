@@ -219,11 +219,8 @@ impl<T: Driver> Deref for Locked<'_, T> {
     }
 }
 
-type BindFn = unsafe extern "C" fn(
-    *mut bindings::vfio_device,
-    *mut bindings::iommufd_ctx,
-    *mut u32,
-) -> c_int;
+type BindFn =
+    unsafe extern "C" fn(*mut bindings::vfio_device, *mut bindings::iommufd_ctx, *mut u32) -> c_int;
 type AttachFn = unsafe extern "C" fn(*mut bindings::vfio_device, *mut u32) -> c_int;
 type DeviceFn = unsafe extern "C" fn(*mut bindings::vfio_device);
 
@@ -457,7 +454,8 @@ impl<T: Driver> VTable<T> {
         );
         assert!(
             T::HAS_BIND_IOMMUFD == T::HAS_UNBIND_IOMMUFD,
-            "a vfio::Driver that overrides bind_iommufd must override unbind_iommufd, and the reverse"
+            "a vfio::Driver that overrides bind_iommufd must override unbind_iommufd, and the \
+             reverse"
         );
     };
 
