@@ -225,8 +225,10 @@ def export(_args):
 	if os.path.isdir(EXPORT_DIR):
 		shutil.rmtree(EXPORT_DIR)
 	os.makedirs(EXPORT_DIR)
+	# The cover letter is from the series' author, not whoever runs this.
 	git('format-patch', '-q', '--cover-letter', '--base=base',
-	    '--no-signature', '-o', EXPORT_DIR, 'base..series')
+	    '--no-signature', '-o', EXPORT_DIR, 'base..series',
+	    env=identity_env(entries()[0].author, commit_date()))
 	with open(os.path.join(TOP, 'linux', 'cover-letter')) as f:
 		cover_subject, cover_body = f.read().split('\n', 1)
 	cover = sorted(p for p in os.listdir(EXPORT_DIR) if p.startswith('0000-'))[0]
