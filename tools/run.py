@@ -272,9 +272,9 @@ def print_matrix(group):
 		       key=lambda r: (r[0], int(r[1:]) if r[1:].isdigit() else 0))
 	print('\n  Conformance matrix (vfio_iommufd; pass = every case of the rule '
 	      'passed, - = rule does not apply)')
-	print('  ' + f'{"driver":<12}' + ''.join(f'{r:>6}' for r in rules))
+	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
 	for drv, row in cells.items():
-		line = f'{drv:<12}'
+		line = f'{drv:<14}'
 		for r in rules:
 			statuses = row.get(r)
 			if not statuses:
