@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,6 +159,9 @@ def step_commits_build(results):
 
 	The series' commits but the last are built here, incrementally in the
 	same build directory; the last is the one kunit.py builds and runs.
+	Each starts from the configuration kunit.py makes for the last commit,
+	so that olddefconfig keeps every option the commit already knows (an
+	option an earlier commit did not have would otherwise stay off).
 	"""
 	banner('Each commit of the series builds (UML, and arm64 for vfio-cdx)')
 	log = os.path.join(BUILD, 'commits-build.log')
@@ -167,6 +171,8 @@ def step_commits_build(results):
 	if res.returncode:
 		results.add('each commit builds', 0, 1, 'kunit.py config failed')
 		return
+	tip_config = os.path.join(BUILD, 'tip.config')
+	shutil.copyfile(os.path.join(KUNIT_BUILD, '.config'), tip_config)
 	commits = series.git('rev-list', '--reverse', 'base..series').split()
 	passed = failed = 0
 	try:
@@ -178,6 +184,8 @@ def step_commits_build(results):
 			progress.start()
 			ok = build_cdx_arm64(log)
 			if n < len(commits):
+				shutil.copyfile(tip_config,
+						os.path.join(KUNIT_BUILD, '.config'))
 				ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
 					and make(KUNIT_BUILD, 'all', log=log)
 			progress.stop.set()
@@ -431,8 +439,6 @@ RUST_SAMPLES = RUST_FILES[1:]
 def step_rust(results):
 	"""rustfmt, clippy and rustdoc clean; no unsafe in the samples."""
 	banner('Rust: rustfmtcheck, CLIPPY=1, rustdoc, unsafe in samples')
-	log = os.path.join(BUILD, 'rust-checks.log')
-	open(log, 'w').close()
 	passed = failed = 0
 
 	def result(ok, what):
@@ -441,30 +447,28 @@ def step_rust(results):
 		passed += ok
 		failed += not ok
 
-	result(make(KUNIT_BUILD, 'rustfmtcheck', log=log), 'make LLVM=1 rustfmtcheck')
+	result(make(KUNIT_BUILD, 'rustfmtcheck',
+		    log=os.path.join(BUILD, 'rust-rustfmt.log')),
+	       'make LLVM=1 rustfmtcheck')
+
+	def without_warnings(what, *args):
+		"""make *args; it must succeed and print no rustc/clippy warning."""
+		log = os.path.join(BUILD, f'rust-{what}.log')
+		if os.path.exists(log):
+			os.unlink(log)
+		ok = make(KUNIT_BUILD, *args, log=log)
+		with open(log) as f:
+			warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
+		result(ok and not warnings, f'make LLVM=1 {" ".join(args)}: '
+		       f'{len(warnings)} warnings or errors (build/rust-{what}.log)')
+		for line in warnings:
+			print(f'    {line.rstrip()}')
 
 	# Rebuild the project's Rust with clippy; any warning in it fails.
 	for path in RUST_FILES:
 		os.utime(os.path.join(KSRC, path))
-	clippy_log = os.path.join(BUILD, 'rust-clippy.log')
-	if os.path.exists(clippy_log):
-		os.unlink(clippy_log)
-	ok = make(KUNIT_BUILD, 'CLIPPY=1', log=clippy_log)
-	with open(clippy_log) as f:
-		warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
-	result(ok and not warnings, f'make LLVM=1 CLIPPY=1: {len(warnings)} '
-	       'warnings or errors')
-	for line in warnings:
-		print(f'    {line.rstrip()}')
-
-	doc_log = os.path.join(BUILD, 'rust-rustdoc.log')
-	if os.path.exists(doc_log):
-		os.unlink(doc_log)
-	ok = make(KUNIT_BUILD, 'rustdoc', log=doc_log)
-	with open(doc_log) as f:
-		warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
-	result(ok and not warnings, f'make LLVM=1 rustdoc: {len(warnings)} '
-	       'warnings or errors')
+	without_warnings('clippy', 'CLIPPY=1')
+	without_warnings('rustdoc', 'rustdoc')
 
 	for path in RUST_SAMPLES:
 		with open(os.path.join(KSRC, path)) as f:

@@ -416,6 +416,10 @@ pub trait Driver: Sized + 'static {
 }
 
 /// A registered [`Device`]: user space can find and open it until this is dropped.
+///
+/// # Invariants
+///
+/// `dev` is registered with the VFIO core, once, until `self` is dropped.
 pub struct Registration<T: Driver> {
     dev: ARef<Device<T>>,
 }
@@ -427,6 +431,7 @@ impl<T: Driver> Registration<T> {
         let dev = Device::<T>::new(parent, data)?;
         // SAFETY: `dev` was just allocated and is not registered.
         to_result(unsafe { T::Iommu::register(dev.as_raw()) })?;
+        // INVARIANT: `dev` was registered just now.
         Ok(Self { dev })
     }
 
@@ -751,6 +756,7 @@ pub mod testing {
         // SAFETY: `vdev` is a live device of `T`; `create` forgot the `Registration` that owned
         // the registration and the reference, which are taken back here.
         let dev = unsafe { ARef::from_raw(NonNull::from(Device::<T>::from_raw(vdev))) };
+        // INVARIANT: `vdev` is still registered: `create` forgot its `Registration`.
         drop(Registration { dev });
     }
 
