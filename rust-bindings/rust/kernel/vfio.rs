@@ -98,12 +98,13 @@ impl PtId {
 ///
 /// # Invariants
 ///
-/// `vdev` starts an allocation made by `_vfio_alloc_device` with `T`'s vtable, in which `data`
-/// is initialised. It lives until the last reference to `vdev.device` is dropped, whose release
-/// drops `data`.
+/// `vdev` starts an allocation made by `_vfio_alloc_device` with `T`'s vtable, in which `parent`
+/// (the device `vdev.dev` points to) and `data` are initialised. It lives until the last
+/// reference to `vdev.device` is dropped, whose release drops `data`, then `parent`.
 #[repr(C)]
 pub struct Device<T: Driver> {
     vdev: Opaque<bindings::vfio_device>,
+    parent: ARef<device::Device>,
     data: T::Data,
 }
 
@@ -125,10 +126,14 @@ impl<T: Driver> Device<T> {
         let this = vdev.cast::<Self>();
 
         // SAFETY: The allocation is at least `size_of::<Self>()` bytes and suitably aligned (see
-        // above); nothing reads `data` before this write.
-        unsafe { ptr::addr_of_mut!((*this).data).write(data) };
+        // above); nothing reads `parent` or `data` before these writes. The C core keeps no
+        // reference to the parent of a device it has not registered, so the device keeps one.
+        unsafe {
+            ptr::addr_of_mut!((*this).parent).write(parent.into());
+            ptr::addr_of_mut!((*this).data).write(data);
+        }
 
-        // INVARIANT: `vdev` was allocated with `T`'s vtable and `data` is initialised.
+        // INVARIANT: `vdev` was allocated with `T`'s vtable, `parent` and `data` are initialised.
         // SAFETY: `_vfio_alloc_device` returned the device with one reference, which the `ARef`
         // takes over.
         Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(this)) })
@@ -146,9 +151,7 @@ impl<T: Driver> Device<T> {
 
     /// Returns the device this VFIO device stands for.
     pub fn parent(&self) -> &device::Device {
-        // SAFETY: `dev` was set by `_vfio_alloc_device` and the VFIO device holds a reference to
-        // its parent for as long as it lives.
-        unsafe { device::Device::as_ref((*self.as_raw()).dev) }
+        &self.parent
     }
 
     /// Returns whether the device is attached to a page table.
@@ -526,8 +529,12 @@ impl<T: Driver> VTable<T> {
     /// Called by the VFIO core once, when the last reference to a device of `T` is gone.
     unsafe extern "C" fn release_callback(vdev: *mut bindings::vfio_device) {
         let this = vdev.cast::<Device<T>>();
-        // SAFETY: `data` was initialised in `Device::new` and nothing uses it any more.
-        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*this).data)) };
+        // SAFETY: `data` and `parent` were initialised in `Device::new` and nothing uses them any
+        // more. The data may own the parent's registration, so it goes first.
+        unsafe {
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).data));
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).parent));
+        }
     }
 
     /// # Safety
