@@ -174,7 +174,7 @@ def step_commits_build(results):
 	tip_config = os.path.join(BUILD, 'tip.config')
 	shutil.copyfile(os.path.join(KUNIT_BUILD, '.config'), tip_config)
 	commits = series.git('rev-list', '--reverse', 'base..series').split()
-	passed = failed = 0
+	tally = series.Tally()
 	try:
 		for n, commit in enumerate(commits, 1):
 			subject = series.git('log', '-1', '--format=%s', commit)
@@ -189,16 +189,11 @@ def step_commits_build(results):
 				ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
 					and make(KUNIT_BUILD, 'all', log=log)
 			progress.stop.set()
-			print(f'{"ok" if ok else "not ok"} - {n}/{len(commits)} '
-			      f'builds: {subject} ({time.time() - start:.0f} s)',
-			      flush=True)
-			passed += ok
-			failed += not ok
+			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
+				     f'({time.time() - start:.0f} s)', f'  see {log}')
 	finally:
 		series.git('checkout', '-q', 'series')
-	if failed:
-		print(f'  see {log}')
-	results.add('each commit builds', passed, failed)
+	results.add('each commit builds', tally.passed, tally.failed)
 
 
 def step_kunit(results):
@@ -370,14 +365,12 @@ def step_cocci(results):
 		print(f'  {rev}: {len(lines)} report(s)')
 		for line in lines:
 			print(f'    {line}')
-	ok_base = any(l.startswith('drivers/vfio/cdx/main.c:') and
-		      'vfio_cdx_ops' in l and 'detach_ioas' in l for l in base)
-	ok_tip = not tip
-	print(f'{"ok" if ok_base else "not ok"} - reports vfio_cdx_ops on the '
-	      'pristine base')
-	print(f'{"ok" if ok_tip else "not ok"} - reports nothing on the patched '
-	      'tree')
-	results.add('coccinelle', ok_base + ok_tip, 2 - ok_base - ok_tip)
+	tally = series.Tally()
+	tally.result(any(l.startswith('drivers/vfio/cdx/main.c:') and
+			 'vfio_cdx_ops' in l and 'detach_ioas' in l for l in base),
+		     'reports vfio_cdx_ops on the pristine base')
+	tally.result(not tip, 'reports nothing on the patched tree')
+	results.add('coccinelle', tally.passed, tally.failed)
 
 
 def step_tool_tests(results):
@@ -415,19 +408,14 @@ def step_docs(results):
 	paths = series.git('diff', '--name-only', '--diff-filter=AM', 'base',
 			   'series').splitlines()
 	paths = [p for p in paths if os.path.splitext(p)[1] in ('.c', '.h', '.rst')]
-	passed = failed = 0
+	tally = series.Tally()
 	for path in paths:
 		before = doc_warnings('base', path)
 		after = doc_warnings('series', path)
-		ok = len(after) <= len(before)
-		print(f'{"ok" if ok else "not ok"} - {path}: {len(after)} warnings '
-		      f'({len(before)} on the base)')
-		if not ok:
-			for line in after:
-				print(f'    {line}')
-		passed += ok
-		failed += not ok
-	results.add('documentation', passed, failed)
+		tally.result(len(after) <= len(before),
+			     f'{path}: {len(after)} warnings ({len(before)} on the '
+			     'base)', ''.join(f'    {l}\n' for l in after))
+	results.add('documentation', tally.passed, tally.failed)
 
 
 # The project's Rust files in the kernel tree, and its Rust samples.
@@ -439,13 +427,8 @@ RUST_SAMPLES = RUST_FILES[1:]
 def step_rust(results):
 	"""rustfmt, clippy and rustdoc clean; no unsafe in the samples."""
 	banner('Rust: rustfmtcheck, CLIPPY=1, rustdoc, unsafe in samples')
-	passed = failed = 0
-
-	def result(ok, what):
-		nonlocal passed, failed
-		print(f'{"ok" if ok else "not ok"} - {what}', flush=True)
-		passed += ok
-		failed += not ok
+	tally = series.Tally()
+	result = tally.result
 
 	result(make(KUNIT_BUILD, 'rustfmtcheck',
 		    log=os.path.join(BUILD, 'rust-rustfmt.log')),
@@ -460,9 +443,8 @@ def step_rust(results):
 		with open(log) as f:
 			warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
 		result(ok and not warnings, f'make LLVM=1 {" ".join(args)}: '
-		       f'{len(warnings)} warnings or errors (build/rust-{what}.log)')
-		for line in warnings:
-			print(f'    {line.rstrip()}')
+		       f'{len(warnings)} warnings or errors (build/rust-{what}.log)',
+		       ''.join(f'    {l}' for l in warnings))
 
 	# Rebuild the project's Rust with clippy; any warning in it fails.
 	for path in RUST_FILES:
@@ -474,7 +456,7 @@ def step_rust(results):
 		with open(os.path.join(KSRC, path)) as f:
 			count = len(re.findall(r'\bunsafe\b', f.read()))
 		result(count == 0, f'{path}: {count} unsafe')
-	results.add('rust checks', passed, failed)
+	results.add('rust checks', tally.passed, tally.failed)
 
 
 def step_series(results):

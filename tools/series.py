@@ -255,6 +255,24 @@ def checkpatch_ignores():
 	return types
 
 
+class Tally:
+	"""Checks reported one 'ok'/'not ok' line each, and counted."""
+
+	def __init__(self):
+		self.passed = self.failed = 0
+
+	def result(self, ok, what, detail=''):
+		"""Report one check; @detail is printed when it failed."""
+		print(f'{"ok" if ok else "not ok"} - {what}', flush=True)
+		if ok:
+			self.passed += 1
+		else:
+			self.failed += 1
+			if detail.strip():
+				print(detail.rstrip())
+		return ok
+
+
 def check_series():
 	"""git am on the pristine base, checkpatch --strict on every patch.
 
@@ -263,16 +281,8 @@ def check_series():
 	export(None)
 	patches = sorted(os.path.join(EXPORT_DIR, p) for p in os.listdir(EXPORT_DIR)
 			 if not p.startswith('0000-'))
-	passed = failed = 0
-
-	def result(ok, what, detail=''):
-		nonlocal passed, failed
-		print(f'{"ok" if ok else "not ok"} - {what}')
-		if ok:
-			passed += 1
-		else:
-			failed += 1
-			print(detail.rstrip())
+	tally = Tally()
+	result = tally.result
 
 	am_tree = os.path.join(BUILD, 'am-check')
 	if not os.path.isdir(am_tree):
@@ -315,7 +325,7 @@ def check_series():
 			orphans.append(path)
 	result(not orphans, f'get_maintainer.pl names a maintainer for each of '
 	       f'the {len(added.splitlines())} added files', '\n'.join(orphans))
-	return passed, failed
+	return tally.passed, tally.failed
 
 
 def check(_args):
@@ -367,6 +377,10 @@ def refresh(args):
 	patches = [arg for kind, arg in entry.changes if kind == 'patch']
 	if len(patches) != 1:
 		die(f'{entry.name} has {len(patches)} patches, refresh needs one')
+	head = git('log', '-1', '--format=%s', 'HEAD')
+	if head != entry.subject:
+		die(f'build/linux is at "{head}", not at {entry.name}: check out '
+		    'that commit first')
 	with open(os.path.join(TOP, patches[0])) as f:
 		files = re.findall(r'^diff --git a/(\S+) ', f.read(), re.M)
 	files += args.add
