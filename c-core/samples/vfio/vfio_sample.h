@@ -10,6 +10,14 @@
 
 struct vfio_device;
 
+/*
+ * File offsets of an emulated sample device: (region << shift) | iova, see
+ * samples/vfio/vfio_sample_emul.c. The Rust sample has the same layout.
+ */
+#define VFIO_SAMPLE_REGION_SHIFT	40
+#define VFIO_SAMPLE_REGION_DMA_RW	0
+#define VFIO_SAMPLE_REGION_PIN		1
+
 /**
  * struct vfio_sample_unmap - A dma_unmap call an emulated sample received
  * @iova: Start of the range to unmap

@@ -3,16 +3,27 @@
  * VFIO sample driver for an emulated-IOMMU device.
  *
  * A device with no IOMMU of its own reaches guest memory through the CPU:
- * vfio_pin_pages() and vfio_dma_rw() on an iommufd_access. The driver
- * registers with vfio_register_emulated_iommu_dev() and wires the four
- * iommufd callbacks to the vfio_iommufd_emulated_*() helpers. Its dma_unmap
- * callback is where a real driver would unpin what it pinned in the range;
- * this one records the call, so that tests can see when iommufd asks for it.
+ * vfio_pin_pages() and vfio_dma_rw() on an iommufd_access. The module's
+ * platform driver is bound to the device, and the VFIO device is registered
+ * on it with vfio_register_emulated_iommu_dev(); the four iommufd callbacks
+ * are the vfio_iommufd_emulated_*() helpers. Its dma_unmap callback is where
+ * a real driver would unpin what it pinned in the range; this one records
+ * the call, so that tests can see when iommufd asks for it.
+ *
+ * The device does DMA when user space reads or writes its file, at offset
+ * (region << VFIO_SAMPLE_REGION_SHIFT) | iova, up to a page at a time:
+ * region VFIO_SAMPLE_REGION_DMA_RW copies through vfio_dma_rw(), region
+ * VFIO_SAMPLE_REGION_PIN through vfio_pin_pages() of the page holding the
+ * range. A read copies guest memory to the caller; a write the reverse.
  */
 #include <linux/err.h>
+#include <linux/highmem.h>
+#include <linux/iommu.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "vfio_sample.h"
@@ -48,9 +59,96 @@ static void vfio_sample_emul_dma_unmap(struct vfio_device *vdev, u64 iova,
 	spin_unlock(&se->lock);
 }
 
+/* Copy @count bytes at @iova through a pin of the page that holds them */
+static int vfio_sample_emul_pin_rw(struct vfio_device *vdev, u64 iova,
+				   void *buf, size_t count, bool write)
+{
+	size_t offset = offset_in_page(iova);
+	struct page *page;
+	void *va;
+	int ret;
+
+	if (offset + count > PAGE_SIZE)
+		return -EINVAL;
+
+	ret = vfio_pin_pages(vdev, iova - offset, 1,
+			     IOMMU_READ | (write ? IOMMU_WRITE : 0), &page);
+	if (ret < 0)
+		return ret;
+
+	va = kmap_local_page(page);
+	if (write)
+		memcpy(va + offset, buf, count);
+	else
+		memcpy(buf, va + offset, count);
+	kunmap_local(va);
+
+	vfio_unpin_pages(vdev, iova - offset, 1);
+	return 0;
+}
+
+static ssize_t vfio_sample_emul_rw(struct vfio_device *vdev, char __user *ubuf,
+				   size_t count, loff_t *ppos, bool write)
+{
+	u64 region = *ppos >> VFIO_SAMPLE_REGION_SHIFT;
+	u64 iova = *ppos & (BIT_ULL(VFIO_SAMPLE_REGION_SHIFT) - 1);
+	void *buf;
+	int ret;
+
+	if (*ppos < 0 || count > PAGE_SIZE)
+		return -EINVAL;
+	if (!count)
+		return 0;
+
+	buf = kmalloc(count, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+
+	if (write && copy_from_user(buf, ubuf, count)) {
+		ret = -EFAULT;
+		goto out;
+	}
+
+	switch (region) {
+	case VFIO_SAMPLE_REGION_DMA_RW:
+		ret = vfio_dma_rw(vdev, iova, buf, count, write);
+		break;
+	case VFIO_SAMPLE_REGION_PIN:
+		ret = vfio_sample_emul_pin_rw(vdev, iova, buf, count, write);
+		break;
+	default:
+		ret = -EINVAL;
+	}
+
+	if (!ret && !write && copy_to_user(ubuf, buf, count))
+		ret = -EFAULT;
+	if (!ret) {
+		*ppos += count;
+		ret = count;
+	}
+out:
+	kfree(buf);
+	return ret;
+}
+
+static ssize_t vfio_sample_emul_read(struct vfio_device *vdev, char __user *buf,
+				     size_t count, loff_t *ppos)
+{
+	return vfio_sample_emul_rw(vdev, buf, count, ppos, false);
+}
+
+static ssize_t vfio_sample_emul_write(struct vfio_device *vdev,
+				      const char __user *buf, size_t count,
+				      loff_t *ppos)
+{
+	return vfio_sample_emul_rw(vdev, (char __user *)buf, count, ppos, true);
+}
+
 static const struct vfio_device_ops vfio_sample_emul_ops = {
 	.name		= "vfio-sample-emul",
 	.init		= vfio_sample_emul_init,
+	.read		= vfio_sample_emul_read,
+	.write		= vfio_sample_emul_write,
 	.dma_unmap	= vfio_sample_emul_dma_unmap,
 	.bind_iommufd	= vfio_iommufd_emulated_bind,
 	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
@@ -58,11 +156,26 @@ static const struct vfio_device_ops vfio_sample_emul_ops = {
 	.detach_ioas	= vfio_iommufd_emulated_detach_ioas,
 };
 
+/*
+ * The driver of the platform devices the VFIO devices stand for. Opening a
+ * VFIO device pins the module of its parent's driver, so unbinding through
+ * sysfs, which would pull the driver from under an open device, is not
+ * offered.
+ */
+static struct platform_driver vfio_sample_emul_driver = {
+	.driver = {
+		.name			= "vfio-sample-emul",
+		.suppress_bind_attrs	= true,
+	},
+	.driver_managed_dma = true,
+};
+
 /**
  * vfio_sample_emul_create - Create and register an emulated sample device
  * @group_peer: Must be NULL: emulated devices have no iommu_group to share
  *
- * The vfio_device's parent is a platform device made for it.
+ * The vfio_device's parent is a platform device made for it, bound to the
+ * module's platform driver.
  *
  * Return: the registered vfio_device or an ERR_PTR().
  */
@@ -75,10 +188,16 @@ struct vfio_device *vfio_sample_emul_create(struct vfio_device *group_peer)
 	if (group_peer)
 		return ERR_PTR(-EINVAL);
 
-	pdev = platform_device_register_simple("vfio-sample-emul",
+	pdev = platform_device_register_simple(vfio_sample_emul_driver.driver.name,
 					       PLATFORM_DEVID_AUTO, NULL, 0);
 	if (IS_ERR(pdev))
 		return ERR_CAST(pdev);
+
+	device_lock(&pdev->dev);
+	ret = pdev->dev.driver ? 0 : -ENODEV;
+	device_unlock(&pdev->dev);
+	if (ret)
+		goto err_pdev;
 
 	se = vfio_alloc_device(vfio_sample_emul, vdev, &pdev->dev,
 			       &vfio_sample_emul_ops);
@@ -136,6 +255,8 @@ unsigned int vfio_sample_emul_unmaps(struct vfio_device *vdev,
 	return nr;
 }
 EXPORT_SYMBOL_GPL(vfio_sample_emul_unmaps);
+
+module_platform_driver(vfio_sample_emul_driver);
 
 MODULE_DESCRIPTION("VFIO sample driver for an emulated-IOMMU device");
 MODULE_LICENSE("GPL");

@@ -5,9 +5,11 @@
  * The device is one of iommufd's mock devices (CONFIG_IOMMUFD_TEST): it sits
  * in an iommu_group behind the mock IOMMU, so everything from
  * iommufd_device_bind() to the IOMMU domain attach is the real code a PCI or
- * platform device goes through. The driver registers it with
- * vfio_register_group_dev() and wires the four iommufd callbacks to the
- * vfio_iommufd_physical_*() helpers, as every physical VFIO driver should.
+ * platform device goes through. The module's driver on the mock bus is bound
+ * to the device, as a PCI driver is to its function, and the VFIO device is
+ * registered on it with vfio_register_group_dev(); the four iommufd callbacks
+ * are the vfio_iommufd_physical_*() helpers, as every physical VFIO driver
+ * should have them.
  */
 #include <linux/err.h>
 #include <linux/iommufd_kunit.h>
@@ -28,6 +30,17 @@ static const struct vfio_device_ops vfio_sample_phys_ops = {
 	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
 };
 
+/*
+ * The driver of the mock devices the VFIO devices stand for. Opening a VFIO
+ * device pins the module of its parent's driver, so unbinding through sysfs,
+ * which would pull the driver from under an open device, is not offered.
+ */
+static struct device_driver vfio_sample_phys_driver = {
+	.name			= "vfio-sample-phys",
+	.owner			= THIS_MODULE,
+	.suppress_bind_attrs	= true,
+};
+
 /**
  * vfio_sample_phys_create - Create and register a physical sample device
  * @group_peer: NULL for a device in an iommu_group of its own, or a device
@@ -41,8 +54,8 @@ struct vfio_device *vfio_sample_phys_create(struct vfio_device *group_peer)
 	struct device *dev;
 	int ret;
 
-	dev = iommufd_test_mock_dev_create(0, group_peer ? group_peer->dev :
-							   NULL);
+	dev = iommufd_test_mock_dev_create(0, group_peer ? group_peer->dev : NULL,
+					   vfio_sample_phys_driver.name);
 	if (IS_ERR(dev))
 		return ERR_CAST(dev);
 
@@ -79,6 +92,18 @@ void vfio_sample_phys_destroy(struct vfio_device *vdev)
 	iommufd_test_mock_dev_destroy(dev);
 }
 EXPORT_SYMBOL_GPL(vfio_sample_phys_destroy);
+
+static int __init vfio_sample_phys_init(void)
+{
+	return iommufd_test_mock_driver_register(&vfio_sample_phys_driver);
+}
+module_init(vfio_sample_phys_init);
+
+static void __exit vfio_sample_phys_exit(void)
+{
+	iommufd_test_mock_driver_unregister(&vfio_sample_phys_driver);
+}
+module_exit(vfio_sample_phys_exit);
 
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 MODULE_DESCRIPTION("VFIO sample driver for a physical device on the iommufd mock IOMMU");

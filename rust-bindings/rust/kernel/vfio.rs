@@ -20,13 +20,18 @@
 //!   of a driver of their own kind.
 //! - `attach_ioas` receives its page table id as a [`PtId`], read on entry, written back on
 //!   success.
+//! - `read` and `write` receive an [`Open`] device: the VFIO core only calls them while user
+//!   space has the device open and bound. DMA through the CPU (`vfio_dma_rw`,
+//!   `vfio_pin_pages`) is a method of an [`Open`] device of an [`Emulated`] driver only, and
+//!   a pinned page is unpinned when its [`PinnedPage`] is dropped, before the callback returns.
 //! - [`Registration`] allocates and registers a device, and unregisters it when dropped.
 
 use crate::{
     bindings, build_assert, build_error, device,
-    error::{from_err_ptr, from_result, to_result, Result, VTABLE_DEFAULT_ERROR},
+    error::{code::*, from_err_ptr, Error, from_result, to_result, Result, VTABLE_DEFAULT_ERROR},
     str::CStr,
     types::{ARef, AlwaysRefCounted, Opaque},
+    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
 use core::{
     ffi::c_int,
@@ -219,6 +224,150 @@ impl<T: Driver> Deref for Locked<'_, T> {
 
     fn deref(&self) -> &Device<T> {
         self.dev
+    }
+}
+
+/// A [`Device`] that user space has open and bound, as it is while the VFIO core calls
+/// [`Driver::read`] and [`Driver::write`].
+///
+/// # Invariants
+///
+/// `dev` is open (bound to an iommufd context, its `open_device` done) for `'a`.
+pub struct Open<'a, T: Driver> {
+    dev: &'a Device<T>,
+}
+
+impl<'a, T: Driver> Open<'a, T> {
+    /// Wraps `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be open for `'a`.
+    unsafe fn new(dev: &'a Device<T>) -> Self {
+        // INVARIANT: The caller guarantees that the device is open.
+        Self { dev }
+    }
+}
+
+impl<T: Driver> Deref for Open<'_, T> {
+    type Target = Device<T>;
+
+    fn deref(&self) -> &Device<T> {
+        self.dev
+    }
+}
+
+impl<T: Driver<Iommu = Emulated>> Open<'_, T> {
+    /// Reads `data.len()` bytes of the IOAS the device is attached to, at `iova`
+    /// (`vfio_dma_rw`). Fails with `ENOENT` when the device is not attached.
+    pub fn dma_read(&self, iova: u64, data: &mut [u8]) -> Result {
+        // SAFETY: The device is open, `data` is valid for writes of its length.
+        to_result(unsafe {
+            bindings::vfio_dma_rw(
+                self.as_raw(),
+                iova,
+                data.as_mut_ptr().cast(),
+                data.len(),
+                false,
+            )
+        })
+    }
+
+    /// Writes `data` to the IOAS the device is attached to, at `iova` (`vfio_dma_rw`). Fails
+    /// with `ENOENT` when the device is not attached.
+    pub fn dma_write(&self, iova: u64, data: &[u8]) -> Result {
+        // SAFETY: The device is open, `data` is valid for reads of its length; with `write`
+        // set, `vfio_dma_rw` only reads it.
+        to_result(unsafe {
+            bindings::vfio_dma_rw(
+                self.as_raw(),
+                iova,
+                data.as_ptr().cast_mut().cast(),
+                data.len(),
+                true,
+            )
+        })
+    }
+
+    /// Pins the page of the IOAS the device is attached to at `iova`, a multiple of the page
+    /// size, for reading and, with `writable`, for writing (`vfio_pin_pages`). Fails with
+    /// `ENOENT` when the device is not attached.
+    pub fn pin_page(&self, iova: u64, writable: bool) -> Result<PinnedPage<'_, T>> {
+        if iova % bindings::PAGE_SIZE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        let prot = bindings::IOMMU_READ | if writable { bindings::IOMMU_WRITE } else { 0 };
+        let mut page = ptr::null_mut();
+        // SAFETY: The device is open, `page` is valid for writes of one page pointer.
+        let ret = unsafe { bindings::vfio_pin_pages(self.as_raw(), iova, 1, prot as c_int, &mut page) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: `vfio_pin_pages` pinned one page, and returned it.
+        Ok(PinnedPage {
+            dev: self.dev,
+            iova,
+            page: NonNull::new(page).ok_or(EFAULT)?,
+            writable,
+        })
+    }
+}
+
+/// A page of an IOAS pinned by [`Open::pin_page`], unpinned when dropped.
+///
+/// # Invariants
+///
+/// `page` is the page at `iova` of the IOAS `dev` is attached to, pinned for `dev` by
+/// `vfio_pin_pages` (writable if `writable`), until `self` is dropped.
+pub struct PinnedPage<'a, T: Driver> {
+    dev: &'a Device<T>,
+    iova: u64,
+    page: NonNull<bindings::page>,
+    writable: bool,
+}
+
+impl<T: Driver> PinnedPage<'_, T> {
+    /// Runs `f` on the page, mapped; fails with `EINVAL` unless `[offset, offset + len)` is in
+    /// the page.
+    fn with_mapped(&self, offset: usize, len: usize, f: impl FnOnce(*mut u8)) -> Result {
+        if offset.checked_add(len).ok_or(EINVAL)? > bindings::PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariants, the page is pinned.
+        let va = unsafe { bindings::kmap_local_page(self.page.as_ptr()) };
+        // SAFETY: `va` maps the page, and `offset` is within it.
+        f(unsafe { va.cast::<u8>().add(offset) });
+        // SAFETY: `va` was mapped just above, and nothing else was mapped since.
+        unsafe { bindings::kunmap_local(va) };
+        Ok(())
+    }
+
+    /// Copies the bytes at `offset` of the page into `out`.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
+        self.with_mapped(offset, out.len(), |src| {
+            // SAFETY: `src` is valid for reads of `out.len()` bytes, which do not overlap `out`.
+            unsafe { ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) }
+        })
+    }
+
+    /// Copies `data` into the page at `offset`; fails with `EPERM` if the page was not pinned
+    /// writable.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
+        if !self.writable {
+            return Err(EPERM);
+        }
+        self.with_mapped(offset, data.len(), |dst| {
+            // SAFETY: `dst` is valid for writes of `data.len()` bytes, which do not overlap
+            // `data`.
+            unsafe { ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) }
+        })
+    }
+}
+
+impl<T: Driver> Drop for PinnedPage<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, the page at `iova` is pinned for the device.
+        unsafe { bindings::vfio_unpin_pages(self.dev.as_raw(), self.iova, 1) };
     }
 }
 
@@ -416,6 +565,16 @@ pub trait Driver: Sized + 'static {
     fn dma_unmap(_dev: &Device<Self>, _iova: u64, _length: u64) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Reads from the device file at `offset` into `buf`; returns the number of bytes read.
+    fn read(_dev: &Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes `buf` to the device file at `offset`; returns the number of bytes written.
+    fn write(_dev: &Open<'_, Self>, _buf: UserSliceReader, _offset: u64) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// A registered [`Device`]: user space can find and open it until this is dropped.
@@ -505,8 +664,16 @@ impl<T: Driver> VTable<T> {
             } else {
                 None
             },
-            read: None,
-            write: None,
+            read: if T::HAS_READ {
+                Some(Self::read_callback)
+            } else {
+                None
+            },
+            write: if T::HAS_WRITE {
+                Some(Self::write_callback)
+            } else {
+                None
+            },
             ioctl: None,
             mmap: None,
             request: None,
@@ -623,12 +790,155 @@ impl<T: Driver> VTable<T> {
         // SAFETY: The VFIO core passes a live device of `T`.
         T::dma_unmap(unsafe { Device::<T>::from_raw(vdev) }, iova, length);
     }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live device of `T` that user space has open and bound,
+    /// with `buf` a user pointer of `count` bytes and `ppos` valid for reads and writes.
+    unsafe extern "C" fn read_callback(
+        vdev: *mut bindings::vfio_device,
+        buf: *mut u8,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: The VFIO core passes a live device of `T` that is open.
+        let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
+        let writer = UserSlice::new(buf as usize, count).writer();
+        // SAFETY: `ppos` is valid for reads and writes for the call.
+        unsafe { Self::advance(ppos, |offset| T::read(&dev, writer, offset)) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live device of `T` that user space has open and bound,
+    /// with `buf` a user pointer of `count` bytes and `ppos` valid for reads and writes.
+    unsafe extern "C" fn write_callback(
+        vdev: *mut bindings::vfio_device,
+        buf: *const u8,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: The VFIO core passes a live device of `T` that is open.
+        let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
+        let reader = UserSlice::new(buf as usize, count).reader();
+        // SAFETY: `ppos` is valid for reads and writes for the call.
+        unsafe { Self::advance(ppos, |offset| T::write(&dev, reader, offset)) }
+    }
+
+    /// Runs a read or write `op` at `*ppos`, which it advances by the bytes done.
+    ///
+    /// # Safety
+    ///
+    /// `ppos` must be valid for reads and writes.
+    unsafe fn advance(ppos: *mut bindings::loff_t, op: impl FnOnce(u64) -> Result<usize>) -> isize {
+        // SAFETY: The caller guarantees that `ppos` is valid for reads.
+        let pos = unsafe { *ppos };
+        let done = u64::try_from(pos)
+            .map_err(|_| EINVAL)
+            .and_then(op)
+            .and_then(|n| Ok((n, pos.checked_add(n.try_into()?).ok_or(EINVAL)?)));
+        match done {
+            Ok((n, end)) => {
+                // SAFETY: The caller guarantees that `ppos` is valid for writes.
+                unsafe { *ppos = end };
+                n as isize
+            }
+            Err(e) => e.to_errno() as isize,
+        }
+    }
 }
 
 /// Devices for samples and tests, on iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`).
 #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]
 pub mod testing {
     use super::*;
+    use crate::{alloc::flags::GFP_KERNEL, alloc::KBox, ThisModule};
+    use core::pin::Pin;
+
+    /// A driver on iommufd's mock bus, to which the [`MockDevice`]s that name it bind: the
+    /// driver of the devices a [`Physical`] sample stands for. Opening a VFIO device pins the
+    /// module of its parent's driver, so it belongs to the sample's module. Unregistered when
+    /// dropped; it has no bind attributes in sysfs, so that nobody unbinds an open device.
+    ///
+    /// # Invariants
+    ///
+    /// `drv` is registered with `iommufd_test_mock_driver_register` until `self` is dropped.
+    pub struct MockDriver {
+        drv: Pin<KBox<Opaque<bindings::device_driver>>>,
+    }
+
+    impl MockDriver {
+        /// Registers a driver named `name` for `module`.
+        pub fn register(name: &'static CStr, module: &'static ThisModule) -> Result<Self> {
+            // SAFETY: All zeroes is a valid `device_driver`: no callbacks, no bus yet.
+            let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
+            let raw: *mut bindings::device_driver = drv.get();
+            // SAFETY: `raw` is valid and not registered yet; `name` outlives the driver.
+            to_result(unsafe {
+                (*raw).name = name.as_char_ptr();
+                (*raw).owner = module.as_ptr();
+                (*raw).suppress_bind_attrs = true;
+                bindings::iommufd_test_mock_driver_register(raw)
+            })?;
+            // INVARIANT: The driver was registered just now.
+            Ok(Self { drv })
+        }
+    }
+
+    impl Drop for MockDriver {
+        fn drop(&mut self) {
+            // SAFETY: By the type invariants, the driver is registered.
+            unsafe { bindings::iommufd_test_mock_driver_unregister(self.drv.get()) };
+        }
+    }
+
+    // SAFETY: The driver can be unregistered from any thread.
+    unsafe impl Send for MockDriver {}
+
+    // SAFETY: `&MockDriver` gives access to nothing.
+    unsafe impl Sync for MockDriver {}
+
+    /// A platform driver, to which the [`PlainDevice`]s of its name bind: the driver of the
+    /// devices an [`Emulated`] sample stands for. As [`MockDriver`], it belongs to the sample's
+    /// module, has no bind attributes and is unregistered when dropped.
+    ///
+    /// # Invariants
+    ///
+    /// `drv` is registered with `__platform_driver_register` until `self` is dropped.
+    pub struct PlainDriver {
+        drv: Pin<KBox<Opaque<bindings::platform_driver>>>,
+    }
+
+    impl PlainDriver {
+        /// Registers a platform driver named `name` for `module`.
+        pub fn register(name: &'static CStr, module: &'static ThisModule) -> Result<Self> {
+            // SAFETY: All zeroes is a valid `platform_driver`: no callbacks, no id table.
+            let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
+            let raw: *mut bindings::platform_driver = drv.get();
+            // SAFETY: `raw` is valid and not registered yet; `name` outlives the driver.
+            to_result(unsafe {
+                (*raw).driver.name = name.as_char_ptr();
+                (*raw).driver.suppress_bind_attrs = true;
+                (*raw).driver_managed_dma = true;
+                bindings::__platform_driver_register(raw, module.as_ptr())
+            })?;
+            // INVARIANT: The driver was registered just now.
+            Ok(Self { drv })
+        }
+    }
+
+    impl Drop for PlainDriver {
+        fn drop(&mut self) {
+            // SAFETY: By the type invariants, the driver is registered.
+            unsafe { bindings::platform_driver_unregister(self.drv.get()) };
+        }
+    }
+
+    // SAFETY: The driver can be unregistered from any thread.
+    unsafe impl Send for PlainDriver {}
+
+    // SAFETY: `&PlainDriver` gives access to nothing.
+    unsafe impl Sync for PlainDriver {}
 
     /// A device behind iommufd's mock IOMMU, in an iommu group: a parent for [`Physical`]
     /// devices. Destroyed when dropped.
@@ -642,11 +952,17 @@ pub mod testing {
 
     impl MockDevice {
         /// Creates a mock device in an iommu group of its own, or in that of `group_peer`, a
-        /// parent of another [`Physical`] device.
-        pub fn new<T: Driver<Iommu = Physical>>(group_peer: Option<&Device<T>>) -> Result<Self> {
+        /// parent of another [`Physical`] device, bound to the [`MockDriver`] named `driver`;
+        /// fails with `ENODEV` if that is not registered.
+        pub fn new<T: Driver<Iommu = Physical>>(
+            driver: &'static CStr,
+            group_peer: Option<&Device<T>>,
+        ) -> Result<Self> {
             let peer = group_peer.map_or(ptr::null_mut(), |p| p.parent().as_raw());
-            // SAFETY: `peer` is null or a live device.
-            let dev = from_err_ptr(unsafe { bindings::iommufd_test_mock_dev_create(0, peer) })?;
+            // SAFETY: `peer` is null or a live device, `driver` a string.
+            let dev = from_err_ptr(unsafe {
+                bindings::iommufd_test_mock_dev_create(0, peer, driver.as_char_ptr())
+            })?;
             // INVARIANT: `dev` was just created.
             Ok(Self {
                 // SAFETY: `from_err_ptr` passed a pointer that is not an error; it is not null.
@@ -685,7 +1001,8 @@ pub mod testing {
     }
 
     impl PlainDevice {
-        /// Registers a platform device named `name.N`, with a unique `N`.
+        /// Registers a platform device named `name.N`, with a unique `N`, bound to the
+        /// [`PlainDriver`] named `name`; fails with `ENODEV` if that is not registered.
         pub fn new(name: &'static CStr) -> Result<Self> {
             // SAFETY: All zeroes is a valid `platform_device_info`: no resources, no data.
             let mut info: bindings::platform_device_info = unsafe { mem::zeroed() };
@@ -694,10 +1011,22 @@ pub mod testing {
             // SAFETY: `info` is valid, and `name` outlives the device.
             let pdev = from_err_ptr(unsafe { bindings::platform_device_register_full(&info) })?;
             // INVARIANT: `pdev` was just registered.
-            Ok(Self {
+            let this = Self {
                 // SAFETY: `from_err_ptr` passed a pointer that is not an error; it is not null.
                 pdev: unsafe { NonNull::new_unchecked(pdev) },
-            })
+            };
+            let dev = this.device().as_raw();
+            // SAFETY: `dev` is live; `device_is_bound` is called with its lock held.
+            let bound = unsafe {
+                bindings::mutex_lock(ptr::addr_of_mut!((*dev).mutex));
+                let bound = bindings::device_is_bound(dev);
+                bindings::mutex_unlock(ptr::addr_of_mut!((*dev).mutex));
+                bound
+            };
+            if !bound {
+                return Err(ENODEV);
+            }
+            Ok(this)
         }
 
         /// Returns the device.

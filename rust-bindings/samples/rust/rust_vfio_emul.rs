@@ -3,18 +3,25 @@
 //! Rust VFIO sample driver for an emulated-IOMMU device.
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_emul.c`: a device that reaches memory through
-//! the CPU, registered as a [`vfio::Emulated`] device on a platform device of its own. The
-//! iommufd callbacks are the VFIO core's helpers; its `dma_unmap` is where a real driver would
-//! unpin what it pinned in the range, and records the call. The KUnit suite `vfio_iommufd`
-//! makes its devices through the factory at the end.
+//! the CPU, registered as a [`vfio::Emulated`] device on a platform device of its own, bound to
+//! the module's platform driver. The iommufd callbacks are the VFIO core's helpers; its
+//! `dma_unmap` is where a real driver would unpin what it pinned in the range, and records the
+//! call. The KUnit suite `vfio_iommufd` makes its devices through the factory at the end.
+//!
+//! The device does DMA when user space reads or writes its file, at offset
+//! `(region << REGION_SHIFT) | iova`, up to a page at a time: region [`REGION_DMA_RW`] copies
+//! through `vfio_dma_rw`, region [`REGION_PIN`] through a pin of the page holding the range.
+//! A read copies guest memory to the caller; a write the reverse.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     c_str, device,
+    page::PAGE_SIZE,
     prelude::*,
     types::ARef,
+    uaccess::{UserSliceReader, UserSliceWriter},
     vfio,
-    vfio::testing::{PlainDevice, TestDriver},
+    vfio::testing::{PlainDevice, PlainDriver, TestDriver},
 };
 
 module! {
@@ -25,13 +32,51 @@ module! {
     license: "GPL",
 }
 
-struct RustVfioEmul;
+/// File offsets: `(region << REGION_SHIFT) | iova`, as in `samples/vfio/vfio_sample.h`.
+const REGION_SHIFT: u32 = 40;
+/// The region whose reads and writes go through `vfio_dma_rw`.
+const REGION_DMA_RW: u64 = 0;
+/// The region whose reads and writes go through a pinned page.
+const REGION_PIN: u64 = 1;
+
+struct RustVfioEmul {
+    _driver: PlainDriver,
+}
 
 impl kernel::Module for RustVfioEmul {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         pr_info!("Rust VFIO emulated sample driver\n");
-        Ok(Self)
+        Ok(Self {
+            _driver: PlainDriver::register(<Self as vfio::Driver>::NAME, module)?,
+        })
     }
+}
+
+/// Copies between `data` and guest memory, as the region of `offset` says.
+fn dma(dev: &vfio::Open<'_, RustVfioEmul>, offset: u64, data: &mut [u8], write: bool) -> Result {
+    let iova = offset & ((1 << REGION_SHIFT) - 1);
+    match offset >> REGION_SHIFT {
+        REGION_DMA_RW if write => dev.dma_write(iova, data),
+        REGION_DMA_RW => dev.dma_read(iova, data),
+        REGION_PIN => {
+            let in_page = iova % PAGE_SIZE as u64;
+            let page = dev.pin_page(iova - in_page, write)?;
+            if write {
+                page.write(in_page as usize, data)
+            } else {
+                page.read(in_page as usize, data)
+            }
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// A buffer for up to a page of DMA.
+fn dma_buffer(len: usize) -> Result<KVec<u8>> {
+    if len > PAGE_SIZE {
+        return Err(EINVAL);
+    }
+    Ok(KVec::from_elem(0, len, GFP_KERNEL)?)
 }
 
 /// The driver's data: its parent device, and the `dma_unmap` calls it received.
@@ -54,6 +99,24 @@ impl vfio::Driver for RustVfioEmul {
         data.last_length.store(length, Ordering::Relaxed);
         data.unmaps.fetch_add(1, Ordering::Release);
     }
+
+    fn read(dev: &vfio::Open<'_, Self>, mut buf: UserSliceWriter, offset: u64) -> Result<usize> {
+        let mut data = dma_buffer(buf.len())?;
+        if !data.is_empty() {
+            dma(dev, offset, &mut data, false)?;
+            buf.write_slice(&data)?;
+        }
+        Ok(data.len())
+    }
+
+    fn write(dev: &vfio::Open<'_, Self>, mut buf: UserSliceReader, offset: u64) -> Result<usize> {
+        let mut data = dma_buffer(buf.len())?;
+        if !data.is_empty() {
+            buf.read_slice(&mut data)?;
+            dma(dev, offset, &mut data, true)?;
+        }
+        Ok(data.len())
+    }
 }
 
 impl TestDriver for RustVfioEmul {
@@ -61,7 +124,7 @@ impl TestDriver for RustVfioEmul {
         if group_peer.is_some() {
             return Err(EINVAL);
         }
-        let parent_dev = PlainDevice::new(c_str!("rust-vfio-emul"))?;
+        let parent_dev = PlainDevice::new(<Self as vfio::Driver>::NAME)?;
         let parent: ARef<device::Device> = parent_dev.device().into();
         let data = EmulData {
             _parent: parent_dev,

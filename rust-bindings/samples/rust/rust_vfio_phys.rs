@@ -3,7 +3,8 @@
 //! Rust VFIO sample driver for a physical device behind an IOMMU.
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_phys.c`: its devices are mock devices of
-//! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), registered as [`vfio::Physical`] devices.
+//! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), bound to the module's driver on the mock bus
+//! and registered as [`vfio::Physical`] devices.
 //! It overrides `attach_ioas` and `detach_ioas`, as a driver with work to do around them
 //! would, and delegates to the VFIO core's helpers; the other callbacks are the helpers
 //! themselves. The KUnit suite `vfio_iommufd` makes its devices through the factory at the end.
@@ -13,7 +14,7 @@ use kernel::{
     prelude::*,
     types::ARef,
     vfio,
-    vfio::testing::{MockDevice, TestDriver},
+    vfio::testing::{MockDevice, MockDriver, TestDriver},
     vfio::IommuKind,
 };
 
@@ -25,12 +26,16 @@ module! {
     license: "GPL",
 }
 
-struct RustVfioPhys;
+struct RustVfioPhys {
+    _driver: MockDriver,
+}
 
 impl kernel::Module for RustVfioPhys {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         pr_info!("Rust VFIO physical sample driver\n");
-        Ok(Self)
+        Ok(Self {
+            _driver: MockDriver::register(<Self as vfio::Driver>::NAME, module)?,
+        })
     }
 }
 
@@ -56,7 +61,7 @@ impl vfio::Driver for RustVfioPhys {
 
 impl TestDriver for RustVfioPhys {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<vfio::Registration<Self>> {
-        let mock = MockDevice::new(group_peer)?;
+        let mock = MockDevice::new(<Self as vfio::Driver>::NAME, group_peer)?;
         let parent: ARef<device::Device> = mock.device().into();
         vfio::Registration::new(&parent, PhysData { _mock: mock })
     }

@@ -220,7 +220,7 @@ static u32 conf_new_hwpt(struct vfio_conf *c, u32 ioas_id)
 		struct iommufd_device *idev;
 		struct device *dev;
 
-		dev = iommufd_test_mock_dev_create(0, NULL);
+		dev = iommufd_test_mock_dev_create(0, NULL, NULL);
 		KUNIT_ASSERT_NOT_ERR_OR_NULL(c->test, dev);
 		c->hwpt_dev = dev;
 		idev = iommufd_device_bind(c->ictx, dev, &c->hwpt_dev_id);
