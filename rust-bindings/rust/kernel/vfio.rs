@@ -28,7 +28,7 @@
 
 use crate::{
     bindings, build_assert, build_error, device,
-    error::{code::*, from_err_ptr, Error, from_result, to_result, Result, VTABLE_DEFAULT_ERROR},
+    error::{code::*, from_err_ptr, from_result, to_result, Error, Result, VTABLE_DEFAULT_ERROR},
     str::CStr,
     types::{ARef, AlwaysRefCounted, Opaque},
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
@@ -299,7 +299,8 @@ impl<T: Driver<Iommu = Emulated>> Open<'_, T> {
         let prot = bindings::IOMMU_READ | if writable { bindings::IOMMU_WRITE } else { 0 };
         let mut page = ptr::null_mut();
         // SAFETY: The device is open, `page` is valid for writes of one page pointer.
-        let ret = unsafe { bindings::vfio_pin_pages(self.as_raw(), iova, 1, prot as c_int, &mut page) };
+        let ret =
+            unsafe { bindings::vfio_pin_pages(self.as_raw(), iova, 1, prot as c_int, &mut page) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
