@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import series  # noqa: E402
+import uml_user  # noqa: E402
 
 TOP = series.TOP
 BUILD = series.BUILD
@@ -39,8 +40,29 @@ ARM64_CONFIG = os.path.join(TOP, 'linux', 'cdx-arm64.config')
 BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
 
 # Every --kunitconfig of the run; paths in the kernel tree are relative to it.
+# The same kernel boots user space for the uAPI tests (uml-user.config).
 KUNITCONFIGS = [os.path.join(TOP, 'kunit', '.kunitconfig'),
-		'drivers/vfio/tests/.kunitconfig']
+		'drivers/vfio/tests/.kunitconfig', uml_user.USER_CONFIG]
+
+# User space under UML: headers, test programs, roots and console logs.
+USER_BUILD = os.path.join(BUILD, 'uml-user')
+# The base that iommufd's selftests are compared against, and its UML kernel:
+# the pristine base plus the series' fixes of the base that running them
+# under UML needs, without the project's seams, samples and tests. On the
+# pristine base alone no mock device can be created under UML (the bug patch
+# 0004 fixes), so most tests fail there.
+PRISTINE_SRC = os.path.join(BUILD, 'pristine-src')
+PRISTINE_BUILD = os.path.join(BUILD, 'pristine-uml')
+BASELINE_FIXES = ('iommu-static-blocked-default-domain',
+		  'um-x86-xstate-host-size', 'selftests-iommu-build-6.12')
+BASELINE_LABEL = 'base + fixes'
+VFIO_UAPI_FOLDER = 'tools/testing/selftests/vfio'
+VFIO_UAPI_PROGRAM = 'vfio_cdev_uapi_test'
+# The uAPI test's fixtures are named after what they hold; its variants
+# after the sample driver, as in the vfio_iommufd KUnit suite.
+UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
+		'rust_physical': 'rust-physical',
+		'rust_emulated': 'rust-emulated'}
 
 # The suites the run must show; one that is missing fails the run.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
@@ -342,18 +364,193 @@ def check_kernel_log(lines):
 	return seen, problems
 
 
-def step_kernel_log(results, path):
+def step_kernel_log(results, path, label='kernel log'):
 	if not os.path.exists(path):
-		results.add('kernel log', 0, 1, 'no test.log')
+		results.add(label, 0, 1, f'no {os.path.basename(path)}')
 		return
 	with open(path, errors='replace') as f:
 		seen, problems = check_kernel_log(f.read().splitlines())
 	for p in problems:
-		print(f'  kernel log: {p}')
-	print(f'  kernel log: {seen} announced WARNINGs seen where expected, '
+		print(f'  {label}: {p}')
+	print(f'  {label}: {seen} announced WARNINGs seen where expected, '
 	      f'{len(problems)} problems')
-	results.add('kernel log', 0 if problems else 1, 1 if problems else 0,
+	results.add(label, 0 if problems else 1, 1 if problems else 0,
 		    f'({seen} announced WARNINGs)')
+
+
+def build_programs(ksrc, work, log, vfio):
+	"""Static test programs of ksrc, in the order a boot runs them."""
+	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
+					   log)
+	iommu = uml_user.build_selftests(ksrc, include,
+					 os.path.join(work, 'iommu'), log=log)
+	programs = [iommu[name] for name in uml_user.IOMMU_PROGRAMS]
+	if vfio:
+		built = uml_user.build_selftests(
+			ksrc, include, os.path.join(work, 'vfio'),
+			folder=VFIO_UAPI_FOLDER, programs=(VFIO_UAPI_PROGRAM,),
+			log=log)
+		programs.insert(0, built[VFIO_UAPI_PROGRAM])
+	return programs
+
+
+def boot_programs(linux, work, programs, args, log):
+	"""Boot linux with programs as user space; its console log's lines."""
+	init = uml_user.build_init(os.path.join(work, 'init'), log)
+	uml_user.make_root(os.path.join(work, 'root'), init, programs)
+	boot = uml_user.boot_uml(linux, os.path.join(work, 'root'),
+				 os.path.join(work, 'console.log'), args=args)
+	print(f'  booted {os.path.relpath(linux, TOP)}: {boot.seconds:.0f} s, '
+	      f'{"timed out" if boot.timed_out else f"exit {boot.exit_code}"}, '
+	      f'console in {os.path.relpath(boot.log, TOP)}')
+	return boot
+
+
+def pristine_kernel(log):
+	"""The base plus BASELINE_FIXES, built for UML.
+
+	A git worktree of build/linux at tag 'base', with the same options as
+	the patched kernel minus those the base does not have and Rust.
+	"""
+	fixes = [e for e in series.entries() if any(
+		e.name.endswith(f'-{slug}.commit') for slug in BASELINE_FIXES)]
+	if len(fixes) != len(BASELINE_FIXES):
+		raise uml_user.Error(f'not all of {BASELINE_FIXES} in the series')
+	series.git('worktree', 'prune')
+	if not os.path.isdir(PRISTINE_SRC):
+		series.git('worktree', 'add', '--detach', PRISTINE_SRC, 'base')
+	series.git('reset', '-q', '--hard', 'base', cwd=PRISTINE_SRC)
+	for entry in fixes:
+		for kind, arg in entry.changes:
+			if kind != 'patch':
+				raise uml_user.Error(f'{entry.name}: adds files')
+			series.git('apply', os.path.join(TOP, arg), cwd=PRISTINE_SRC)
+	symbols = uml_user.kconfig_symbols(KSRC, 'base')
+	config = os.path.join(BUILD, 'pristine.kunitconfig')
+	with open(config, 'w') as f:
+		f.write(uml_user.filter_kunitconfig(
+			[os.path.join(KSRC, k) for k in KUNITCONFIGS],
+			exists=lambda sym: sym in symbols, rust=False))
+	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', 'build',
+	       '--arch=um', f'--build_dir={PRISTINE_BUILD}',
+	       f'--jobs={os.cpu_count()}', f'--kunitconfig={config}',
+	       *[f'--make_options={o}' for o in MAKE_OPTIONS]]
+	with open(log, 'a') as out:
+		res = run(cmd, cwd=PRISTINE_SRC, env=KERNEL_ENV, stdout=out,
+			  stderr=subprocess.STDOUT)
+	if res.returncode:
+		raise uml_user.Error(f'pristine kernel build failed, see {log}')
+	return os.path.join(PRISTINE_BUILD, 'linux')
+
+
+def print_uapi_matrix(result):
+	"""The uAPI matrix: a row per sample driver, a column per rule.
+
+	Test names are '<fixture>.<variant>.<rule>_<what>'; a rule passes for a
+	driver when all its tests passed.
+	"""
+	cells = {drv: {} for drv in UAPI_DRIVERS.values()}
+	for name, status in result.tests.items():
+		parts = name.split('.')
+		if len(parts) != 3 or parts[1] not in UAPI_DRIVERS:
+			continue
+		rule = parts[2].split('_')[0].upper()
+		cells[UAPI_DRIVERS[parts[1]]].setdefault(rule, []).append(status)
+	rules = sorted({r for row in cells.values() for r in row},
+		       key=lambda r: (r[0] != 'U', int(r[1:]) if r[1:].isdigit()
+				      else 0))
+	print('\n  uAPI matrix (vfio_cdev_uapi_test; pass = every test of the '
+	      'rule passed, - = rule does not apply)')
+	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
+	for drv, row in cells.items():
+		marks = []
+		for r in rules:
+			statuses = row.get(r)
+			if not statuses:
+				marks.append('-')
+			elif all(st in uml_user.PASSED for st in statuses):
+				marks.append('pass')
+			else:
+				marks.append('FAIL')
+		print('  ' + f'{drv:<14}' + ''.join(f'{m:>6}' for m in marks))
+
+
+def step_uapi_results(results, programs):
+	"""Count the uAPI test's results; a test that did not pass fails."""
+	result = programs.get(VFIO_UAPI_PROGRAM)
+	label = f'uapi: {VFIO_UAPI_PROGRAM}'
+	if result is None:
+		results.add(label, 0, 1, 'did not run')
+		return
+	print_uapi_matrix(result)
+	passed = result.count(*uml_user.PASSED)
+	failed = len(result.tests) - passed
+	for name, status in result.tests.items():
+		if status not in uml_user.PASSED:
+			print(f'  {status}: {name}')
+	problem = uml_user._incomplete('patched', result)
+	if problem and not failed:
+		failed = 1
+	results.add(label, passed, failed, problem or '')
+
+
+def step_iommufd_results(results, patched, pristine):
+	"""iommufd's selftests: the patched kernel against the base + fixes."""
+	patched = {n: r for n, r in patched.items()
+		   if n in uml_user.IOMMU_PROGRAMS}
+	comparison = uml_user.compare(pristine, patched,
+				      uml_user.read_expected())
+	print(f'\n  iommufd selftests under UML, the {BASELINE_LABEL} (patches '
+	      f'{", ".join(BASELINE_FIXES)}) and the patched kernel (failures '
+	      'listed in linux/iommufd-selftests-uml.expected with their '
+	      'reasons are not counted)')
+	for line in uml_user.format_comparison(comparison, BASELINE_LABEL):
+		print(line)
+	for name in uml_user.IOMMU_PROGRAMS:
+		result = patched.get(name)
+		if result is None:
+			results.add(f'selftest: {name}', 0, 1, 'did not run')
+			continue
+		passed = result.count(*uml_user.PASSED)
+		found = [f for f in comparison.regressions + comparison.unexpected
+			 + comparison.incomplete if name in f.split(':')[0].split()]
+		listed = len(result.tests) - passed
+		results.add(f'selftest: {name}', passed, len(found),
+			    f'({listed} listed UML failures not counted)')
+	if comparison.incomplete and not any(
+			r[0].startswith('selftest:') and r[2] for r in results.rows):
+		results.add('selftests', 0, 1, '; '.join(comparison.incomplete))
+
+
+def step_user(results):
+	"""Boot the patched kernel's user space: uAPI test, iommufd selftests."""
+	banner('User space under UML: the VFIO uAPI test and iommufd\'s '
+	       f'selftests, on the patched kernel and the {BASELINE_LABEL}')
+	os.makedirs(USER_BUILD, exist_ok=True)
+	log = os.path.join(USER_BUILD, 'build.log')
+	open(log, 'w').close()
+	try:
+		work = os.path.join(USER_BUILD, 'patched')
+		programs = build_programs(KSRC, work, log, vfio=True)
+		boot = boot_programs(os.path.join(KUNIT_BUILD, 'linux'), work,
+				     programs, ['vfio_sample_devices.count=1'], log)
+	except uml_user.Error as e:
+		results.add('uapi: user space', 0, 1, str(e))
+		return
+	patched = uml_user.results_by_program(boot.log_lines())
+	step_uapi_results(results, patched)
+	step_kernel_log(results, boot.log, 'kernel log (user space)')
+
+	try:
+		work = os.path.join(USER_BUILD, 'pristine')
+		linux = pristine_kernel(log)
+		programs = build_programs(PRISTINE_SRC, work, log, vfio=False)
+		pristine_boot = boot_programs(linux, work, programs, [], log)
+		pristine = uml_user.results_by_program(pristine_boot.log_lines())
+	except uml_user.Error as e:
+		results.add(f'selftests: {BASELINE_LABEL}', 0, 1, str(e))
+		pristine = {}
+	step_iommufd_results(results, patched, pristine)
 
 
 def step_cocci(results):
@@ -374,13 +571,16 @@ def step_cocci(results):
 
 
 def step_tool_tests(results):
-	"""The log check above is only worth something if it can fail."""
-	banner('Unit tests of the kernel log check')
+	"""The log check and the selftest comparison are only worth something
+	if they can fail."""
+	banner('Unit tests of the kernel log check and the user space tools')
 	import unittest
-	suite = unittest.defaultTestLoader.loadTestsFromName('test_run')
-	outcome = unittest.TextTestRunner(verbosity=1).run(suite)
-	failed = len(outcome.failures) + len(outcome.errors)
-	results.add('log check unit tests', outcome.testsRun - failed, failed)
+	for name, label in (('test_run', 'log check unit tests'),
+			    ('test_uml_user', 'uml_user unit tests')):
+		suite = unittest.defaultTestLoader.loadTestsFromName(name)
+		outcome = unittest.TextTestRunner(verbosity=1).run(suite)
+		failed = len(outcome.failures) + len(outcome.errors)
+		results.add(label, outcome.testsRun - failed, failed)
 
 
 def doc_warnings(rev, path):
@@ -509,6 +709,7 @@ def main():
 	if args.job == 'check':
 		step_commits_build(results)
 	step_kunit(results)
+	step_user(results)
 	if args.job == 'check':
 		step_tool_tests(results)
 		step_cocci(results)

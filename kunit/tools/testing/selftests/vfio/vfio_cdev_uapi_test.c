@@ -1,0 +1,1511 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * uAPI conformance test of the VFIO device cdev, /dev/vfio/devices/vfioN,
+ * driven the way QEMU's iommufd backend drives it.
+ *
+ * Each test is named after the rule of the VFIO iommufd contract it checks:
+ * u1 to u8 for the uAPI (BIND, ATTACH, DETACH and close() of the device fd),
+ * s1 to s4 for the security properties (an unbound fd can only BIND, ids of
+ * another iommufd are unknown, no DMA after DETACH, the cdev and the group
+ * exclude each other). Every test checks the errno, then the resulting state
+ * through iommufd's own ioctls: IOMMU_DESTROY giving 0, EBUSY or ENOENT, the
+ * IOVA alignment IOMMU_IOAS_IOVA_RANGES reports, IOMMU_IOAS_MAP and UNMAP,
+ * and for physical devices IOMMU_TEST_OP_MD_CHECK_MAP on the mock IOMMU
+ * domain they are attached to.
+ *
+ * The devices under test are those of the VFIO sample drivers, found through
+ * the driver of /sys/class/vfio-dev/vfioN/device:
+ *   vfio-sample-phys, rust-vfio-phys  physical devices on iommufd's mock IOMMU
+ *   vfio-sample-emul, rust-vfio-emul  emulated IOMMU (iommufd_access)
+ * Reading or writing an emulated device's fd makes it do DMA at the file
+ * offset (region << 40) | iova, up to a page at a time: region 0 through
+ * vfio_dma_rw(), region 1 through vfio_pin_pages() of the page holding the
+ * range. A device that is missing fails every test of its variant.
+ *
+ * Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_VFIO_GROUP, CONFIG_IOMMUFD_TEST and
+ * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples, a
+ * kernel booted with vfio_sample_devices.count=1 and devtmpfs on /dev. As
+ * root:
+ *
+ *	./vfio_cdev_uapi_test
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+/*
+ * The argsz each call needs at least: up to the end of its last field in
+ * 6.12 (out_devid, pt_id, flags; each a __u32)
+ */
+#define BIND_MINSZ \
+	(offsetof(struct vfio_device_bind_iommufd, out_devid) + sizeof(__u32))
+#define ATTACH_MINSZ \
+	(offsetof(struct vfio_device_attach_iommufd_pt, pt_id) + sizeof(__u32))
+#define DETACH_MINSZ \
+	(offsetof(struct vfio_device_detach_iommufd_pt, flags) + sizeof(__u32))
+
+/* File offsets of an emulated sample device's DMA windows */
+#define DMA_REGION_SHIFT	40
+#define DMA_REGION_RW		0	/* vfio_dma_rw() */
+#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
+
+/* An IOVA inside the mock IOMMU's aperture, used for every device */
+#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
+/* Pages of user memory mapped at TEST_IOVA */
+#define GUEST_PAGES		2
+/* Bytes the device reads or writes at a time in the DMA checks */
+#define DMA_LEN			64
+/* An object id no test allocates (ids are 31 bit, 0 is never used) */
+#define UNKNOWN_ID		0x7fffffffU
+
+#define ASSERT_ERRNO(expected_errno, cmd)		\
+	({						\
+		ASSERT_EQ(-1, cmd);			\
+		ASSERT_EQ(expected_errno, errno);	\
+	})
+
+/* The device under test, with the iommufd it is bound to */
+struct vfio_dut {
+	bool emulated;
+	int iommufd;			/* an open /dev/iommu */
+	int fd;				/* the device cdev, -1 once closed */
+	__u32 devid;			/* its id in iommufd, after BIND */
+	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
+	char group[PATH_MAX];		/* /dev/vfio/<iommu group id> */
+};
+
+static size_t page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+static void fill(void *buf, size_t len, unsigned int seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = seed + i * 131;
+}
+
+/* The VFIO device ioctls, each returning what ioctl() returns */
+
+static int __vfio_bind(int fd, __u32 argsz, __u32 flags, __s32 iommufd,
+		       __u32 *devid)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = argsz,
+		.flags = flags,
+		.iommufd = iommufd,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+	if (!ret && devid)
+		*devid = bind.out_devid;
+	return ret;
+}
+
+static int vfio_bind(int fd, int iommufd, __u32 *devid)
+{
+	return __vfio_bind(fd, sizeof(struct vfio_device_bind_iommufd), 0,
+			   iommufd, devid);
+}
+
+static int __vfio_attach(int fd, __u32 argsz, __u32 flags, __u32 *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = argsz,
+		.flags = flags,
+		.pt_id = *pt_id,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+	if (!ret)
+		*pt_id = attach.pt_id;
+	return ret;
+}
+
+static int vfio_attach(int fd, __u32 *pt_id)
+{
+	return __vfio_attach(fd, sizeof(struct vfio_device_attach_iommufd_pt),
+			     0, pt_id);
+}
+
+static int __vfio_detach(int fd, __u32 argsz, __u32 flags)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = argsz,
+		.flags = flags,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
+static int vfio_detach(int fd)
+{
+	return __vfio_detach(fd, sizeof(struct vfio_device_detach_iommufd_pt),
+			     0);
+}
+
+/* Probe for migration support: ENOTTY from a bound sample device */
+static int vfio_feature_probe(int fd)
+{
+	struct vfio_device_feature feature = {
+		.argsz = sizeof(feature),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
+			 VFIO_DEVICE_FEATURE_MIGRATION,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_FEATURE, &feature);
+}
+
+/* DMA of an emulated device: it reads guest memory into @buf */
+static ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
+			size_t len)
+{
+	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* DMA of an emulated device: it writes @buf into guest memory */
+static ssize_t dma_write(int fd, int region, __u64 iova, const void *buf,
+			 size_t len)
+{
+	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* The iommufd ioctls, each returning what ioctl() returns */
+
+static int ioas_alloc(int iommufd, __u32 *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
+	if (!ret)
+		*ioas_id = cmd.out_ioas_id;
+	return ret;
+}
+
+static int iommufd_destroy(int iommufd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
+}
+
+static int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
+		    __u64 iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
+}
+
+static int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova, __u64 *len)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = *len,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+	if (!ret)
+		*len = cmd.length;
+	return ret;
+}
+
+static int ioas_iova_alignment(int iommufd, __u32 ioas_id, __u64 *alignment)
+{
+	struct iommu_iova_range ranges[8];
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = ARRAY_SIZE(ranges),
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	if (!ret)
+		*alignment = cmd.out_iova_alignment;
+	return ret;
+}
+
+static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!ret)
+		*hwpt_id = cmd.out_hwpt_id;
+	return ret;
+}
+
+/*
+ * A mock device of iommufd's selftest, bound to @iommufd and attached to
+ * @ioas_id; destroying @stdev_id removes it. Gives an HWPT or a device id to
+ * tests of emulated devices, and objects to another iommufd.
+ */
+static int mock_domain(int iommufd, __u32 ioas_id, __u32 *stdev_id,
+		       __u32 *hwpt_id, __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = ioas_id,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
+	if (ret)
+		return ret;
+	*stdev_id = cmd.mock_domain.out_stdev_id;
+	*hwpt_id = cmd.mock_domain.out_hwpt_id;
+	*idev_id = cmd.mock_domain.out_idev_id;
+	return 0;
+}
+
+/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
+static int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova, void *buf,
+			size_t len)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* Finding the device, and the fixture's setup and teardown */
+
+/* The last component of the path the symbolic link @path holds */
+static int link_name(const char *path, char *name, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	char *base;
+
+	len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0)
+		return -1;
+	target[len] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if ((size_t)len >= size)
+		return -1;
+	memcpy(name, base, len + 1);
+	return 0;
+}
+
+/* Find the VFIO device whose parent is bound to @driver */
+static int find_vfio_device(const char *driver, struct vfio_dut *d)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1];
+	struct dirent *de;
+	int ret = -1;
+	DIR *dir;
+
+	dir = opendir("/sys/class/vfio-dev");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
+		if (link_name(path, name, sizeof(name)) ||
+		    strcmp(name, driver))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/iommu_group",
+			 de->d_name);
+		if (link_name(path, name, sizeof(name)))
+			break;
+		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
+			 de->d_name);
+		snprintf(d->group, sizeof(d->group), "/dev/vfio/%s", name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+static void dut_setup(struct __test_metadata *_metadata, struct vfio_dut *d,
+		      const char *driver, bool emulated)
+{
+	d->emulated = emulated;
+	d->fd = -1;
+	d->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, d->iommufd) TH_LOG("cannot open /dev/iommu");
+	ASSERT_EQ(0, find_vfio_device(driver, d))
+		TH_LOG("no VFIO device of driver %s: boot with vfio_sample_devices.count=1",
+		       driver);
+	d->fd = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
+}
+
+static void dut_teardown(struct vfio_dut *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	close(d->iommufd);
+}
+
+/* Close the device fd, which unbinds it, and open the cdev again */
+static void dut_reopen(struct __test_metadata *_metadata, struct vfio_dut *d)
+{
+	ASSERT_EQ(0, d->fd < 0 ? 0 : close(d->fd));
+	d->fd = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, d->fd);
+}
+
+/* Helpers that assert */
+
+static __u32 new_ioas(struct __test_metadata *_metadata, int iommufd)
+{
+	__u32 ioas_id;
+
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas_id));
+	return ioas_id;
+}
+
+/*
+ * Whether anything uses the IOAS's page table: an IOMMU domain or an
+ * iommufd_access raises its IOVA alignment above 1. With no HWPT made by
+ * IOMMU_HWPT_ALLOC on it, this is whether a device is attached.
+ */
+static bool ioas_attached(struct __test_metadata *_metadata, int iommufd,
+			  __u32 ioas_id)
+{
+	__u64 alignment;
+
+	ASSERT_EQ(0, ioas_iova_alignment(iommufd, ioas_id, &alignment));
+	return alignment > 1;
+}
+
+/* BIND the device to its iommufd; it is an object there while bound */
+static void dut_bind(struct __test_metadata *_metadata, struct vfio_dut *d)
+{
+	ASSERT_EQ(0, vfio_bind(d->fd, d->iommufd, &d->devid));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+}
+
+/*
+ * ATTACH to @ioas_id. A physical device gets the id of the HWPT made for it,
+ * an emulated one the IOAS id back; both tables are then busy.
+ */
+static __u32 dut_attach_ioas(struct __test_metadata *_metadata,
+			     struct vfio_dut *d, __u32 ioas_id)
+{
+	__u32 pt_id = ioas_id;
+
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_EQ(d->emulated, pt_id == ioas_id);
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
+	return pt_id;
+}
+
+/*
+ * DETACH from @ioas_id, attached as @pt_id: the IOAS is free and goes, and
+ * @pt_id is gone (the IOAS itself, or the HWPT made for the device).
+ */
+static void dut_detach_ioas(struct __test_metadata *_metadata,
+			    struct vfio_dut *d, __u32 ioas_id, __u32 pt_id)
+{
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_id));
+}
+
+/* The bound device attaches to a new IOAS and detaches as it should */
+static void check_attach_detach(struct __test_metadata *_metadata,
+				struct vfio_dut *d)
+{
+	__u32 ioas_id = new_ioas(_metadata, d->iommufd);
+	__u32 pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+}
+
+/* Every device ioctl but BIND fails on an unbound fd */
+static void check_ioctls_refused(struct __test_metadata *_metadata, int fd)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info region = { .argsz = sizeof(region) };
+	struct vfio_irq_info irq = { .argsz = sizeof(irq) };
+	__u32 pt_id = 1;
+
+	ASSERT_ERRNO(EINVAL, vfio_attach(fd, &pt_id));
+	ASSERT_ERRNO(EINVAL, vfio_detach(fd));
+	ASSERT_ERRNO(EINVAL, vfio_feature_probe(fd));
+	ASSERT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	ASSERT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+	ASSERT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_RESET));
+}
+
+/* Nor can an unbound fd read, write or mmap */
+static void check_fd_refused(struct __test_metadata *_metadata, int fd)
+{
+	char buf[DMA_LEN] = {};
+
+	check_ioctls_refused(_metadata, fd);
+	ASSERT_ERRNO(EINVAL, dma_read(fd, DMA_REGION_RW, TEST_IOVA, buf,
+				      sizeof(buf)));
+	ASSERT_ERRNO(EINVAL, dma_write(fd, DMA_REGION_RW, TEST_IOVA, buf,
+				       sizeof(buf)));
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, page_size(), PROT_READ, MAP_SHARED,
+				   fd, 0));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+/* User memory to map into an IOAS, filled with a pattern */
+static unsigned char *guest_mem(struct __test_metadata *_metadata, size_t len)
+{
+	void *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	fill(mem, len, 1);
+	return mem;
+}
+
+/*
+ * ATTACH arguments on a page of their own with protection @prot: read-only
+ * lets the kernel read them but not write pt_id back.
+ */
+static struct vfio_device_attach_iommufd_pt *
+attach_args(struct __test_metadata *_metadata, __u32 pt_id, int prot)
+{
+	struct vfio_device_attach_iommufd_pt *args;
+
+	args = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, args);
+	args->argsz = sizeof(*args);
+	args->pt_id = pt_id;
+	ASSERT_EQ(0, mprotect(args, page_size(), prot));
+	return args;
+}
+
+/*
+ * ATTACH arguments whose pt_id lies in an unmapped page: argsz and flags end
+ * one page, the next is unmapped. Not a PROT_NONE page: UML's uaccess of
+ * 6.12 takes a PROT_NONE PTE as present and reads through it.
+ */
+static struct vfio_device_attach_iommufd_pt *
+attach_args_unmapped(struct __test_metadata *_metadata)
+{
+	size_t head = offsetof(struct vfio_device_attach_iommufd_pt, pt_id);
+	struct vfio_device_attach_iommufd_pt *args;
+	char *pages;
+
+	pages = mmap(NULL, 2 * page_size(), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, pages);
+	ASSERT_EQ(0, munmap(pages + page_size(), page_size()));
+	args = (void *)(pages + page_size() - head);
+	args->argsz = sizeof(*args);
+	args->flags = 0;
+	return args;
+}
+
+/*
+ * An emulated device reaches @mem, mapped at TEST_IOVA, through @region: it
+ * reads what is there and its writes land there.
+ */
+static void check_dma(struct __test_metadata *_metadata, int fd, int region,
+		      unsigned char *mem)
+{
+	size_t rd = page_size() - 2 * DMA_LEN, wr = page_size() + DMA_LEN;
+	unsigned char buf[DMA_LEN];
+
+	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA + rd, buf, DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem + rd, buf, DMA_LEN));
+	fill(buf, DMA_LEN, 2 + region);
+	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + wr, buf, DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem + wr, buf, DMA_LEN));
+}
+
+/* An emulated device can neither read nor write @mem through @region */
+static void check_no_dma(struct __test_metadata *_metadata, int fd,
+			 int region, unsigned char *mem)
+{
+	unsigned char before[DMA_LEN], buf[DMA_LEN];
+	size_t off = DMA_LEN;
+
+	memcpy(before, mem + off, DMA_LEN);
+	ASSERT_ERRNO(ENOENT, dma_read(fd, region, TEST_IOVA + off, buf,
+				      DMA_LEN));
+	fill(buf, DMA_LEN, 5);
+	ASSERT_ERRNO(ENOENT, dma_write(fd, region, TEST_IOVA + off, buf,
+				       DMA_LEN));
+	ASSERT_EQ(0, memcmp(before, mem + off, DMA_LEN));
+}
+
+/*
+ * The device reaches @len bytes of @mem mapped at TEST_IOVA while attached
+ * as @pt_id: a physical device's mock IOMMU domain maps them, an emulated
+ * device reads and writes them through both regions.
+ */
+static void check_device_sees(struct __test_metadata *_metadata,
+			      struct vfio_dut *d, __u32 pt_id,
+			      unsigned char *mem, size_t len)
+{
+	if (!d->emulated) {
+		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, mem,
+					  len));
+		return;
+	}
+	check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
+	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+}
+
+/* Every device, every rule that applies to all of them */
+
+FIXTURE(vfio_cdev)
+{
+	struct vfio_dut d;
+};
+
+FIXTURE_VARIANT(vfio_cdev)
+{
+	const char *driver;
+	bool emulated;
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev, c_physical)
+{
+	.driver = "vfio-sample-phys",
+	.emulated = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev, c_emulated)
+{
+	.driver = "vfio-sample-emul",
+	.emulated = true,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev, rust_physical)
+{
+	.driver = "rust-vfio-phys",
+	.emulated = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev, rust_emulated)
+{
+	.driver = "rust-vfio-emul",
+	.emulated = true,
+};
+
+FIXTURE_SETUP(vfio_cdev)
+{
+	dut_setup(_metadata, &self->d, variant->driver, variant->emulated);
+}
+
+FIXTURE_TEARDOWN(vfio_cdev)
+{
+	dut_teardown(&self->d);
+}
+
+/* U1: BIND with argsz short of out_devid fails and binds nothing */
+TEST_F(vfio_cdev, u1_bind_short_argsz)
+{
+	struct vfio_dut *d = &self->d;
+
+	ASSERT_ERRNO(EINVAL, __vfio_bind(d->fd, BIND_MINSZ - 1, 0, d->iommufd,
+					 NULL));
+	ASSERT_ERRNO(EINVAL, __vfio_bind(d->fd, 0, 0, d->iommufd, NULL));
+	check_ioctls_refused(_metadata, d->fd);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* U1: BIND with flags fails and binds nothing */
+TEST_F(vfio_cdev, u1_bind_flags)
+{
+	__u32 argsz = sizeof(struct vfio_device_bind_iommufd);
+	struct vfio_dut *d = &self->d;
+
+	ASSERT_ERRNO(EINVAL, __vfio_bind(d->fd, argsz, 1, d->iommufd, NULL));
+	ASSERT_ERRNO(EINVAL, __vfio_bind(d->fd, argsz, 1U << 31, d->iommufd,
+					 NULL));
+	check_ioctls_refused(_metadata, d->fd);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* U1: BIND with a negative iommufd fails and binds nothing */
+TEST_F(vfio_cdev, u1_bind_negative_fd)
+{
+	struct vfio_dut *d = &self->d;
+
+	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, -1, NULL));
+	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, INT_MIN, NULL));
+	check_ioctls_refused(_metadata, d->fd);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* U1: BIND to an fd that is not an iommufd fails and binds nothing */
+TEST_F(vfio_cdev, u1_bind_not_iommufd)
+{
+	struct vfio_dut *d = &self->d;
+	int pipefd[2], null;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	null = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, null);
+
+	ASSERT_ERRNO(EBADFD, vfio_bind(d->fd, pipefd[0], NULL));
+	ASSERT_ERRNO(EBADFD, vfio_bind(d->fd, pipefd[1], NULL));
+	ASSERT_ERRNO(EBADFD, vfio_bind(d->fd, null, NULL));
+	ASSERT_ERRNO(EBADFD, vfio_bind(d->fd, d->fd, NULL));
+	check_ioctls_refused(_metadata, d->fd);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* U1: BIND to a closed fd fails and binds nothing */
+TEST_F(vfio_cdev, u1_bind_closed_fd)
+{
+	struct vfio_dut *d = &self->d;
+	int closed;
+
+	closed = dup(d->iommufd);
+	ASSERT_LE(0, closed);
+	ASSERT_EQ(0, close(closed));
+
+	ASSERT_ERRNO(EBADF, vfio_bind(d->fd, closed, NULL));
+	check_ioctls_refused(_metadata, d->fd);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* U2: a second BIND on a bound fd fails, to any iommufd */
+TEST_F(vfio_cdev, u2_bind_twice)
+{
+	struct vfio_dut *d = &self->d;
+	int other;
+
+	other = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, other);
+	dut_bind(_metadata, d);
+
+	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, d->iommufd, NULL));
+	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, other, NULL));
+	/*
+	 * Still bound once, to the first. Both iommufds are new, so a device
+	 * bound to the other would have the same id there.
+	 */
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(other, d->devid));
+	check_attach_detach(_metadata, d);
+}
+
+/* U2: while one open of the device is bound, BIND on another one fails */
+TEST_F(vfio_cdev, u2_second_open_bind)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 first_devid;
+	int fd2, other;
+
+	other = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, other);
+	dut_bind(_metadata, d);
+	first_devid = d->devid;
+
+	/* open() itself succeeds: the cdev is single-bind */
+	fd2 = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, fd2);
+	ASSERT_ERRNO(EINVAL, vfio_bind(fd2, d->iommufd, NULL));
+	ASSERT_ERRNO(EINVAL, vfio_bind(fd2, other, NULL));
+	check_ioctls_refused(_metadata, fd2);
+	/* The first one is untouched */
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, first_devid));
+	check_attach_detach(_metadata, d);
+
+	/* Once it is closed, the second open binds */
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = fd2;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, first_devid));
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* U3: before BIND, every device ioctl but BIND fails */
+TEST_F(vfio_cdev, u3_ioctl_before_bind)
+{
+	struct vfio_dut *d = &self->d;
+
+	check_ioctls_refused(_metadata, d->fd);
+	/* A failed BIND does not change that */
+	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, -1, NULL));
+	check_ioctls_refused(_metadata, d->fd);
+
+	/* Once bound, the same ioctls reach the device */
+	dut_bind(_metadata, d);
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_ERRNO(ENOTTY, vfio_feature_probe(d->fd));
+	check_attach_detach(_metadata, d);
+}
+
+/* U4: ATTACH with flags fails and neither attaches nor replaces */
+TEST_F(vfio_cdev, u4_attach_flags)
+{
+	__u32 argsz = sizeof(struct vfio_device_attach_iommufd_pt);
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_a, ioas_b, pt_a, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+
+	pt_id = ioas_a;
+	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, argsz, 1, &pt_id));
+	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, argsz, 1U << 31, &pt_id));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
+
+	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
+	pt_id = ioas_b;
+	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, argsz, 1, &pt_id));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_a, pt_a);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+}
+
+/* U4: ATTACH with argsz short of pt_id fails, attaches and replaces nothing */
+TEST_F(vfio_cdev, u4_attach_short_argsz)
+{
+	__u32 minsz = ATTACH_MINSZ;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_a, ioas_b, pt_a, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+
+	pt_id = ioas_a;
+	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, minsz - 1, 0, &pt_id));
+	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, 0, 0, &pt_id));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
+
+	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
+	pt_id = ioas_b;
+	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, minsz - 1, 0, &pt_id));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_a, pt_a);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+}
+
+/* U4: DETACH with flags fails and the device stays attached */
+TEST_F(vfio_cdev, u4_detach_flags)
+{
+	__u32 argsz = sizeof(struct vfio_device_detach_iommufd_pt);
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, argsz, 1));
+	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, argsz, 1U << 31));
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+}
+
+/* U4: DETACH with argsz short of flags fails and the device stays attached */
+TEST_F(vfio_cdev, u4_detach_short_argsz)
+{
+	__u32 minsz = DETACH_MINSZ;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, minsz - 1, 0));
+	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, 0, 0));
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+}
+
+/*
+ * U5: ATTACH to an IOAS: a physical device gets the id of an HWPT made for
+ * it, which goes with the DETACH; an emulated one gets the IOAS id back
+ */
+TEST_F(vfio_cdev, u5_attach_ioas)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+	__u64 alignment;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = ioas_id;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_EQ(d->emulated, pt_id == ioas_id);
+	/* A physical device's pt_id names an HWPT, not an IOAS */
+	ASSERT_EQ(d->emulated ? 0 : -1,
+		  ioas_iova_alignment(d->iommufd, pt_id, &alignment));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, ioas_id));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+	/* And it attaches again */
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U5: ATTACH to an HWPT from IOMMU_HWPT_ALLOC: a physical device keeps its
+ * id, an emulated one takes only IOAS ids (ENOENT)
+ */
+TEST_F(vfio_cdev, u5_attach_hwpt)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, hwpt_id, pt_id, stdev_id, mock_hwpt, mock_idev;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+
+	if (!d->emulated) {
+		ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->devid, ioas_id,
+					&hwpt_id));
+		pt_id = hwpt_id;
+		ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+		ASSERT_EQ(hwpt_id, pt_id);
+		ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_id));
+		ASSERT_EQ(0, vfio_detach(d->fd));
+		/* Made by the user, the HWPT stays after DETACH, unused */
+		ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
+		ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+		return;
+	}
+
+	/* An HWPT needs a physical device: a mock one of the selftest */
+	ASSERT_EQ(0, mock_domain(d->iommufd, ioas_id, &stdev_id, &mock_hwpt,
+				 &mock_idev));
+	ASSERT_EQ(0, hwpt_alloc(d->iommufd, mock_idev, ioas_id, &hwpt_id));
+	pt_id = hwpt_id;
+	ASSERT_ERRNO(ENOENT, vfio_attach(d->fd, &pt_id));
+	/* The device holds neither the HWPT nor its IOAS */
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, stdev_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	check_attach_detach(_metadata, d);
+}
+
+/* U5: ATTACH to an id that names nothing fails and attaches nothing */
+TEST_F(vfio_cdev, u5_attach_unknown_id)
+{
+	const __u32 ids[] = { 0, UNKNOWN_ID };
+	struct vfio_dut *d = &self->d;
+	__u32 pt_id;
+	size_t i;
+
+	dut_bind(_metadata, d);
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
+		ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, ids[i]));
+		pt_id = ids[i];
+		ASSERT_ERRNO(ENOENT, vfio_attach(d->fd, &pt_id));
+	}
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U5: ATTACH to the device's own id, neither IOAS nor HWPT: EINVAL from a
+ * physical device, ENOENT from an emulated one (not an IOAS)
+ */
+TEST_F(vfio_cdev, u5_attach_device_id)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 pt_id;
+
+	dut_bind(_metadata, d);
+	pt_id = d->devid;
+	ASSERT_ERRNO(d->emulated ? ENOENT : EINVAL,
+		     vfio_attach(d->fd, &pt_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	check_attach_detach(_metadata, d);
+}
+
+/* U5: ATTACH while attached replaces, and frees the old table */
+TEST_F(vfio_cdev, u5_replace)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_a, ioas_b, pt_a, pt_b;
+
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+
+	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
+	pt_b = dut_attach_ioas(_metadata, d, ioas_b);
+	ASSERT_NE(pt_a, pt_b);
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_a));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_b, pt_b);
+}
+
+/* U5: ATTACH to the table already attached succeeds and changes nothing */
+TEST_F(vfio_cdev, u5_replace_same)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_a, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_a = dut_attach_ioas(_metadata, d, ioas_id);
+
+	/* By the IOAS id: a physical device keeps its HWPT */
+	pt_id = ioas_id;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_EQ(pt_a, pt_id);
+	/* By the id ATTACH returned */
+	pt_id = pt_a;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_EQ(pt_a, pt_id);
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_a);
+}
+
+/* U5: a replace that fails leaves the device where it was */
+TEST_F(vfio_cdev, u5_failed_replace_keeps_attachment)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_a, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_a = dut_attach_ioas(_metadata, d, ioas_id);
+
+	pt_id = UNKNOWN_ID;
+	ASSERT_ERRNO(ENOENT, vfio_attach(d->fd, &pt_id));
+	pt_id = d->devid;
+	ASSERT_ERRNO(d->emulated ? ENOENT : EINVAL,
+		     vfio_attach(d->fd, &pt_id));
+
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_a);
+}
+
+/*
+ * U5: when writing pt_id back faults, ATTACH fails with EFAULT and undoes
+ * the attach
+ */
+TEST_F(vfio_cdev, u5_writeback_fault)
+{
+	struct vfio_device_attach_iommufd_pt *args;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	args = attach_args(_metadata, ioas_id, PROT_READ);
+
+	ASSERT_ERRNO(EFAULT, ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, args));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U5: the same when the device was attached before: it is left detached,
+ * from the old table too
+ */
+TEST_F(vfio_cdev, u5_writeback_fault_attached)
+{
+	struct vfio_device_attach_iommufd_pt *args;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_a, ioas_b, pt_a;
+
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
+	args = attach_args(_metadata, ioas_b, PROT_READ);
+
+	ASSERT_ERRNO(EFAULT, ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, args));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_a));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_a));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U5: ATTACH whose pt_id cannot be read, as it lies in an unmapped page:
+ * EFAULT, and the attachment the device has stays
+ */
+TEST_F(vfio_cdev, u5_unreadable_args)
+{
+	struct vfio_device_attach_iommufd_pt *args;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+	args = attach_args_unmapped(_metadata);
+
+	ASSERT_ERRNO(EFAULT, ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, args));
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+}
+
+/* U6: DETACH when never attached succeeds and changes nothing */
+TEST_F(vfio_cdev, u6_detach_not_attached)
+{
+	struct vfio_dut *d = &self->d;
+
+	dut_bind(_metadata, d);
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	check_attach_detach(_metadata, d);
+}
+
+/* U6: a second DETACH succeeds and changes nothing */
+TEST_F(vfio_cdev, u6_detach_twice)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U7: close() of an attached device fd detaches and unbinds it; it opens and
+ * binds again, to the same iommufd and to another one
+ */
+TEST_F(vfio_cdev, u7_close_attached)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_id));
+
+	dut_reopen(_metadata, d);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+
+	dut_reopen(_metadata, d);
+	ASSERT_EQ(0, close(d->iommufd));
+	d->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, d->iommufd);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U8: QEMU's order, end to end: open, BIND, IOAS_ALLOC, ATTACH, IOAS_MAP of
+ * user memory the device then reaches, DETACH, UNMAP, DESTROY, close
+ */
+TEST_F(vfio_cdev, u8_qemu_order)
+{
+	size_t len = GUEST_PAGES * page_size();
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id, devid;
+	unsigned char *mem;
+	__u64 unmapped;
+
+	mem = guest_mem(_metadata, len);
+	dut_reopen(_metadata, d);
+	dut_bind(_metadata, d);
+	devid = d->devid;
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
+	check_device_sees(_metadata, d, pt_id, mem, len);
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	unmapped = len;
+	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_id));
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
+}
+
+/* S1: an fd that is not bound can do nothing but BIND */
+TEST_F(vfio_cdev, s1_unbound_fd_only_binds)
+{
+	struct vfio_dut *d = &self->d;
+	int null;
+
+	check_fd_refused(_metadata, d->fd);
+	/* A BIND that fails grants nothing */
+	null = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, null);
+	ASSERT_ERRNO(EBADFD, vfio_bind(d->fd, null, NULL));
+	check_fd_refused(_metadata, d->fd);
+
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * S1: nor can another open of a bound device: it cannot detach or replace
+ * the bound fd's attachment
+ */
+TEST_F(vfio_cdev, s1_second_fd_cannot_act)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_a, ioas_b, pt_a, pt_id;
+	int fd2;
+
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
+
+	fd2 = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, fd2);
+	check_fd_refused(_metadata, fd2);
+	pt_id = ioas_b;
+	ASSERT_ERRNO(EINVAL, vfio_attach(fd2, &pt_id));
+
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_a));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_a, pt_a);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+}
+
+/* S2: IOAS and HWPT ids of another iommufd are unknown to the device */
+TEST_F(vfio_cdev, s2_foreign_ids)
+{
+	__u32 own_ioas, ioas_id, stdev_id, hwpt_id, idev_id, pt_id;
+	struct vfio_dut *d = &self->d;
+	__u64 alignment;
+	int other, i;
+
+	dut_bind(_metadata, d);
+	own_ioas = new_ioas(_metadata, d->iommufd);
+
+	/* More objects in the other iommufd than in the device's */
+	other = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, other);
+	ioas_id = new_ioas(_metadata, other);
+	for (i = 0; i < 3; i++)
+		ioas_id = new_ioas(_metadata, other);
+	ASSERT_EQ(0, mock_domain(other, ioas_id, &stdev_id, &hwpt_id,
+				 &idev_id));
+	ASSERT_LT(own_ioas, ioas_id);
+	ASSERT_LT(own_ioas, hwpt_id);
+	ASSERT_EQ(0, ioas_iova_alignment(other, ioas_id, &alignment));
+	/* Both are unknown in the device's iommufd */
+	ASSERT_ERRNO(ENOENT, ioas_iova_alignment(d->iommufd, ioas_id,
+						 &alignment));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, hwpt_id));
+
+	pt_id = ioas_id;
+	ASSERT_ERRNO(ENOENT, vfio_attach(d->fd, &pt_id));
+	pt_id = hwpt_id;
+	ASSERT_ERRNO(ENOENT, vfio_attach(d->fd, &pt_id));
+
+	/* Nothing changed in the other iommufd */
+	ASSERT_EQ(0, iommufd_destroy(other, stdev_id));
+	ASSERT_FALSE(ioas_attached(_metadata, other, ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(other, ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, own_ioas));
+	check_attach_detach(_metadata, d);
+}
+
+/* S2: the device id is unknown to another iommufd */
+TEST_F(vfio_cdev, s2_foreign_device_id)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, hwpt_id;
+	int other, i;
+
+	/* A device id above every id of the other iommufd */
+	for (i = 0; i < 4; i++)
+		new_ioas(_metadata, d->iommufd);
+	dut_bind(_metadata, d);
+	other = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, other);
+	ioas_id = new_ioas(_metadata, other);
+	ASSERT_LT(ioas_id, d->devid);
+
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(other, d->devid));
+	ASSERT_ERRNO(ENOENT, hwpt_alloc(other, d->devid, ioas_id, &hwpt_id));
+	ASSERT_EQ(0, iommufd_destroy(other, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	check_attach_detach(_metadata, d);
+}
+
+/* S4: a device bound through its cdev keeps its group from being opened */
+TEST_F(vfio_cdev, s4_cdev_blocks_group)
+{
+	struct vfio_dut *d = &self->d;
+	int group;
+
+	/* An open cdev that is not bound does not */
+	group = open(d->group, O_RDWR);
+	ASSERT_LE(0, group) TH_LOG("cannot open %s", d->group);
+	ASSERT_EQ(0, close(group));
+
+	dut_bind(_metadata, d);
+	ASSERT_ERRNO(EBUSY, open(d->group, O_RDWR));
+
+	/* Closing the device fd unbinds it and unblocks the group */
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	group = open(d->group, O_RDWR);
+	ASSERT_LE(0, group);
+	ASSERT_EQ(0, close(group));
+}
+
+/* S4: an open group keeps its device from binding through the cdev */
+TEST_F(vfio_cdev, s4_group_blocks_cdev)
+{
+	struct vfio_dut *d = &self->d;
+	int group;
+
+	group = open(d->group, O_RDWR);
+	ASSERT_LE(0, group) TH_LOG("cannot open %s", d->group);
+	ASSERT_ERRNO(EBUSY, vfio_bind(d->fd, d->iommufd, NULL));
+	check_ioctls_refused(_metadata, d->fd);
+
+	ASSERT_EQ(0, close(group));
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/* Emulated devices: DMA through iommufd_access */
+
+FIXTURE(vfio_emulated)
+{
+	struct vfio_dut d;
+};
+
+FIXTURE_VARIANT(vfio_emulated)
+{
+	const char *driver;
+};
+
+FIXTURE_VARIANT_ADD(vfio_emulated, c_emulated)
+{
+	.driver = "vfio-sample-emul",
+};
+
+FIXTURE_VARIANT_ADD(vfio_emulated, rust_emulated)
+{
+	.driver = "rust-vfio-emul",
+};
+
+FIXTURE_SETUP(vfio_emulated)
+{
+	dut_setup(_metadata, &self->d, variant->driver, true);
+}
+
+FIXTURE_TEARDOWN(vfio_emulated)
+{
+	dut_teardown(&self->d);
+}
+
+/*
+ * S3: after DETACH the device can neither access nor pin IOVA, although the
+ * mapping is still there: attached again, it reaches it
+ */
+TEST_F(vfio_emulated, s3_no_dma_after_detach)
+{
+	size_t len = GUEST_PAGES * page_size();
+	struct vfio_dut *d = &self->d;
+	unsigned char *mem;
+	__u32 ioas_id;
+
+	mem = guest_mem(_metadata, len);
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
+
+	dut_attach_ioas(_metadata, d, ioas_id);
+	check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
+	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	check_no_dma(_metadata, d->fd, DMA_REGION_RW, mem);
+	check_no_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+
+	dut_attach_ioas(_metadata, d, ioas_id);
+	check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
+	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+	dut_detach_ioas(_metadata, d, ioas_id, ioas_id);
+}
+
+/* Physical devices: HWPTs of their own */
+
+FIXTURE(vfio_physical)
+{
+	struct vfio_dut d;
+};
+
+FIXTURE_VARIANT(vfio_physical)
+{
+	const char *driver;
+};
+
+FIXTURE_VARIANT_ADD(vfio_physical, c_physical)
+{
+	.driver = "vfio-sample-phys",
+};
+
+FIXTURE_VARIANT_ADD(vfio_physical, rust_physical)
+{
+	.driver = "rust-vfio-phys",
+};
+
+FIXTURE_SETUP(vfio_physical)
+{
+	dut_setup(_metadata, &self->d, variant->driver, false);
+}
+
+FIXTURE_TEARDOWN(vfio_physical)
+{
+	dut_teardown(&self->d);
+}
+
+/* U7: close() of a device attached to an HWPT leaves the HWPT free */
+TEST_F(vfio_physical, u7_close_attached_hwpt)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, hwpt_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->devid, ioas_id, &hwpt_id));
+	pt_id = hwpt_id;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_id));
+
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+
+	dut_reopen(_metadata, d);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * U8: QEMU's order with an HWPT of its own: BIND, IOAS_ALLOC, HWPT_ALLOC,
+ * ATTACH, IOAS_MAP, DETACH, UNMAP, DESTROY HWPT, DESTROY IOAS, close
+ */
+TEST_F(vfio_physical, u8_qemu_order_hwpt)
+{
+	size_t len = GUEST_PAGES * page_size();
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, hwpt_id, pt_id, devid;
+	unsigned char *mem;
+	__u64 unmapped;
+
+	mem = guest_mem(_metadata, len);
+	dut_reopen(_metadata, d);
+	dut_bind(_metadata, d);
+	devid = d->devid;
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, hwpt_alloc(d->iommufd, devid, ioas_id, &hwpt_id));
+	pt_id = hwpt_id;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_EQ(hwpt_id, pt_id);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
+	ASSERT_EQ(0, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem, len));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_id));
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	/* The HWPT outlives the attachment and follows the IOAS */
+	ASSERT_EQ(0, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem, len));
+	unmapped = len;
+	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_ERRNO(EINVAL, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem,
+					  len));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
+}
+
+TEST_HARNESS_MAIN

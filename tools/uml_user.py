@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""User space under UML: build static test programs, boot them, read results.
+
+The UML kernel that runs the KUnit suites (kunit.enable=1) also boots user
+space (kunit.enable=0) with kunit/uml-user.config on top of its
+.kunitconfig files. Its root is a host directory (hostfs) holding a static
+init, tools/uml-init.c, and the test programs; the init mounts proc, sysfs,
+devtmpfs and debugfs, runs the programs one after another, frames each one's
+output on the console with
+
+    uml-init: BEGIN <command>
+    uml-init: END <command> exit=<code> seconds=<s>
+
+and powers off. Any static binary can be one of the programs: iommufd's
+selftests (tools/testing/selftests/iommu) and the VFIO uAPI test are built
+the same way, from a kselftest-harness C file, and run in one boot.
+
+    include = install_headers(ksrc, f'{work}/headers')
+    progs = build_selftests(ksrc, include, f'{work}/iommu')
+    init = build_init(f'{work}/init')
+    commands = make_root(f'{work}/root', init, list(progs.values()))
+    boot = boot_uml(f'{kbuild}/linux', f'{work}/root', f'{work}/console.log')
+    runs = parse_console(boot.log_lines())
+    results = {r.name: program_result(r) for r in runs}
+
+compare() holds the results of the patched kernel against those of the
+base (the pristine base, or the base with only fixes) and against the list
+of expected failures (read_expected(), linux/iommufd-selftests-uml.expected).
+"""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INIT_SOURCE = os.path.join(TOP, 'tools', 'uml-init.c')
+USER_CONFIG = os.path.join(TOP, 'kunit', 'uml-user.config')
+EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-uml.expected')
+IOMMU_SELFTESTS = 'tools/testing/selftests/iommu'
+IOMMU_PROGRAMS = ('iommufd', 'iommufd_fail_nth')
+
+# The kernel command line of a user-space boot, before the caller's options.
+BOOT_ARGS = ['mem=1G', 'console=tty', 'root=/dev/root', 'rootfstype=hostfs',
+	     'rw', 'init=/init', 'kunit.enable=0']
+
+LIST_FILE = 'uml-init.list'
+RESULT_FILE = 'uml-init.result'
+
+
+class Error(Exception):
+	"""A build step failed; the message names its log."""
+
+
+def _run(cmd, log, cwd=None, env=None):
+	"""Run cmd with its output appended to log (or discarded)."""
+	with open(log or os.devnull, 'a') as out:
+		out.write(f'$ {" ".join(cmd)}\n')
+		out.flush()
+		res = subprocess.run(cmd, cwd=cwd, env=env, stdout=out,
+				     stderr=subprocess.STDOUT)
+	if res.returncode:
+		raise Error(f'{" ".join(cmd[:3])} ... failed ({res.returncode}), '
+			    f'see {log}')
+
+
+# --- Building ---------------------------------------------------------------
+
+def install_headers(ksrc, dest, log=None):
+	"""Install the uAPI headers of the kernel tree ksrc under dest.
+
+	'make headers_install ARCH=x86' (UML's user space has the host's ABI)
+	with its objects in dest/obj, so the tree itself stays clean; needs
+	rsync. Returns the include directory, dest/include, for KHDR_INCLUDES.
+	"""
+	dest = os.path.abspath(dest)
+	_run(['make', '-s', 'ARCH=x86', f'O={dest}/obj',
+	      f'INSTALL_HDR_PATH={dest}', 'headers_install'], log, cwd=ksrc)
+	return os.path.join(dest, 'include')
+
+
+def build_selftests(ksrc, include, out, folder=IOMMU_SELFTESTS,
+		    programs=IOMMU_PROGRAMS, log=None):
+	"""Build a kselftest folder of ksrc statically with gcc.
+
+	'make -C ksrc/folder KHDR_INCLUDES="-isystem include" OUTPUT=out
+	LDFLAGS=-static'. Returns {program name: path of the binary} for the
+	names in programs; raises Error if one was not built.
+	"""
+	out = os.path.abspath(out)
+	os.makedirs(out, exist_ok=True)
+	_run(['make', '-C', os.path.join(ksrc, folder), 'CC=gcc',
+	      f'KHDR_INCLUDES=-isystem {os.path.abspath(include)}',
+	      f'OUTPUT={out}', 'LDFLAGS=-static'], log)
+	built = {}
+	for name in programs:
+		path = os.path.join(out, name)
+		if not os.access(path, os.X_OK):
+			raise Error(f'{folder}: {name} was not built, see {log}')
+		built[name] = path
+	return built
+
+
+def build_init(out, log=None):
+	"""Compile tools/uml-init.c into the static binary out; returns out."""
+	out = os.path.abspath(out)
+	os.makedirs(os.path.dirname(out), exist_ok=True)
+	_run(['gcc', '-static', '-O2', '-Wall', '-o', out, INIT_SOURCE], log)
+	return out
+
+
+def make_root(root, init, programs):
+	"""Make root afresh as the hostfs root of a boot.
+
+	root gets /init, the mount points the init uses, each program at
+	/<basename> and /uml-init.list, the order to run them in. A program is
+	a path, or a (path, [arguments]) pair. Returns the commands, as the
+	init will name them in its markers.
+	"""
+	root = os.path.abspath(root)
+	if os.path.isdir(root):
+		shutil.rmtree(root)
+	for sub in ('proc', 'sys', 'dev'):
+		os.makedirs(os.path.join(root, sub))
+	shutil.copy(init, os.path.join(root, 'init'))
+	commands = []
+	for prog in programs:
+		path, args = (prog, []) if isinstance(prog, str) else prog
+		name = os.path.basename(path)
+		if os.path.exists(os.path.join(root, name)):
+			raise Error(f'two programs named {name}')
+		shutil.copy(path, os.path.join(root, name))
+		commands.append(' '.join([f'/{name}', *args]))
+	with open(os.path.join(root, LIST_FILE), 'w') as f:
+		f.write(''.join(f'{c}\n' for c in commands))
+	return commands
+
+
+def filter_kunitconfig(paths, exists=None, rust=True):
+	"""The options of the .kunitconfig files paths, as one file's text.
+
+	Drops an option whose symbol exists() says the tree does not have
+	(the project's own options, for a build of the pristine base), and with
+	rust=False every option that needs Rust (CONFIG_RUST*, *_RUST*).
+	Comments and repeated lines go.
+	"""
+	seen = []
+	for path in paths:
+		with open(path) as f:
+			for line in f:
+				line = line.strip()
+				m = re.match(r'(?:# )?CONFIG_(\w+)[= ]', line)
+				if not m or line in seen:
+					continue
+				if not rust and 'RUST' in m.group(1).split('_'):
+					continue
+				if exists and not exists(m.group(1)):
+					continue
+				seen.append(line)
+	return ''.join(f'{line}\n' for line in seen)
+
+
+def kconfig_symbols(ksrc, rev=None):
+	"""The set of Kconfig symbols of the tree ksrc (at git rev, if given)."""
+	pattern = r'^\s*(menu)?config\s+\w+'
+	if rev:
+		cmd = ['git', 'grep', '-h', '-E', pattern, rev, '--', '*Kconfig*']
+	else:
+		cmd = ['git', 'grep', '--untracked', '-h', '-E', pattern, '--',
+		       '*Kconfig*']
+	out = subprocess.run(cmd, cwd=ksrc, capture_output=True, text=True,
+			     check=True).stdout
+	return {line.split()[1] for line in out.splitlines()}
+
+
+# --- Booting ----------------------------------------------------------------
+
+class Boot(collections.namedtuple('Boot', 'exit_code timed_out seconds log')):
+	"""A finished boot: UML's exit status (None when it was killed after
+	the timeout), the time it took and the path of its console log."""
+
+	def log_lines(self):
+		with open(self.log, errors='replace') as f:
+			return f.read().splitlines()
+
+
+def boot_uml(linux, root, log, args=(), timeout=900):
+	"""Boot the UML binary linux with the hostfs root root.
+
+	The kernel command line is BOOT_ARGS, hostfs=root, then args. The whole
+	console (stdout and stderr) goes to log. Stdin is a pipe kept open, as
+	kunit.py does: UML's console must not see end of file. After timeout
+	seconds UML and the processes it made are killed (its process group,
+	which it leads). Returns a Boot; the init's exit code (the number of
+	programs that failed) is its exit_code.
+	"""
+	cmd = [os.path.abspath(linux), *BOOT_ARGS,
+	       f'hostfs={os.path.abspath(root)}', *args]
+	start = time.time()
+	with open(log, 'w') as out:
+		out.write(f'$ {" ".join(cmd)}\n')
+		out.flush()
+		proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out,
+					stderr=subprocess.STDOUT,
+					start_new_session=True)
+		try:
+			code = proc.wait(timeout=timeout)
+			timed_out = False
+		except subprocess.TimeoutExpired:
+			code = None
+			timed_out = True
+			try:
+				os.killpg(proc.pid, signal.SIGKILL)
+			except ProcessLookupError:
+				pass
+			proc.wait()
+		finally:
+			proc.stdin.close()
+	return Boot(code, timed_out, time.time() - start, log)
+
+
+# --- Reading the results ----------------------------------------------------
+
+BEGIN = re.compile(r'uml-init: BEGIN (.*)$')
+END = re.compile(r'uml-init: END (.*) exit=(-?\d+)(?: seconds=([\d.]+))?$')
+DONE = re.compile(r'uml-init: DONE programs=(\d+) failed=(\d+)')
+
+
+class Run(collections.namedtuple('Run', 'command exit_code seconds lines')):
+	"""One program of a boot: its command, exit code (None when it did not
+	end: the boot crashed or timed out) and seconds, and its console lines
+	(kernel messages included)."""
+
+	@property
+	def name(self):
+		return os.path.basename(self.command.split()[0])
+
+
+def parse_console(lines):
+	"""The programs of a console log, in the order they ran: [Run]."""
+	runs = []
+	current = None
+	for line in lines:
+		m = BEGIN.search(line)
+		if m:
+			if current:
+				runs.append(Run(current[0], None, None, current[1]))
+			current = (m.group(1), [])
+			continue
+		m = END.search(line)
+		if m and current and m.group(1) == current[0]:
+			seconds = float(m.group(3)) if m.group(3) else None
+			runs.append(Run(current[0], int(m.group(2)), seconds,
+					current[1]))
+			current = None
+			continue
+		if current:
+			current[1].append(line)
+	if current:
+		runs.append(Run(current[0], None, None, current[1]))
+	return runs
+
+
+# Test statuses. Only PASS and XFAIL (a failure the test itself declares
+# expected) count as passed; a SKIP is no pass.
+PASS, FAIL, SKIP, XFAIL, XPASS, ERROR, MISSING = \
+	'pass', 'fail', 'skip', 'xfail', 'xpass', 'error', 'missing'
+PASSED = (PASS, XFAIL)
+
+TAP_RESULT = re.compile(r'^(not ok|ok) (\d+)(?: (.*?))?'
+			r'(?:\s+#\s*(SKIP|XFAIL|XPASS|TODO|error)\b\s*(.*))?$')
+TAP_PLAN = re.compile(r'^1\.\.(\d+)')
+
+
+class Tap(collections.namedtuple('Tap', 'plan results')):
+	"""kselftest TAP: the plan (None without one) and {test: status}, in
+	the order of the output."""
+
+	def count(self, *statuses):
+		return sum(1 for s in self.results.values() if s in statuses)
+
+
+def parse_tap(lines):
+	"""Read kselftest TAP ('ok N name', 'not ok N name', '# SKIP', ...).
+
+	A result line may carry a diagnostic after ' # ' ('#  reason' for
+	a failure); 'ok ... # SKIP' is SKIP, 'ok ... # XFAIL' XFAIL, '# XPASS'
+	XPASS (a test expected to fail passed), 'not ok ... # error' ERROR.
+	A name seen twice keeps its worse status. Lines that are no TAP (kernel
+	messages on the same console) are ignored.
+	"""
+	plan = None
+	results = {}
+	for line in lines:
+		line = line.rstrip()
+		m = TAP_PLAN.match(line)
+		if m and plan is None:
+			plan = int(m.group(1))
+			continue
+		m = TAP_RESULT.match(line)
+		if not m:
+			continue
+		ok, num, name, directive = m.group(1), m.group(2), m.group(3), \
+			m.group(4)
+		name = (name or '').split(' #')[0].strip() or f'#{num}'
+		if directive == 'SKIP':
+			status = SKIP
+		elif directive == 'XFAIL':
+			status = XFAIL
+		elif directive == 'XPASS':
+			status = XPASS
+		elif directive == 'error':
+			status = ERROR
+		else:
+			status = PASS if ok == 'ok' else FAIL
+		if results.get(name) in (None, PASS, XFAIL):
+			results[name] = status
+	return Tap(plan, results)
+
+
+class ProgramResult(collections.namedtuple(
+		'ProgramResult', 'name exit_code seconds plan tests')):
+	"""One program's results: {test: status}, with MISSING for each test
+	the plan announced but no result line reported (by number)."""
+
+	def count(self, *statuses):
+		return sum(1 for s in self.tests.values() if s in statuses)
+
+	@property
+	def finished(self):
+		return self.exit_code is not None
+
+
+def program_result(run):
+	"""A Run's kselftest TAP as a ProgramResult."""
+	tap = parse_tap(run.lines)
+	tests = dict(tap.results)
+	for n in range(len(tests) + 1, (tap.plan or 0) + 1):
+		tests[f'#{n}'] = MISSING
+	return ProgramResult(run.name, run.exit_code, run.seconds, tap.plan,
+			     tests)
+
+
+def results_by_program(lines):
+	"""{program name: ProgramResult} of a console log."""
+	return {run.name: program_result(run) for run in parse_console(lines)}
+
+
+# --- Comparing --------------------------------------------------------------
+
+Expected = collections.namedtuple('Expected', 'fails_on_pristine reason')
+
+
+def read_expected(path=EXPECTED):
+	"""The expected failures: {(program, test): Expected}.
+
+	One line per test: '<program> <test> <pristine> <reason...>', where
+	<pristine> is 'fails' when the test fails on the pristine base too and
+	'passes' when it does not. Lines starting with '#' are comments.
+	"""
+	expected = {}
+	with open(path) as f:
+		for n, line in enumerate(f, 1):
+			line = line.strip()
+			if not line or line.startswith('#'):
+				continue
+			fields = line.split(None, 3)
+			if len(fields) < 4 or fields[2] not in ('fails', 'passes'):
+				raise ValueError(f'{path}:{n}: want "<program> <test> '
+						 f'fails|passes <reason>"')
+			expected[(fields[0], fields[1])] = \
+				Expected(fields[2] == 'fails', fields[3])
+	return expected
+
+
+class Comparison(collections.namedtuple('Comparison', [
+		'rows', 'regressions', 'unexpected', 'stale', 'incomplete'])):
+	"""The patched kernel's results against the pristine base's.
+
+	rows: (program, pristine (passed, failed, skipped) or None, patched
+	(passed, failed, skipped)); the lists hold one line of text per
+	finding. regressions: passed on pristine, not on patched. unexpected:
+	fails on patched and is not listed, or is listed but does not fail on
+	pristine. stale: listed but passes on patched, or no such test, or its
+	pristine column is wrong. incomplete: a program that did not end, or
+	whose exit code says it crashed or skipped as a whole.
+	"""
+
+	@property
+	def ok(self):
+		"""Stale entries are reported, but do not fail the comparison."""
+		return not (self.regressions or self.unexpected or self.incomplete)
+
+
+def _counts(result):
+	return (result.count(*PASSED), len(result.tests) -
+		result.count(*PASSED) - result.count(SKIP), result.count(SKIP))
+
+
+def _incomplete(kernel, result):
+	if not result.finished:
+		return f'{kernel}: {result.name} did not end (crash or timeout)'
+	if result.exit_code not in (0, 1):
+		return f'{kernel}: {result.name} exited {result.exit_code}'
+	if not result.tests:
+		return f'{kernel}: {result.name} reported no test'
+	return None
+
+
+def compare(pristine, patched, expected):
+	"""Hold the patched results against the pristine ones and the list.
+
+	pristine and patched map program names to ProgramResult; expected is
+	read_expected()'s. The rules: every test that passes on pristine
+	passes on patched; every test that does not pass on patched (failed,
+	skipped, missing) is listed with a reason and does not pass on pristine
+	either; a listed test that passes is stale. A program that is only in
+	patched (no pristine run) has only the list to go by.
+	"""
+	rows, regressions, unexpected, stale, incomplete = [], [], [], [], []
+	for name in sorted(set(pristine) | set(patched)):
+		base = pristine.get(name)
+		tip = patched.get(name)
+		if tip is None:
+			incomplete.append(f'patched: {name} did not run')
+			continue
+		for kernel, result in (('pristine', base), ('patched', tip)):
+			problem = result and _incomplete(kernel, result)
+			if problem:
+				incomplete.append(problem)
+		rows.append((name, _counts(base) if base else None, _counts(tip)))
+		base_tests = base.tests if base else {}
+		for test, status in base_tests.items():
+			if status in PASSED and tip.tests.get(test, MISSING) \
+					not in PASSED:
+				regressions.append(f'{name} {test}: passes on '
+						   f'pristine, {tip.tests.get(test, MISSING)} '
+						   'on patched')
+		for test, status in tip.tests.items():
+			entry = expected.get((name, test))
+			if status in PASSED:
+				if entry:
+					stale.append(f'{name} {test}: listed, but passes '
+						     'on patched')
+				continue
+			if not entry:
+				unexpected.append(f'{name} {test}: {status} on '
+						  'patched, not listed')
+			elif base and base_tests.get(test, MISSING) in PASSED:
+				pass	# a regression, reported above
+			elif base and not entry.fails_on_pristine:
+				stale.append(f'{name} {test}: listed as passing on '
+					     'pristine, but fails there')
+		for (prog, test), entry in expected.items():
+			if prog != name or test in tip.tests:
+				continue
+			stale.append(f'{name} {test}: listed, but no such test on '
+				     'patched')
+	return Comparison(rows, regressions, unexpected, stale, incomplete)
+
+
+def format_comparison(comparison, base_label='pristine'):
+	"""The comparison as lines of text: a table, then every finding."""
+	lines = [f'  {"program":<20} {base_label:>20}   {"patched":>20}',
+		 f'  {"":<20} {"pass  fail  skip":>20}   {"pass  fail  skip":>20}']
+	for name, base, tip in comparison.rows:
+		cells = []
+		for counts in (base, tip):
+			cells.append('not run' if counts is None else
+				     '{:>4}  {:>4}  {:>4}'.format(*counts))
+		lines.append(f'  {name:<20} {cells[0]:>20}   {cells[1]:>20}')
+	for title, found in (('regression', comparison.regressions),
+			     ('unexpected', comparison.unexpected),
+			     ('incomplete', comparison.incomplete),
+			     ('stale', comparison.stale)):
+		lines += [f'  {title}: {f}' for f in found]
+	return lines
