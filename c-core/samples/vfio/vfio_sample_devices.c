@@ -91,6 +91,7 @@ static int __init vfio_sample_devices_init(void)
 	}
 	return 0;
 }
+
 /* After the sample drivers, which register at device_initcall() time */
 late_initcall(vfio_sample_devices_init);
 
