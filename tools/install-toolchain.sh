@@ -17,7 +17,7 @@ PACKAGES=(
 	linux-source-6.12
 	rustc-web rust-web-src rustfmt-web rust-web-clippy
 	clang lld llvm libclang-dev
-	flex bison bc libelf-dev libssl-dev
+	flex bison bc libelf-dev libssl-dev gcc libc6-dev
 	coccinelle python3 python3-ply python3-git python3-docutils rsync git make
 )
 
