@@ -372,13 +372,22 @@ static int find_vfio_device(const char *driver, struct vfio_dut *d)
 	return ret;
 }
 
+/* A new iommufd context */
+static int open_iommufd(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
+	return fd;
+}
+
 static void dut_setup(struct __test_metadata *_metadata, struct vfio_dut *d,
 		      const char *driver, bool emulated)
 {
 	d->emulated = emulated;
 	d->fd = -1;
-	d->iommufd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, d->iommufd) TH_LOG("cannot open /dev/iommu");
+	d->iommufd = open_iommufd(_metadata);
 	ASSERT_EQ(0, find_vfio_device(driver, d))
 		TH_LOG("no VFIO device of driver %s: boot with vfio_sample_devices.count=1",
 		       driver);
@@ -393,10 +402,18 @@ static void dut_teardown(struct vfio_dut *d)
 	close(d->iommufd);
 }
 
-/* Close the device fd, which unbinds it, and open the cdev again */
+/* Close the device fd, which unbinds it */
+static void dut_close(struct __test_metadata *_metadata, struct vfio_dut *d)
+{
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+}
+
+/* Close the device fd if it is open, and open the cdev again */
 static void dut_reopen(struct __test_metadata *_metadata, struct vfio_dut *d)
 {
-	ASSERT_EQ(0, d->fd < 0 ? 0 : close(d->fd));
+	if (d->fd >= 0)
+		dut_close(_metadata, d);
 	d->fd = open(d->cdev, O_RDWR);
 	ASSERT_LE(0, d->fd);
 }
@@ -469,6 +486,66 @@ static void check_attach_detach(struct __test_metadata *_metadata,
 	__u32 ioas_id = new_ioas(_metadata, d->iommufd);
 	__u32 pt_id = dut_attach_ioas(_metadata, d, ioas_id);
 
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+}
+
+/* An argsz and flags that ATTACH or DETACH must refuse */
+struct bad_args {
+	__u32 argsz;
+	__u32 flags;
+};
+
+/*
+ * Each ATTACH of @bad fails with EINVAL: the bound device attaches nothing
+ * and, once attached, replaces nothing
+ */
+static void check_attach_refused(struct __test_metadata *_metadata,
+				 struct vfio_dut *d,
+				 const struct bad_args *bad, size_t n)
+{
+	__u32 ioas_a, ioas_b, pt_a, pt_id;
+	size_t i;
+
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+
+	for (i = 0; i < n; i++) {
+		pt_id = ioas_a;
+		ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, bad[i].argsz,
+						   bad[i].flags, &pt_id));
+	}
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
+
+	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
+	for (i = 0; i < n; i++) {
+		pt_id = ioas_b;
+		ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, bad[i].argsz,
+						   bad[i].flags, &pt_id));
+	}
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
+	dut_detach_ioas(_metadata, d, ioas_a, pt_a);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+}
+
+/* Each DETACH of @bad fails with EINVAL and the device stays attached */
+static void check_detach_refused(struct __test_metadata *_metadata,
+				 struct vfio_dut *d,
+				 const struct bad_args *bad, size_t n)
+{
+	__u32 ioas_id, pt_id;
+	size_t i;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	for (i = 0; i < n; i++)
+		ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, bad[i].argsz,
+						   bad[i].flags));
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
 	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
 }
 
@@ -734,8 +811,7 @@ TEST_F(vfio_cdev, u2_bind_twice)
 	struct vfio_dut *d = &self->d;
 	int other;
 
-	other = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, other);
+	other = open_iommufd(_metadata);
 	dut_bind(_metadata, d);
 
 	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, d->iommufd, NULL));
@@ -756,8 +832,7 @@ TEST_F(vfio_cdev, u2_second_open_bind)
 	__u32 first_devid;
 	int fd2, other;
 
-	other = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, other);
+	other = open_iommufd(_metadata);
 	dut_bind(_metadata, d);
 	first_devid = d->devid;
 
@@ -800,86 +875,34 @@ TEST_F(vfio_cdev, u3_ioctl_before_bind)
 TEST_F(vfio_cdev, u4_attach_flags)
 {
 	__u32 argsz = sizeof(struct vfio_device_attach_iommufd_pt);
-	struct vfio_dut *d = &self->d;
-	__u32 ioas_a, ioas_b, pt_a, pt_id;
+	const struct bad_args bad[] = { { argsz, 1 }, { argsz, 1U << 31 } };
 
-	dut_bind(_metadata, d);
-	ioas_a = new_ioas(_metadata, d->iommufd);
-	ioas_b = new_ioas(_metadata, d->iommufd);
-
-	pt_id = ioas_a;
-	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, argsz, 1, &pt_id));
-	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, argsz, 1U << 31, &pt_id));
-	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
-
-	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
-	pt_id = ioas_b;
-	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, argsz, 1, &pt_id));
-	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
-	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
-	dut_detach_ioas(_metadata, d, ioas_a, pt_a);
-	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+	check_attach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
 /* U4: ATTACH with argsz short of pt_id fails, attaches and replaces nothing */
 TEST_F(vfio_cdev, u4_attach_short_argsz)
 {
-	__u32 minsz = ATTACH_MINSZ;
-	struct vfio_dut *d = &self->d;
-	__u32 ioas_a, ioas_b, pt_a, pt_id;
+	const struct bad_args bad[] = { { ATTACH_MINSZ - 1, 0 }, { 0, 0 } };
 
-	dut_bind(_metadata, d);
-	ioas_a = new_ioas(_metadata, d->iommufd);
-	ioas_b = new_ioas(_metadata, d->iommufd);
-
-	pt_id = ioas_a;
-	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, minsz - 1, 0, &pt_id));
-	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, 0, 0, &pt_id));
-	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
-
-	pt_a = dut_attach_ioas(_metadata, d, ioas_a);
-	pt_id = ioas_b;
-	ASSERT_ERRNO(EINVAL, __vfio_attach(d->fd, minsz - 1, 0, &pt_id));
-	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_b));
-	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_a));
-	dut_detach_ioas(_metadata, d, ioas_a, pt_a);
-	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+	check_attach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
 /* U4: DETACH with flags fails and the device stays attached */
 TEST_F(vfio_cdev, u4_detach_flags)
 {
 	__u32 argsz = sizeof(struct vfio_device_detach_iommufd_pt);
-	struct vfio_dut *d = &self->d;
-	__u32 ioas_id, pt_id;
+	const struct bad_args bad[] = { { argsz, 1 }, { argsz, 1U << 31 } };
 
-	dut_bind(_metadata, d);
-	ioas_id = new_ioas(_metadata, d->iommufd);
-	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
-
-	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, argsz, 1));
-	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, argsz, 1U << 31));
-	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
-	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
-	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+	check_detach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
 /* U4: DETACH with argsz short of flags fails and the device stays attached */
 TEST_F(vfio_cdev, u4_detach_short_argsz)
 {
-	__u32 minsz = DETACH_MINSZ;
-	struct vfio_dut *d = &self->d;
-	__u32 ioas_id, pt_id;
+	const struct bad_args bad[] = { { DETACH_MINSZ - 1, 0 }, { 0, 0 } };
 
-	dut_bind(_metadata, d);
-	ioas_id = new_ioas(_metadata, d->iommufd);
-	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
-
-	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, minsz - 1, 0));
-	ASSERT_ERRNO(EINVAL, __vfio_detach(d->fd, 0, 0));
-	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
-	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, pt_id));
-	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+	check_detach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
 /*
@@ -1153,8 +1176,7 @@ TEST_F(vfio_cdev, u7_close_attached)
 	ioas_id = new_ioas(_metadata, d->iommufd);
 	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
 
-	ASSERT_EQ(0, close(d->fd));
-	d->fd = -1;
+	dut_close(_metadata, d);
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
 	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_id));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
@@ -1166,8 +1188,7 @@ TEST_F(vfio_cdev, u7_close_attached)
 
 	dut_reopen(_metadata, d);
 	ASSERT_EQ(0, close(d->iommufd));
-	d->iommufd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, d->iommufd);
+	d->iommufd = open_iommufd(_metadata);
 	dut_bind(_metadata, d);
 	check_attach_detach(_metadata, d);
 }
@@ -1199,8 +1220,7 @@ TEST_F(vfio_cdev, u8_qemu_order)
 	ASSERT_EQ(len, unmapped);
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_id));
-	ASSERT_EQ(0, close(d->fd));
-	d->fd = -1;
+	dut_close(_metadata, d);
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
 }
 
@@ -1261,8 +1281,7 @@ TEST_F(vfio_cdev, s2_foreign_ids)
 	own_ioas = new_ioas(_metadata, d->iommufd);
 
 	/* More objects in the other iommufd than in the device's */
-	other = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, other);
+	other = open_iommufd(_metadata);
 	ioas_id = new_ioas(_metadata, other);
 	for (i = 0; i < 3; i++)
 		ioas_id = new_ioas(_metadata, other);
@@ -1300,8 +1319,7 @@ TEST_F(vfio_cdev, s2_foreign_device_id)
 	for (i = 0; i < 4; i++)
 		new_ioas(_metadata, d->iommufd);
 	dut_bind(_metadata, d);
-	other = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, other);
+	other = open_iommufd(_metadata);
 	ioas_id = new_ioas(_metadata, other);
 	ASSERT_LT(ioas_id, d->devid);
 
@@ -1327,8 +1345,7 @@ TEST_F(vfio_cdev, s4_cdev_blocks_group)
 	ASSERT_ERRNO(EBUSY, open(d->group, O_RDWR));
 
 	/* Closing the device fd unbinds it and unblocks the group */
-	ASSERT_EQ(0, close(d->fd));
-	d->fd = -1;
+	dut_close(_metadata, d);
 	group = open(d->group, O_RDWR);
 	ASSERT_LE(0, group);
 	ASSERT_EQ(0, close(group));
@@ -1457,8 +1474,7 @@ TEST_F(vfio_physical, u7_close_attached_hwpt)
 	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
 	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_id));
 
-	ASSERT_EQ(0, close(d->fd));
-	d->fd = -1;
+	dut_close(_metadata, d);
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
@@ -1503,8 +1519,7 @@ TEST_F(vfio_physical, u8_qemu_order_hwpt)
 					  len));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
-	ASSERT_EQ(0, close(d->fd));
-	d->fd = -1;
+	dut_close(_metadata, d);
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
 }
 
