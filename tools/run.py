@@ -145,10 +145,11 @@ class Progress(threading.Thread):
 			      f'{self.objects()} objects compiled', flush=True)
 
 
-def kunit_cmd(action, *extra):
+def kunit_cmd(action, *extra, build_dir=KUNIT_BUILD,
+	      kunitconfigs=KUNITCONFIGS):
 	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', action,
-	       '--arch=um', f'--build_dir={KUNIT_BUILD}', *extra]
-	cmd += [f'--kunitconfig={k}' for k in KUNITCONFIGS]
+	       '--arch=um', f'--build_dir={build_dir}', *extra]
+	cmd += [f'--kunitconfig={k}' for k in kunitconfigs]
 	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
 	return cmd
 
@@ -273,11 +274,32 @@ def suite_counts(group):
 	return counts
 
 
-def print_matrix(group):
-	"""The conformance matrix: a row per driver, a column per rule.
+# The contract's order of rule families: registration, ops, uAPI, security.
+RULE_ORDER = 'ROUS'
 
-	Case names of the vfio_iommufd suite are '<driver> <rule> <what>'; a
-	rule passes for a driver when all its cases passed.
+
+def print_rule_matrix(title, source, cells, mark):
+	"""A table with a row per driver and a column per rule of the contract.
+
+	cells: {driver: {rule: [status, ...]}}; mark(statuses) is the cell's
+	text. A rule a driver has no status for is '-' (it does not apply).
+	"""
+	rules = sorted({r for row in cells.values() for r in row},
+		       key=lambda r: (RULE_ORDER.find(r[0]),
+				      int(r[1:]) if r[1:].isdigit() else 0))
+	print(f'\n  {title} ({source}; pass = every case of the rule passed, '
+	      '- = rule does not apply)')
+	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
+	for drv, row in cells.items():
+		marks = [mark(row[r]) if row.get(r) else '-' for r in rules]
+		print('  ' + f'{drv:<14}' + ''.join(f'{m:>6}' for m in marks))
+
+
+def print_matrix(group):
+	"""The conformance matrix of the vfio_iommufd suite.
+
+	Case names of the suite are '<driver> <rule> <what>'; a rule passes for
+	a driver when all its cases passed.
 	"""
 	cells = {}
 	for suite in group['sub_groups']:
@@ -293,25 +315,14 @@ def print_matrix(group):
 			cell.append(case['status'])
 	if not cells:
 		return
-	rules = sorted({r for row in cells.values() for r in row},
-		       key=lambda r: (r[0], int(r[1:]) if r[1:].isdigit() else 0))
-	print('\n  Conformance matrix (vfio_iommufd; pass = every case of the rule '
-	      'passed, - = rule does not apply)')
-	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
-	for drv, row in cells.items():
-		line = f'{drv:<14}'
-		for r in rules:
-			statuses = row.get(r)
-			if not statuses:
-				mark = '-'
-			elif all(st == 'PASS' for st in statuses):
-				mark = 'pass'
-			elif all(st == 'SKIP' for st in statuses):
-				mark = 'skip'
-			else:
-				mark = 'FAIL'
-			line += f'{mark:>6}'
-		print('  ' + line)
+
+	def mark(statuses):
+		if all(st == 'PASS' for st in statuses):
+			return 'pass'
+		if all(st == 'SKIP' for st in statuses):
+			return 'skip'
+		return 'FAIL'
+	print_rule_matrix('Conformance matrix', 'vfio_iommufd', cells, mark)
 
 
 # A report the kernel prints for a bug: WARN, BUG, lockdep, KASAN, UBSAN, ...
@@ -409,32 +420,29 @@ def boot_programs(linux, work, programs, args, log):
 def pristine_kernel(log):
 	"""The base plus BASELINE_FIXES, built for UML.
 
-	A git worktree of build/linux at tag 'base', with the same options as
-	the patched kernel minus those the base does not have and Rust.
+	A git worktree of build/linux, at the fixes' commits made on 'base' as
+	the series' are; like the series' tree, it is moved with 'git reset
+	--hard', so a file the fixes did not change keeps its time stamp and is
+	not built again. Its options are the patched kernel's minus those the
+	base does not have and Rust.
 	"""
 	fixes = [e for e in series.entries() if any(
 		e.name.endswith(f'-{slug}.commit') for slug in BASELINE_FIXES)]
 	if len(fixes) != len(BASELINE_FIXES):
 		raise uml_user.Error(f'not all of {BASELINE_FIXES} in the series')
+	tip = series.build_commits(fixes)
 	series.git('worktree', 'prune')
 	if not os.path.isdir(PRISTINE_SRC):
-		series.git('worktree', 'add', '--detach', PRISTINE_SRC, 'base')
-	series.git('reset', '-q', '--hard', 'base', cwd=PRISTINE_SRC)
-	for entry in fixes:
-		for kind, arg in entry.changes:
-			if kind != 'patch':
-				raise uml_user.Error(f'{entry.name}: adds files')
-			series.git('apply', os.path.join(TOP, arg), cwd=PRISTINE_SRC)
+		series.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
+	series.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
 	symbols = uml_user.kconfig_symbols(KSRC, 'base')
 	config = os.path.join(BUILD, 'pristine.kunitconfig')
 	with open(config, 'w') as f:
 		f.write(uml_user.filter_kunitconfig(
 			[os.path.join(KSRC, k) for k in KUNITCONFIGS],
 			exists=lambda sym: sym in symbols, rust=False))
-	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', 'build',
-	       '--arch=um', f'--build_dir={PRISTINE_BUILD}',
-	       f'--jobs={os.cpu_count()}', f'--kunitconfig={config}',
-	       *[f'--make_options={o}' for o in MAKE_OPTIONS]]
+	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
+			build_dir=PRISTINE_BUILD, kunitconfigs=[config])
 	with open(log, 'a') as out:
 		res = run(cmd, cwd=PRISTINE_SRC, env=KERNEL_ENV, stdout=out,
 			  stderr=subprocess.STDOUT)
@@ -444,7 +452,7 @@ def pristine_kernel(log):
 
 
 def print_uapi_matrix(result):
-	"""The uAPI matrix: a row per sample driver, a column per rule.
+	"""The uAPI matrix of vfio_cdev_uapi_test.
 
 	Test names are '<fixture>.<variant>.<rule>_<what>'; a rule passes for a
 	driver when all its tests passed.
@@ -456,23 +464,10 @@ def print_uapi_matrix(result):
 			continue
 		rule = parts[2].split('_')[0].upper()
 		cells[UAPI_DRIVERS[parts[1]]].setdefault(rule, []).append(status)
-	rules = sorted({r for row in cells.values() for r in row},
-		       key=lambda r: (r[0] != 'U', int(r[1:]) if r[1:].isdigit()
-				      else 0))
-	print('\n  uAPI matrix (vfio_cdev_uapi_test; pass = every test of the '
-	      'rule passed, - = rule does not apply)')
-	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
-	for drv, row in cells.items():
-		marks = []
-		for r in rules:
-			statuses = row.get(r)
-			if not statuses:
-				marks.append('-')
-			elif all(st in uml_user.PASSED for st in statuses):
-				marks.append('pass')
-			else:
-				marks.append('FAIL')
-		print('  ' + f'{drv:<14}' + ''.join(f'{m:>6}' for m in marks))
+	print_rule_matrix(
+		'uAPI matrix', VFIO_UAPI_PROGRAM, cells,
+		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
+		else 'FAIL')
 
 
 def step_uapi_results(results, programs):
@@ -488,7 +483,7 @@ def step_uapi_results(results, programs):
 	for name, status in result.tests.items():
 		if status not in uml_user.PASSED:
 			print(f'  {status}: {name}')
-	problem = uml_user._incomplete('patched', result)
+	problem = uml_user.incomplete_reason('patched', result)
 	if problem and not failed:
 		failed = 1
 	results.add(label, passed, failed, problem or '')

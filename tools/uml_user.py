@@ -401,7 +401,8 @@ def _counts(result):
 		result.count(*PASSED) - result.count(SKIP), result.count(SKIP))
 
 
-def _incomplete(kernel, result):
+def incomplete_reason(kernel, result):
+	"""Why result, of kernel, is no complete run of its program, or None."""
 	if not result.finished:
 		return f'{kernel}: {result.name} did not end (crash or timeout)'
 	if result.exit_code not in (0, 1):
@@ -429,7 +430,7 @@ def compare(pristine, patched, expected):
 			incomplete.append(f'patched: {name} did not run')
 			continue
 		for kernel, result in (('pristine', base), ('patched', tip)):
-			problem = result and _incomplete(kernel, result)
+			problem = result and incomplete_reason(kernel, result)
 			if problem:
 				incomplete.append(problem)
 		rows.append((name, _counts(base) if base else None, _counts(tip)))
