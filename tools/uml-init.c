@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A static init for user space under UML: mount what tests need, run a list
- * of programs one after another, write the result and power off.
+ * of programs one after another and power off.
  *
  * The programs are the arguments the kernel passes to init (everything after
  * "--" on the kernel command line), or else the lines of /uml-init.list: one
@@ -15,11 +15,10 @@
  *	uml-init: END <command> exit=<code> seconds=<s>
  *
  * where <code> is the exit status, or 128 + the signal that killed it, and
- * <s> the time the program took. The
- * last line is "uml-init: DONE programs=<n> failed=<n>". The same results go
- * to /uml-init.result ("<code> <command>" per line) when the root is
- * writable, and the number of failed programs to /proc/exitcode, which UML
- * returns as its own exit status when it powers off.
+ * <s> the time the program took. The last line is
+ * "uml-init: DONE programs=<n> failed=<n>". The number of failed programs
+ * goes to /proc/exitcode, which UML returns as its own exit status when it
+ * powers off.
  *
  * Build: gcc -static -O2 -Wall -o init uml-init.c
  */
@@ -37,11 +36,8 @@
 #include <time.h>
 
 #define LIST_FILE	"/uml-init.list"
-#define RESULT_FILE	"/uml-init.result"
 #define MAX_ARGS	64
 
-/* "<code> <command>" per program run, for RESULT_FILE. */
-static char results[8192];
 static int programs, failed;
 
 static void say(const char *fmt, ...)
@@ -137,8 +133,6 @@ out:
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	say("uml-init: END %s exit=%d seconds=%.1f", command, code,
 	    end.tv_sec - start.tv_sec + (end.tv_nsec - start.tv_nsec) / 1e9);
-	snprintf(results + strlen(results), sizeof(results) - strlen(results),
-		 "%d %s\n", code, command);
 	programs++;
 	failed += code != 0;
 	return code;
@@ -212,7 +206,6 @@ int main(int argc, char *argv[])
 	}
 
 	say("uml-init: DONE programs=%d failed=%d", programs, failed);
-	write_file(RESULT_FILE, results);
 	snprintf(code, sizeof(code), "%d\n", failed > 99 ? 99 : failed);
 	write_file("/proc/exitcode", code);
 	sync();

@@ -49,7 +49,6 @@ BOOT_ARGS = ['mem=1G', 'console=tty', 'root=/dev/root', 'rootfstype=hostfs',
 	     'rw', 'init=/init', 'kunit.enable=0']
 
 LIST_FILE = 'uml-init.list'
-RESULT_FILE = 'uml-init.result'
 
 
 class Error(Exception):
