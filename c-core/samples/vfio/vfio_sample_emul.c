@@ -6,9 +6,18 @@
  * vfio_pin_pages() and vfio_dma_rw() on an iommufd_access. The module's
  * platform driver is bound to the device, and the VFIO device is registered
  * on it with vfio_register_emulated_iommu_dev(); the four iommufd callbacks
- * are the vfio_iommufd_emulated_*() helpers. Its dma_unmap callback is where
- * a real driver would unpin what it pinned in the range; this one records
- * the call, so that tests can see when iommufd asks for it.
+ * are the vfio_iommufd_emulated_*() helpers.
+ *
+ * iommufd calls dma_unmap when an IOAS range goes away (IOMMU_IOAS_UNMAP,
+ * DETACH, unbind, a replace onto another IOAS), concurrently with the
+ * driver's own DMA paths, and relies on this: when dma_unmap returns, the
+ * driver holds no pin in the range and will not touch it again. Before it
+ * calls dma_unmap, iommufd makes new pins of the range fail; so dma_unmap
+ * only has to wait for the pins already taken. Here every pin lives inside
+ * pin_lock held for read, from vfio_pin_pages() to vfio_unpin_pages(), and
+ * dma_unmap takes pin_lock for write. vfio_dma_rw() needs no such care: it
+ * holds no pin once it returns. The callback also records the call, so that
+ * tests can see when iommufd asks for it.
  *
  * The device does DMA when user space reads or writes its file, at offset
  * (region << VFIO_SAMPLE_REGION_SHIFT) | iova, up to a page at a time:
@@ -21,6 +30,7 @@
 #include <linux/iommu.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
+#include <linux/rwsem.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -31,6 +41,8 @@
 struct vfio_sample_emul {
 	struct vfio_device vdev;
 	struct platform_device *pdev;
+	/* Held for read across each pin, for write by dma_unmap */
+	struct rw_semaphore pin_lock;
 	spinlock_t lock;		/* protects the two below */
 	unsigned int nr_unmaps;
 	struct vfio_sample_unmap last_unmap;
@@ -43,7 +55,10 @@ static struct vfio_sample_emul *to_sample(struct vfio_device *vdev)
 
 static int vfio_sample_emul_init(struct vfio_device *vdev)
 {
-	spin_lock_init(&to_sample(vdev)->lock);
+	struct vfio_sample_emul *se = to_sample(vdev);
+
+	init_rwsem(&se->pin_lock);
+	spin_lock_init(&se->lock);
 	return 0;
 }
 
@@ -52,6 +67,10 @@ static void vfio_sample_emul_dma_unmap(struct vfio_device *vdev, u64 iova,
 {
 	struct vfio_sample_emul *se = to_sample(vdev);
 
+	/* Wait for the pins taken before iommufd blocked the range */
+	down_write(&se->pin_lock);
+	up_write(&se->pin_lock);
+
 	spin_lock(&se->lock);
 	se->nr_unmaps++;
 	se->last_unmap.iova = iova;
@@ -59,32 +78,39 @@ static void vfio_sample_emul_dma_unmap(struct vfio_device *vdev, u64 iova,
 	spin_unlock(&se->lock);
 }
 
-/* Copy @count bytes at @iova through a pin of the page that holds them */
+/*
+ * Copy @count bytes at @iova through a pin of the page that holds them. The
+ * pin lives inside pin_lock, so dma_unmap cannot return while it does; @buf
+ * is kernel memory: touching user memory under pin_lock could wait on a
+ * thread that waits on dma_unmap.
+ */
 static int vfio_sample_emul_pin_rw(struct vfio_device *vdev, u64 iova,
 				   void *buf, size_t count, bool write)
 {
+	struct vfio_sample_emul *se = to_sample(vdev);
 	size_t offset = offset_in_page(iova);
 	struct page *page;
-	void *va;
 	int ret;
 
 	if (offset + count > PAGE_SIZE)
 		return -EINVAL;
 
+	down_read(&se->pin_lock);
 	ret = vfio_pin_pages(vdev, iova - offset, 1,
 			     IOMMU_READ | (write ? IOMMU_WRITE : 0), &page);
 	if (ret < 0)
-		return ret;
+		goto out_unlock;
 
-	va = kmap_local_page(page);
 	if (write)
-		memcpy(va + offset, buf, count);
+		memcpy_to_page(page, offset, buf, count);
 	else
-		memcpy(buf, va + offset, count);
-	kunmap_local(va);
+		memcpy_from_page(buf, page, offset, count);
 
 	vfio_unpin_pages(vdev, iova - offset, 1);
-	return 0;
+	ret = 0;
+out_unlock:
+	up_read(&se->pin_lock);
+	return ret;
 }
 
 static ssize_t vfio_sample_emul_rw(struct vfio_device *vdev, char __user *ubuf,

@@ -11,25 +11,32 @@
 //! checked by the `vfio_iommufd` KUnit suite. This module puts its rules into types:
 //!
 //! - A driver implements [`Driver`]. Its [`Driver::Iommu`] type, [`Physical`] or [`Emulated`],
-//!   wires all four iommufd callbacks to the VFIO core's helpers for that kind of device, so
-//!   none can be missing (the C core refuses a device without all four).
-//! - A driver may override callbacks. Overriding `attach_ioas` without `detach_ioas`, or
-//!   `bind_iommufd` without `unbind_iommufd`, or the reverse, does not compile.
-//! - The iommufd callbacks receive a [`Locked`] device: proof that `dev_set->lock` is held. The
-//!   helpers of [`IommuKind`], which an override can delegate to, only take a [`Locked`] device
-//!   of a driver of their own kind.
-//! - `attach_ioas` receives its page table id as a [`PtId`], read on entry, written back on
-//!   success.
+//!   decides the VFIO core's helpers that bind, unbind, attach and detach the device. The
+//!   abstraction calls them, each exactly once per callback: no driver code can skip one, call
+//!   one twice or call one in the wrong state. A callback the driver does not override is the
+//!   C helper itself in the ops table.
+//! - The iommufd methods of [`Driver`] are hooks around those helpers. Overriding
+//!   `attach_ioas` without `detach_ioas`, or `bind_iommufd` without `unbind_iommufd`, or the
+//!   reverse, does not compile.
+//! - The hooks receive a [`Locked`] device: proof that `dev_set->lock` is held. Whether the
+//!   device is attached can only be read through it.
 //! - `read` and `write` receive an [`Open`] device: the VFIO core only calls them while user
 //!   space has the device open and bound. DMA through the CPU (`vfio_dma_rw`,
-//!   `vfio_pin_pages`) is a method of an [`Open`] device of an [`Emulated`] driver only, and
-//!   a pinned page is unpinned when its [`PinnedPage`] is dropped, before the callback returns.
-//! - [`Registration`] allocates and registers a device, and unregisters it when dropped.
+//!   `vfio_pin_pages`) is a method of an [`Open`] device of an [`Emulated`] driver only.
+//! - A pinned page only exists inside [`Open::with_pinned_page`], which unpins it before it
+//!   returns; `dma_unmap` returns only when every pin taken before iommufd called it is gone.
+//!   So when `dma_unmap` returns, the driver holds no pin in the range, as iommufd requires.
+//! - [`Registration`] allocates and registers a device, and unregisters it when dropped. Its
+//!   parent must stay bound to a driver until then, which only the driver can guarantee, so
+//!   [`Registration::new`] is `unsafe`.
 
 use crate::{
-    bindings, build_assert, build_error, device,
-    error::{code::*, from_err_ptr, from_result, to_result, Error, Result, VTABLE_DEFAULT_ERROR},
+    bindings, build_assert, device,
+    error::{code::*, from_err_ptr, from_result, to_result, Error, Result},
+    init::PinInit,
+    new_condvar, new_mutex, new_spinlock, pin_init,
     str::CStr,
+    sync::{CondVar, Mutex, SpinLock},
     types::{ARef, AlwaysRefCounted, Opaque},
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
@@ -40,62 +47,75 @@ use core::{
     ops::Deref,
     ptr::{self, NonNull},
 };
-use macros::vtable;
+use macros::{pin_data, vtable};
 
-/// An iommufd context, as user space opened it from `/dev/iommu`.
-#[repr(transparent)]
-pub struct IommufdCtx(Opaque<bindings::iommufd_ctx>);
+/// The pins of a device's [`Open::with_pinned_page`] calls, which `dma_unmap` waits for.
+///
+/// Each pin counts in one of two slots, the one `epoch` selects when it starts. `dma_unmap`
+/// moves `epoch` on and waits for the previous slot to empty: the pins it waits for started
+/// before it did, so new pins cannot keep it waiting. Pins that start after iommufd called
+/// `dma_unmap` cannot be in its range: iommufd makes them fail before it calls `dma_unmap`.
+#[pin_data]
+struct PinTracker {
+    #[pin]
+    counts: SpinLock<PinCounts>,
+    #[pin]
+    drained: CondVar,
+    /// Serialises the waits of `dma_unmap`, so that a slot empties before it is reused.
+    #[pin]
+    unmap: Mutex<()>,
+}
 
-impl IommufdCtx {
-    /// Returns the raw `struct iommufd_ctx` pointer.
-    pub fn as_raw(&self) -> *mut bindings::iommufd_ctx {
-        self.0.get()
+struct PinCounts {
+    epoch: usize,
+    live: [usize; 2],
+}
+
+impl PinTracker {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            counts <- new_spinlock!(PinCounts { epoch: 0, live: [0; 2] }, "vfio::Device::pins"),
+            drained <- new_condvar!("vfio::Device::pins_drained"),
+            unmap <- new_mutex!((), "vfio::Device::unmap"),
+        })
     }
 
-    /// Returns the context behind a raw pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to a live `struct iommufd_ctx` for the lifetime `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::iommufd_ctx) -> &'a Self {
-        // SAFETY: `IommufdCtx` is a transparent wrapper of `struct iommufd_ctx`, and the caller
-        // guarantees that it lives for `'a`.
-        unsafe { &*ptr.cast() }
+    /// Counts a pin that starts now; the pin ends when the returned value is dropped.
+    fn enter(&self) -> PinSection<'_> {
+        let mut counts = self.counts.lock();
+        let slot = counts.epoch % 2;
+        counts.live[slot] += 1;
+        PinSection {
+            tracker: self,
+            slot,
+        }
+    }
+
+    /// Waits until every pin that started before this call has ended.
+    fn wait_for_pins(&self) {
+        let _serial = self.unmap.lock();
+        let mut counts = self.counts.lock();
+        let slot = counts.epoch % 2;
+        counts.epoch = counts.epoch.wrapping_add(1);
+        while counts.live[slot] != 0 {
+            self.drained.wait(&mut counts);
+        }
     }
 }
 
-/// The page table id of `attach_ioas`: in, the IOAS or HWPT user space asked for; out, on
-/// success, the page table the device is attached to.
-///
-/// A physical device attached to an IOAS gets an automatic HWPT, whose id is written back; an
-/// emulated device is attached to the IOAS itself.
-#[repr(transparent)]
-pub struct PtId(u32);
+/// A pin counted by a [`PinTracker`], from [`PinTracker::enter`] until dropped.
+struct PinSection<'a> {
+    tracker: &'a PinTracker,
+    slot: usize,
+}
 
-impl PtId {
-    /// Returns the id.
-    pub fn get(&self) -> u32 {
-        self.0
-    }
-
-    /// Sets the id to write back.
-    pub fn set(&mut self, id: u32) {
-        self.0 = id;
-    }
-
-    fn as_raw(&mut self) -> *mut u32 {
-        &mut self.0
-    }
-
-    /// Returns the id behind a raw pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be valid for reads and writes, and not used otherwise, for `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut u32) -> &'a mut Self {
-        // SAFETY: `PtId` is a transparent wrapper of `u32`, and the caller guarantees exclusive
-        // access for `'a`.
-        unsafe { &mut *ptr.cast() }
+impl Drop for PinSection<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.tracker.counts.lock();
+        counts.live[self.slot] -= 1;
+        if counts.live[self.slot] == 0 {
+            self.tracker.drained.notify_all();
+        }
     }
 }
 
@@ -104,18 +124,21 @@ impl PtId {
 /// # Invariants
 ///
 /// `vdev` starts an allocation made by `_vfio_alloc_device` with `T`'s vtable, in which `parent`
-/// (the device `vdev.dev` points to) and `data` are initialised. It lives until the last
-/// reference to `vdev.device` is dropped, whose release drops `data`, then `parent`.
+/// (the device `vdev.dev` points to) and `pins` are initialised, and `data` is once
+/// `data_ready` is set. It lives until the last reference to `vdev.device` is dropped, whose
+/// release drops `data`, `pins`, then `parent`.
 #[repr(C)]
 pub struct Device<T: Driver> {
     vdev: Opaque<bindings::vfio_device>,
     parent: ARef<device::Device>,
+    pins: PinTracker,
     data: T::Data,
+    data_ready: bool,
 }
 
 impl<T: Driver> Device<T> {
-    /// Allocates a device whose parent is `parent`.
-    fn new(parent: &device::Device, data: T::Data) -> Result<ARef<Self>> {
+    /// Allocates a device whose parent is `parent`, with its data initialised in place.
+    fn new(parent: &device::Device, data: impl PinInit<T::Data, Error>) -> Result<ARef<Self>> {
         // `_vfio_alloc_device` aligns its allocation for a `struct vfio_device` only.
         build_assert!(mem::align_of::<Self>() <= mem::align_of::<bindings::vfio_device>());
 
@@ -130,22 +153,34 @@ impl<T: Driver> Device<T> {
         })?;
         let this = vdev.cast::<Self>();
 
-        // SAFETY: The allocation is at least `size_of::<Self>()` bytes and suitably aligned (see
-        // above); nothing reads `parent` or `data` before these writes. The C core keeps no
-        // reference to the parent of a device it has not registered, so the device keeps one.
+        // SAFETY: The allocation is at least `size_of::<Self>()` bytes, zeroed (so `data_ready`
+        // is false) and suitably aligned (see above); nothing reads `parent` or `pins` before
+        // these writes, and the allocation does not move. The C core keeps no reference to the
+        // parent of a device it has not registered, so the device keeps one.
         unsafe {
             ptr::addr_of_mut!((*this).parent).write(parent.into());
-            ptr::addr_of_mut!((*this).data).write(data);
+            match PinTracker::new().__pinned_init(ptr::addr_of_mut!((*this).pins)) {
+                Ok(()) => {}
+                Err(infallible) => match infallible {},
+            }
         }
 
-        // INVARIANT: `vdev` was allocated with `T`'s vtable, `parent` and `data` are initialised.
+        // INVARIANT: `vdev` was allocated with `T`'s vtable, `parent` and `pins` are
+        // initialised, `data_ready` is not set.
         // SAFETY: `_vfio_alloc_device` returned the device with one reference, which the `ARef`
-        // takes over.
-        Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(this)) })
+        // takes over. Dropping it releases the device, which drops `data` only if it is ready.
+        let dev = unsafe { ARef::from_raw(NonNull::new_unchecked(this)) };
+
+        // SAFETY: `data` is valid for writes, not initialised yet, and never moves. On failure
+        // the initialiser leaves it uninitialised and `dev` is dropped with `data_ready` unset.
+        unsafe { data.__pinned_init(ptr::addr_of_mut!((*this).data))? };
+        // INVARIANT: `data` was just initialised.
+        // SAFETY: Nothing else uses the device yet.
+        unsafe { ptr::addr_of_mut!((*this).data_ready).write(true) };
+        Ok(dev)
     }
 
-    /// Returns the raw `struct vfio_device` pointer.
-    pub fn as_raw(&self) -> *mut bindings::vfio_device {
+    fn as_raw(&self) -> *mut bindings::vfio_device {
         self.vdev.get()
     }
 
@@ -159,17 +194,12 @@ impl<T: Driver> Device<T> {
         &self.parent
     }
 
-    /// Returns whether the device is attached to a page table.
-    pub fn iommufd_attached(&self) -> bool {
-        // SAFETY: The device is live; the flag is only changed under `dev_set->lock`.
-        unsafe { (*self.as_raw()).iommufd_attached() != 0 }
-    }
-
     /// Returns the device of driver `T` behind a raw pointer.
     ///
     /// # Safety
     ///
-    /// `vdev` must be a live device allocated by [`Device::new`] for `T`, for `'a`.
+    /// `vdev` must be a live device allocated by [`Device::new`] for `T`, whose data is
+    /// initialised, for `'a`.
     unsafe fn from_raw<'a>(vdev: *mut bindings::vfio_device) -> &'a Self {
         // SAFETY: By the type invariants, `vdev` starts a `Device<T>`.
         unsafe { &*vdev.cast() }
@@ -179,7 +209,7 @@ impl<T: Driver> Device<T> {
 // SAFETY: The C side may use the device from any thread, and the driver's data is `Send + Sync`.
 unsafe impl<T: Driver> Send for Device<T> {}
 
-// SAFETY: See `Send`: shared references only give access to `Sync` data.
+// SAFETY: See `Send`: shared references only give access to `Sync` data and to locks.
 unsafe impl<T: Driver> Sync for Device<T> {}
 
 // SAFETY: The reference count of a `struct vfio_device` is that of its embedded `struct device`.
@@ -196,13 +226,14 @@ unsafe impl<T: Driver> AlwaysRefCounted for Device<T> {
 }
 
 /// A [`Device`] whose `dev_set->lock` is held, as the VFIO core holds it around every iommufd
-/// callback.
+/// callback. It cannot leave the thread that holds the lock.
 ///
 /// # Invariants
 ///
-/// The `dev_set->lock` of `dev` is held for `'a`.
+/// The `dev_set->lock` of `dev` is held for `'a`, by the current thread.
 pub struct Locked<'a, T: Driver> {
     dev: &'a Device<T>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<'a, T: Driver> Locked<'a, T> {
@@ -210,12 +241,22 @@ impl<'a, T: Driver> Locked<'a, T> {
     ///
     /// # Safety
     ///
-    /// The `dev_set->lock` of `dev` must be held for `'a`.
+    /// The current thread must hold the `dev_set->lock` of `dev` for `'a`.
     unsafe fn new(dev: &'a Device<T>) -> Self {
         // SAFETY: `dev` is live.
         unsafe { bindings::vfio_device_assert_dev_set_locked(dev.as_raw()) };
         // INVARIANT: The caller holds the lock.
-        Self { dev }
+        Self {
+            dev,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Returns whether the device is attached to a page table.
+    pub fn iommufd_attached(&self) -> bool {
+        // SAFETY: The device is live, and the flag (and the byte it shares) only changes under
+        // `dev_set->lock`, which is held.
+        unsafe { (*self.dev.as_raw()).iommufd_attached() != 0 }
     }
 }
 
@@ -228,13 +269,14 @@ impl<T: Driver> Deref for Locked<'_, T> {
 }
 
 /// A [`Device`] that user space has open and bound, as it is while the VFIO core calls
-/// [`Driver::read`] and [`Driver::write`].
+/// [`Driver::read`] and [`Driver::write`]. It cannot leave the thread of the call.
 ///
 /// # Invariants
 ///
 /// `dev` is open (bound to an iommufd context, its `open_device` done) for `'a`.
 pub struct Open<'a, T: Driver> {
     dev: &'a Device<T>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<'a, T: Driver> Open<'a, T> {
@@ -245,7 +287,10 @@ impl<'a, T: Driver> Open<'a, T> {
     /// `dev` must be open for `'a`.
     unsafe fn new(dev: &'a Device<T>) -> Self {
         // INVARIANT: The caller guarantees that the device is open.
-        Self { dev }
+        Self {
+            dev,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -290,13 +335,23 @@ impl<T: Driver<Iommu = Emulated>> Open<'_, T> {
     }
 
     /// Pins the page of the IOAS the device is attached to at `iova`, a multiple of the page
-    /// size, for reading and, with `writable`, for writing (`vfio_pin_pages`). Fails with
-    /// `ENOENT` when the device is not attached.
-    pub fn pin_page(&self, iova: u64, writable: bool) -> Result<PinnedPage<'_, T>> {
+    /// size, for reading and, with `writable`, for writing (`vfio_pin_pages`), runs `f` on it
+    /// and unpins it. Fails with `ENOENT` when the device is not attached, and with `EINVAL`
+    /// when `iova` is not mapped.
+    ///
+    /// The page cannot outlive the call: `dma_unmap` waits for it, so that when `dma_unmap`
+    /// returns no pin of its range is left, as iommufd requires.
+    pub fn with_pinned_page<R>(
+        &self,
+        iova: u64,
+        writable: bool,
+        f: impl FnOnce(&PinnedPage) -> R,
+    ) -> Result<R> {
         if iova % bindings::PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
         }
         let prot = bindings::IOMMU_READ | if writable { bindings::IOMMU_WRITE } else { 0 };
+        let _section = self.pins.enter();
         let mut page = ptr::null_mut();
         // SAFETY: The device is open, `page` is valid for writes of one page pointer.
         let ret =
@@ -304,51 +359,58 @@ impl<T: Driver<Iommu = Emulated>> Open<'_, T> {
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
-        // INVARIANT: `vfio_pin_pages` pinned one page, and returned it.
-        Ok(PinnedPage {
-            dev: self.dev,
-            iova,
-            page: NonNull::new(page).ok_or(EFAULT)?,
-            writable,
-        })
+        let result = NonNull::new(page).ok_or(EFAULT).map(|page| {
+            // INVARIANT: `vfio_pin_pages` pinned `page`, which stays pinned until after `f`.
+            f(&PinnedPage {
+                page,
+                writable,
+                _not_sync: PhantomData,
+            })
+        });
+        // SAFETY: The page at `iova` was pinned above, for the device, and nothing uses it any
+        // more: `f` only borrowed the `PinnedPage`.
+        unsafe { bindings::vfio_unpin_pages(self.as_raw(), iova, 1) };
+        result
     }
 }
 
-/// A page of an IOAS pinned by [`Open::pin_page`], unpinned when dropped.
+/// A page of an IOAS, pinned for the duration of an [`Open::with_pinned_page`] call.
+///
+/// User space and devices may write the page at any time, so it is only ever copied from and
+/// to (`memcpy_from_page`, `memcpy_to_page`); no reference to its contents exists.
 ///
 /// # Invariants
 ///
-/// `page` is the page at `iova` of the IOAS `dev` is attached to, pinned for `dev` by
-/// `vfio_pin_pages` (writable if `writable`), until `self` is dropped.
-pub struct PinnedPage<'a, T: Driver> {
-    dev: &'a Device<T>,
-    iova: u64,
+/// `page` is pinned (writable if `writable`) while the value exists.
+pub struct PinnedPage {
     page: NonNull<bindings::page>,
     writable: bool,
+    _not_sync: PhantomData<*mut ()>,
 }
 
-impl<T: Driver> PinnedPage<'_, T> {
-    /// Runs `f` on the page, mapped; fails with `EINVAL` unless `[offset, offset + len)` is in
-    /// the page.
-    fn with_mapped(&self, offset: usize, len: usize, f: impl FnOnce(*mut u8)) -> Result {
+impl PinnedPage {
+    /// Fails with `EINVAL` unless `[offset, offset + len)` is in the page.
+    fn check(offset: usize, len: usize) -> Result {
         if offset.checked_add(len).ok_or(EINVAL)? > bindings::PAGE_SIZE {
             return Err(EINVAL);
         }
-        // SAFETY: By the type invariants, the page is pinned.
-        let va = unsafe { bindings::kmap_local_page(self.page.as_ptr()) };
-        // SAFETY: `va` maps the page, and `offset` is within it.
-        f(unsafe { va.cast::<u8>().add(offset) });
-        // SAFETY: `va` was mapped just above, and nothing else was mapped since.
-        unsafe { bindings::kunmap_local(va) };
         Ok(())
     }
 
     /// Copies the bytes at `offset` of the page into `out`.
     pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
-        self.with_mapped(offset, out.len(), |src| {
-            // SAFETY: `src` is valid for reads of `out.len()` bytes, which do not overlap `out`.
-            unsafe { ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) }
-        })
+        Self::check(offset, out.len())?;
+        // SAFETY: By the type invariants the page is pinned, the range is in it (checked
+        // above), and `out` is valid for writes of its length.
+        unsafe {
+            bindings::memcpy_from_page(
+                out.as_mut_ptr().cast(),
+                self.page.as_ptr(),
+                offset,
+                out.len(),
+            )
+        };
+        Ok(())
     }
 
     /// Copies `data` into the page at `offset`; fails with `EPERM` if the page was not pinned
@@ -357,18 +419,18 @@ impl<T: Driver> PinnedPage<'_, T> {
         if !self.writable {
             return Err(EPERM);
         }
-        self.with_mapped(offset, data.len(), |dst| {
-            // SAFETY: `dst` is valid for writes of `data.len()` bytes, which do not overlap
-            // `data`.
-            unsafe { ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) }
-        })
-    }
-}
-
-impl<T: Driver> Drop for PinnedPage<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants, the page at `iova` is pinned for the device.
-        unsafe { bindings::vfio_unpin_pages(self.dev.as_raw(), self.iova, 1) };
+        Self::check(offset, data.len())?;
+        // SAFETY: By the type invariants the page is pinned writable, the range is in it
+        // (checked above), and `data` is valid for reads of its length.
+        unsafe {
+            bindings::memcpy_to_page(
+                self.page.as_ptr(),
+                offset,
+                data.as_ptr().cast(),
+                data.len(),
+            )
+        };
+        Ok(())
     }
 }
 
@@ -383,8 +445,6 @@ mod private {
 
 /// How a device reaches memory, which decides the VFIO core's iommufd helpers it uses and how it
 /// registers: [`Physical`] or [`Emulated`].
-///
-/// A driver that overrides an iommufd callback can delegate to these helpers.
 pub trait IommuKind: private::Sealed + Sized {
     #[doc(hidden)]
     const BIND: BindFn;
@@ -394,6 +454,8 @@ pub trait IommuKind: private::Sealed + Sized {
     const ATTACH: AttachFn;
     #[doc(hidden)]
     const DETACH: DeviceFn;
+    #[doc(hidden)]
+    const EMULATED: bool;
 
     #[doc(hidden)]
     /// Registers `vdev`.
@@ -402,34 +464,6 @@ pub trait IommuKind: private::Sealed + Sized {
     ///
     /// `vdev` must be an allocated, unregistered VFIO device.
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int;
-
-    /// The VFIO core's `bind_iommufd` for this kind of device.
-    fn bind_iommufd<T: Driver<Iommu = Self>>(
-        dev: &Locked<'_, T>,
-        ictx: &IommufdCtx,
-        out_device_id: &mut u32,
-    ) -> Result {
-        // SAFETY: `dev` is a live device of this kind whose `dev_set->lock` is held.
-        to_result(unsafe { Self::BIND(dev.as_raw(), ictx.as_raw(), out_device_id) })
-    }
-
-    /// The VFIO core's `unbind_iommufd` for this kind of device.
-    fn unbind_iommufd<T: Driver<Iommu = Self>>(dev: &Locked<'_, T>) {
-        // SAFETY: `dev` is a live device of this kind whose `dev_set->lock` is held.
-        unsafe { Self::UNBIND(dev.as_raw()) }
-    }
-
-    /// The VFIO core's `attach_ioas` for this kind of device.
-    fn attach_ioas<T: Driver<Iommu = Self>>(dev: &Locked<'_, T>, pt_id: &mut PtId) -> Result {
-        // SAFETY: `dev` is a live device of this kind whose `dev_set->lock` is held.
-        to_result(unsafe { Self::ATTACH(dev.as_raw(), pt_id.as_raw()) })
-    }
-
-    /// The VFIO core's `detach_ioas` for this kind of device.
-    fn detach_ioas<T: Driver<Iommu = Self>>(dev: &Locked<'_, T>) {
-        // SAFETY: `dev` is a live device of this kind whose `dev_set->lock` is held.
-        unsafe { Self::DETACH(dev.as_raw()) }
-    }
 }
 
 /// A device behind an IOMMU: bound to iommufd as an `iommufd_device`, attached to IOMMU page
@@ -443,6 +477,7 @@ impl IommuKind for Physical {
     const UNBIND: DeviceFn = bindings::vfio_iommufd_physical_unbind;
     const ATTACH: AttachFn = bindings::vfio_iommufd_physical_attach_ioas;
     const DETACH: DeviceFn = bindings::vfio_iommufd_physical_detach_ioas;
+    const EMULATED: bool = false;
 
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The caller passes an allocated, unregistered device.
@@ -452,8 +487,8 @@ impl IommuKind for Physical {
 
 /// A device that reaches memory through the CPU (`vfio_pin_pages`, `vfio_dma_rw`): bound to
 /// iommufd as an `iommufd_access`, attached to IOASes only, registered with
-/// `vfio_register_emulated_iommu_dev`. iommufd calls [`Driver::dma_unmap`] whenever the access
-/// leaves an IOAS.
+/// `vfio_register_emulated_iommu_dev`. iommufd calls `dma_unmap` whenever a range of the IOAS
+/// goes away for the device; the abstraction waits there for the device's pins of the range.
 pub enum Emulated {}
 
 impl private::Sealed for Emulated {}
@@ -463,6 +498,7 @@ impl IommuKind for Emulated {
     const UNBIND: DeviceFn = bindings::vfio_iommufd_emulated_unbind;
     const ATTACH: AttachFn = bindings::vfio_iommufd_emulated_attach_ioas;
     const DETACH: DeviceFn = bindings::vfio_iommufd_emulated_detach_ioas;
+    const EMULATED: bool = true;
 
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The caller passes an allocated, unregistered device.
@@ -472,9 +508,12 @@ impl IommuKind for Emulated {
 
 /// A VFIO driver.
 ///
-/// Every method is optional. The four iommufd callbacks default to the VFIO core's helpers for
-/// [`Driver::Iommu`]; they are overridden in pairs (`bind_iommufd` with `unbind_iommufd`,
-/// `attach_ioas` with `detach_ioas`), or the driver does not compile.
+/// Every method is optional, and each default is callable and does nothing, or fails `read`
+/// and `write` with `EINVAL` as the VFIO core does for a driver without them. The iommufd
+/// methods are hooks: the VFIO core's helper for [`Driver::Iommu`] always runs, exactly once
+/// per callback, at the place each hook's documentation gives. They are overridden in pairs
+/// (`bind_iommufd` with `unbind_iommufd`, `attach_ioas` with `detach_ioas`), or the driver does
+/// not compile.
 ///
 /// # Examples
 ///
@@ -491,33 +530,35 @@ impl IommuKind for Emulated {
 /// }
 /// ```
 ///
-/// An override of `attach_ioas` comes with one of `detach_ioas`, and can delegate to the helpers
-/// of its [`IommuKind`]:
+/// A driver with work to do when the device is attached overrides `attach_ioas` and
+/// `detach_ioas`; the attach itself is the VFIO core's:
 ///
 /// ```
-/// use kernel::{c_str, prelude::*, vfio, vfio::IommuKind};
+/// use kernel::{c_str, prelude::*, vfio};
 ///
-/// struct Counting;
+/// struct Logging;
 ///
 /// #[vtable]
-/// impl vfio::Driver for Counting {
+/// impl vfio::Driver for Logging {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
-///     const NAME: &'static CStr = c_str!("counting-vfio");
+///     const NAME: &'static CStr = c_str!("logging-vfio");
 ///
-///     fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: &mut vfio::PtId) -> Result {
-///         pr_info!("attaching to {}\n", pt_id.get());
-///         vfio::Physical::attach_ioas(dev, pt_id)
+///     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
+///         pr_info!("attaching to {}\n", pt_id);
+///         Ok(())
 ///     }
 ///
 ///     fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
-///         vfio::Physical::detach_ioas(dev)
+///         if dev.iommufd_attached() {
+///             pr_info!("detaching\n");
+///         }
 ///     }
 /// }
 /// ```
 #[vtable]
 pub trait Driver: Sized + 'static {
-    /// The driver's data, stored in the [`Device`].
+    /// The driver's data, stored in the [`Device`] and initialised in place.
     type Data: Send + Sync;
 
     /// How the device reaches memory: [`Physical`] or [`Emulated`].
@@ -528,57 +569,51 @@ pub trait Driver: Sized + 'static {
 
     /// Prepares the device for user space, when it opens the device.
     fn open_device(_dev: &Device<Self>) -> Result {
-        build_error!(VTABLE_DEFAULT_ERROR)
+        Ok(())
     }
 
     /// Undoes [`Driver::open_device`], when user space closes the device.
-    fn close_device(_dev: &Device<Self>) {
-        build_error!(VTABLE_DEFAULT_ERROR)
+    fn close_device(_dev: &Device<Self>) {}
+
+    /// Runs after the VFIO core bound the device to an iommufd context as `device_id`. An
+    /// error unbinds the device again, and fails the bind.
+    fn bind_iommufd(_dev: &Locked<'_, Self>, _device_id: u32) -> Result {
+        Ok(())
     }
 
-    /// Binds the device to `ictx`; on success, `out_device_id` is the id of the new iommufd
-    /// object.
-    fn bind_iommufd(
-        _dev: &Locked<'_, Self>,
-        _ictx: &IommufdCtx,
-        _out_device_id: &mut u32,
-    ) -> Result {
-        build_error!(VTABLE_DEFAULT_ERROR)
+    /// Runs before the VFIO core unbinds the device, which detaches it first if it is attached
+    /// (without [`Driver::detach_ioas`]).
+    fn unbind_iommufd(_dev: &Locked<'_, Self>) {}
+
+    /// Runs before the VFIO core attaches the device to the page table `pt_id` names, or
+    /// replaces the one it is attached to. An error fails the attach, and leaves the device as
+    /// it was.
+    fn attach_ioas(_dev: &Locked<'_, Self>, _pt_id: u32) -> Result {
+        Ok(())
     }
 
-    /// Undoes [`Driver::bind_iommufd`], detaching the device first if it is attached.
-    fn unbind_iommufd(_dev: &Locked<'_, Self>) {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
+    /// Runs before the VFIO core detaches the device, on each detach request, also when it is
+    /// not attached ([`Locked::iommufd_attached`] tells).
+    fn detach_ioas(_dev: &Locked<'_, Self>) {}
 
-    /// Attaches the device to the page table `pt_id` names, or replaces the one it is attached
-    /// to; writes back the id of the page table it is attached to.
-    fn attach_ioas(_dev: &Locked<'_, Self>, _pt_id: &mut PtId) -> Result {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Detaches the device; does nothing if it is not attached.
-    fn detach_ioas(_dev: &Locked<'_, Self>) {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Unpins whatever the driver pinned in `[iova, iova + length)`: the range is unmapped.
-    fn dma_unmap(_dev: &Device<Self>, _iova: u64, _length: u64) {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
+    /// Runs when iommufd unmaps `[iova, iova + length)` for an [`Emulated`] device, before the
+    /// abstraction waits for the device's pins taken before the call. Never called for a
+    /// [`Physical`] device; overriding it there does not compile.
+    fn dma_unmap(_dev: &Device<Self>, _iova: u64, _length: u64) {}
 
     /// Reads from the device file at `offset` into `buf`; returns the number of bytes read.
     fn read(_dev: &Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
-        build_error!(VTABLE_DEFAULT_ERROR)
+        Err(EINVAL)
     }
 
     /// Writes `buf` to the device file at `offset`; returns the number of bytes written.
     fn write(_dev: &Open<'_, Self>, _buf: UserSliceReader, _offset: u64) -> Result<usize> {
-        build_error!(VTABLE_DEFAULT_ERROR)
+        Err(EINVAL)
     }
 }
 
-/// A registered [`Device`]: user space can find and open it until this is dropped.
+/// A registered [`Device`]: user space can find and open it until this is dropped, which waits
+/// until user space has closed it.
 ///
 /// # Invariants
 ///
@@ -588,9 +623,18 @@ pub struct Registration<T: Driver> {
 }
 
 impl<T: Driver> Registration<T> {
-    /// Allocates a device of driver `T` with `data`, whose parent is `parent`, and registers it
-    /// as its [`Driver::Iommu`] kind requires.
-    pub fn new(parent: &device::Device, data: T::Data) -> Result<Self> {
+    /// Allocates a device of driver `T` whose data `data` initialises in place and whose parent
+    /// is `parent`, and registers it as its [`Driver::Iommu`] kind requires.
+    ///
+    /// # Safety
+    ///
+    /// `parent` must be bound to a driver from before this call until the returned value is
+    /// dropped: opening the device uses the module of the parent's driver. A driver drops it
+    /// in its `remove` at the latest.
+    pub unsafe fn new(
+        parent: &device::Device,
+        data: impl PinInit<T::Data, Error>,
+    ) -> Result<Self> {
         let dev = Device::<T>::new(parent, data)?;
         // SAFETY: `dev` was just allocated and is not registered.
         to_result(unsafe { T::Iommu::register(dev.as_raw()) })?;
@@ -599,7 +643,7 @@ impl<T: Driver> Registration<T> {
     }
 
     /// Returns the registered device.
-    pub fn device(&self) -> &ARef<Device<T>> {
+    pub fn device(&self) -> &Device<T> {
         &self.dev
     }
 }
@@ -614,8 +658,8 @@ impl<T: Driver> Drop for Registration<T> {
 struct VTable<T: Driver>(PhantomData<T>);
 
 impl<T: Driver> VTable<T> {
-    /// The pairs of callbacks that are overridden together or not at all.
-    const PAIRED: () = {
+    /// The rules on which methods a driver may override.
+    const OVERRIDES: () = {
         assert!(
             T::HAS_ATTACH_IOAS == T::HAS_DETACH_IOAS,
             "a vfio::Driver that overrides attach_ioas must override detach_ioas, and the reverse"
@@ -625,11 +669,15 @@ impl<T: Driver> VTable<T> {
             "a vfio::Driver that overrides bind_iommufd must override unbind_iommufd, and the \
              reverse"
         );
+        assert!(
+            T::Iommu::EMULATED || !T::HAS_DMA_UNMAP,
+            "dma_unmap is only called for vfio::Emulated devices"
+        );
     };
 
     const VTABLE: bindings::vfio_device_ops = {
         #[allow(clippy::let_unit_value)]
-        let () = Self::PAIRED;
+        let () = Self::OVERRIDES;
 
         bindings::vfio_device_ops {
             name: T::NAME.as_char_ptr().cast_mut(),
@@ -675,16 +723,16 @@ impl<T: Driver> VTable<T> {
             } else {
                 None
             },
-            ioctl: None,
-            mmap: None,
-            request: None,
-            match_: None,
-            dma_unmap: if T::HAS_DMA_UNMAP {
+            // Every emulated device waits for its pins in `dma_unmap`, and `vfio_pin_pages`
+            // needs one.
+            dma_unmap: if T::Iommu::EMULATED {
                 Some(Self::dma_unmap_callback)
             } else {
                 None
             },
-            device_feature: None,
+            // SAFETY: All zeroes is a valid `vfio_device_ops` (every callback `None`), for the
+            // fields this kernel has beyond the ones above.
+            ..unsafe { mem::zeroed() }
         }
     };
 
@@ -697,17 +745,20 @@ impl<T: Driver> VTable<T> {
     /// Called by the VFIO core once, when the last reference to a device of `T` is gone.
     unsafe extern "C" fn release_callback(vdev: *mut bindings::vfio_device) {
         let this = vdev.cast::<Device<T>>();
-        // SAFETY: `data` and `parent` were initialised in `Device::new` and nothing uses them any
-        // more. The data may own the parent's registration, so it goes first.
+        // SAFETY: `parent` and `pins` were initialised in `Device::new`, `data` if `data_ready`
+        // is set, and nothing uses them any more.
         unsafe {
-            ptr::drop_in_place(ptr::addr_of_mut!((*this).data));
+            if (*this).data_ready {
+                ptr::drop_in_place(ptr::addr_of_mut!((*this).data));
+            }
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).pins));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).parent));
         }
     }
 
     /// # Safety
     ///
-    /// Called by the VFIO core for a live device of `T`, with `dev_set->lock` held.
+    /// Called by the VFIO core for a live, unbound device of `T`, with `dev_set->lock` held.
     unsafe extern "C" fn bind_iommufd_callback(
         vdev: *mut bindings::vfio_device,
         ictx: *mut bindings::iommufd_ctx,
@@ -715,49 +766,61 @@ impl<T: Driver> VTable<T> {
     ) -> c_int {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
-        // SAFETY: The VFIO core passes a live context.
-        let ictx = unsafe { IommufdCtx::from_raw(ictx) };
-        // SAFETY: `out_device_id` is valid for writes for the call.
-        let out_device_id = unsafe { &mut *out_device_id };
-        from_result(|| {
-            T::bind_iommufd(&dev, ictx, out_device_id)?;
-            Ok(0)
-        })
+        // SAFETY: The device is of this kind and not bound, the lock is held, `ictx` is a live
+        // context and `out_device_id` valid for writes.
+        let ret = unsafe { T::Iommu::BIND(vdev, ictx, out_device_id) };
+        if ret != 0 {
+            return ret;
+        }
+        // SAFETY: The bind succeeded, so it wrote `out_device_id`.
+        match T::bind_iommufd(&dev, unsafe { *out_device_id }) {
+            Ok(()) => 0,
+            Err(e) => {
+                // SAFETY: The device was bound just above, and the lock is still held.
+                unsafe { T::Iommu::UNBIND(vdev) };
+                e.to_errno()
+            }
+        }
     }
 
     /// # Safety
     ///
-    /// Called by the VFIO core for a live device of `T`, with `dev_set->lock` held.
+    /// Called by the VFIO core for a live, bound device of `T`, with `dev_set->lock` held.
     unsafe extern "C" fn unbind_iommufd_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
         T::unbind_iommufd(&dev);
+        // SAFETY: The device is of this kind and bound, and the lock is held.
+        unsafe { T::Iommu::UNBIND(vdev) };
     }
 
     /// # Safety
     ///
-    /// Called by the VFIO core for a live device of `T`, with `dev_set->lock` held.
+    /// Called by the VFIO core for a live, bound device of `T`, with `dev_set->lock` held.
     unsafe extern "C" fn attach_ioas_callback(
         vdev: *mut bindings::vfio_device,
         pt_id: *mut u32,
     ) -> c_int {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
-        // SAFETY: `pt_id` is valid for reads and writes for the call.
-        let pt_id = unsafe { PtId::from_raw(pt_id) };
-        from_result(|| {
-            T::attach_ioas(&dev, pt_id)?;
-            Ok(0)
-        })
+        // SAFETY: `pt_id` is valid for reads for the call.
+        if let Err(e) = T::attach_ioas(&dev, unsafe { *pt_id }) {
+            return e.to_errno();
+        }
+        // SAFETY: The device is of this kind and bound, the lock is held, and `pt_id` valid for
+        // reads and writes.
+        unsafe { T::Iommu::ATTACH(vdev, pt_id) }
     }
 
     /// # Safety
     ///
-    /// Called by the VFIO core for a live device of `T`, with `dev_set->lock` held.
+    /// Called by the VFIO core for a live, bound device of `T`, with `dev_set->lock` held.
     unsafe extern "C" fn detach_ioas_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
         T::detach_ioas(&dev);
+        // SAFETY: The device is of this kind and bound, and the lock is held.
+        unsafe { T::Iommu::DETACH(vdev) };
     }
 
     /// # Safety
@@ -782,14 +845,17 @@ impl<T: Driver> VTable<T> {
 
     /// # Safety
     ///
-    /// Called by iommufd, through the VFIO core, for a live device of `T`.
+    /// Called by iommufd, through the VFIO core, for a live device of `T` bound as an
+    /// `iommufd_access`, after iommufd made new pins of the range fail.
     unsafe extern "C" fn dma_unmap_callback(
         vdev: *mut bindings::vfio_device,
         iova: u64,
         length: u64,
     ) {
         // SAFETY: The VFIO core passes a live device of `T`.
-        T::dma_unmap(unsafe { Device::<T>::from_raw(vdev) }, iova, length);
+        let dev = unsafe { Device::<T>::from_raw(vdev) };
+        T::dma_unmap(dev, iova, length);
+        dev.pins.wait_for_pins();
     }
 
     /// # Safety
@@ -806,7 +872,7 @@ impl<T: Driver> VTable<T> {
         let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
         let writer = UserSlice::new(buf as usize, count).writer();
         // SAFETY: `ppos` is valid for reads and writes for the call.
-        unsafe { Self::advance(ppos, |offset| T::read(&dev, writer, offset)) }
+        unsafe { Self::advance(ppos, count, |offset| T::read(&dev, writer, offset)) }
     }
 
     /// # Safety
@@ -823,26 +889,33 @@ impl<T: Driver> VTable<T> {
         let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
         let reader = UserSlice::new(buf as usize, count).reader();
         // SAFETY: `ppos` is valid for reads and writes for the call.
-        unsafe { Self::advance(ppos, |offset| T::write(&dev, reader, offset)) }
+        unsafe { Self::advance(ppos, count, |offset| T::write(&dev, reader, offset)) }
     }
 
-    /// Runs a read or write `op` at `*ppos`, which it advances by the bytes done.
+    /// Runs a read or write `op` of up to `count` bytes at `*ppos`, which it advances by the
+    /// bytes done; a driver that claims more than `count` is held to `count`.
     ///
     /// # Safety
     ///
     /// `ppos` must be valid for reads and writes.
-    unsafe fn advance(ppos: *mut bindings::loff_t, op: impl FnOnce(u64) -> Result<usize>) -> isize {
+    unsafe fn advance(
+        ppos: *mut bindings::loff_t,
+        count: usize,
+        op: impl FnOnce(u64) -> Result<usize>,
+    ) -> isize {
         // SAFETY: The caller guarantees that `ppos` is valid for reads.
         let pos = unsafe { *ppos };
         let done = u64::try_from(pos)
             .map_err(|_| EINVAL)
             .and_then(op)
-            .and_then(|n| Ok((n, pos.checked_add(n.try_into()?).ok_or(EINVAL)?)));
+            .map(|n| n.min(count))
+            .and_then(|n| Ok((n, pos.checked_add(n.try_into()?).ok_or(EINVAL)?)))
+            .and_then(|(n, end)| Ok((isize::try_from(n)?, end)));
         match done {
             Ok((n, end)) => {
                 // SAFETY: The caller guarantees that `ppos` is valid for writes.
                 unsafe { *ppos = end };
-                n as isize
+                n
             }
             Err(e) => e.to_errno() as isize,
         }
@@ -850,27 +923,57 @@ impl<T: Driver> VTable<T> {
 }
 
 /// Devices for samples and tests, on iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`).
+///
+/// A [`TestDevice`] makes a parent device for a VFIO device, binds it to a driver of its own
+/// and registers the VFIO device on it; it owns all three, and drops them in the reverse order,
+/// so the parent is bound for as long as the registration lives: this is where the safe code
+/// of a sample gets the guarantee [`Registration::new`] asks for.
 #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]
 pub mod testing {
     use super::*;
-    use crate::{alloc::flags::GFP_KERNEL, alloc::KBox, ThisModule};
-    use core::pin::Pin;
+    use crate::{alloc::flags::GFP_KERNEL, alloc::KBox, fmt, str::CString, ThisModule};
+    use core::{
+        pin::Pin,
+        sync::atomic::{AtomicU32, Ordering},
+    };
 
-    /// A driver on iommufd's mock bus, to which the [`MockDevice`]s that name it bind: the
-    /// driver of the devices a [`Physical`] sample stands for. Opening a VFIO device pins the
-    /// module of its parent's driver, so it belongs to the sample's module. Unregistered when
-    /// dropped; it has no bind attributes in sysfs, so that nobody unbinds an open device.
+    /// Returns `name-N`, with an `N` no earlier call returned.
+    fn unique_name(name: &CStr) -> Result<CString> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        CString::try_from_fmt(fmt!("{}-{}", name, NEXT.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Returns whether `dev` is bound to `drv`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a live device.
+    unsafe fn bound_to(dev: *mut bindings::device, drv: *const bindings::device_driver) -> bool {
+        // SAFETY: `dev` is live; its driver is read under its lock.
+        unsafe {
+            bindings::mutex_lock(ptr::addr_of_mut!((*dev).mutex));
+            let bound = ptr::eq((*dev).driver, drv);
+            bindings::mutex_unlock(ptr::addr_of_mut!((*dev).mutex));
+            bound
+        }
+    }
+
+    /// A device on iommufd's mock bus, behind its mock IOMMU, bound to a driver of its own
+    /// with no bind attributes in sysfs: the parent of a [`Physical`] device.
     ///
     /// # Invariants
     ///
-    /// `drv` is registered with `iommufd_test_mock_driver_register` until `self` is dropped.
-    pub struct MockDriver {
+    /// `drv` is registered with `iommufd_test_mock_driver_register` under `name`, and `dev`
+    /// was made by `iommufd_test_mock_dev_create` and is bound to it, until `self` is dropped.
+    struct MockParent {
+        dev: NonNull<bindings::device>,
         drv: Pin<KBox<Opaque<bindings::device_driver>>>,
+        _name: CString,
     }
 
-    impl MockDriver {
-        /// Registers a driver named `name` for `module`.
-        pub fn register(name: &'static CStr, module: &'static ThisModule) -> Result<Self> {
+    impl MockParent {
+        fn new(name: &CStr, peer: *mut bindings::device, module: &'static ThisModule) -> Result<Self> {
+            let name = unique_name(name)?;
             // SAFETY: All zeroes is a valid `device_driver`: no callbacks, no bus yet.
             let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
             let raw: *mut bindings::device_driver = drv.get();
@@ -881,38 +984,64 @@ pub mod testing {
                 (*raw).suppress_bind_attrs = true;
                 bindings::iommufd_test_mock_driver_register(raw)
             })?;
-            // INVARIANT: The driver was registered just now.
-            Ok(Self { drv })
+            // SAFETY: `peer` is null or a live mock device, `name` a string.
+            let dev = match from_err_ptr(unsafe {
+                bindings::iommufd_test_mock_dev_create(0, peer, name.as_char_ptr())
+            }) {
+                Ok(dev) => dev,
+                Err(e) => {
+                    // SAFETY: The driver was registered above and has no devices.
+                    unsafe { bindings::iommufd_test_mock_driver_unregister(raw) };
+                    return Err(e);
+                }
+            };
+            // INVARIANT: Both were made just now; the device is checked to be bound below.
+            let this = Self {
+                // SAFETY: `from_err_ptr` passed a pointer that is not an error; it is not null.
+                dev: unsafe { NonNull::new_unchecked(dev) },
+                drv,
+                _name: name,
+            };
+            // SAFETY: `dev` is live.
+            if !unsafe { bound_to(dev, raw) } {
+                return Err(ENODEV);
+            }
+            Ok(this)
+        }
+
+        fn device(&self) -> &device::Device {
+            // SAFETY: By the type invariants, the device lives as long as `self`.
+            unsafe { device::Device::as_ref(self.dev.as_ptr()) }
         }
     }
 
-    impl Drop for MockDriver {
+    impl Drop for MockParent {
         fn drop(&mut self) {
-            // SAFETY: By the type invariants, the driver is registered.
-            unsafe { bindings::iommufd_test_mock_driver_unregister(self.drv.get()) };
+            // SAFETY: By the type invariants, the device and the driver exist; the device goes
+            // first, so that it is not unbound while it exists.
+            unsafe {
+                bindings::iommufd_test_mock_dev_destroy(self.dev.as_ptr());
+                bindings::iommufd_test_mock_driver_unregister(self.drv.get());
+            }
         }
     }
 
-    // SAFETY: The driver can be unregistered from any thread.
-    unsafe impl Send for MockDriver {}
-
-    // SAFETY: `&MockDriver` gives access to nothing.
-    unsafe impl Sync for MockDriver {}
-
-    /// A platform driver, to which the [`PlainDevice`]s of its name bind: the driver of the
-    /// devices an [`Emulated`] sample stands for. As [`MockDriver`], it belongs to the sample's
-    /// module, has no bind attributes and is unregistered when dropped.
+    /// A platform device in no iommu group, bound to a platform driver of its own with no bind
+    /// attributes in sysfs: the parent of an [`Emulated`] device.
     ///
     /// # Invariants
     ///
-    /// `drv` is registered with `__platform_driver_register` until `self` is dropped.
-    pub struct PlainDriver {
+    /// `drv` is registered under `name`, and `pdev` was registered by
+    /// `platform_device_register_full` and is bound to it, until `self` is dropped.
+    struct PlatformParent {
+        pdev: NonNull<bindings::platform_device>,
         drv: Pin<KBox<Opaque<bindings::platform_driver>>>,
+        _name: CString,
     }
 
-    impl PlainDriver {
-        /// Registers a platform driver named `name` for `module`.
-        pub fn register(name: &'static CStr, module: &'static ThisModule) -> Result<Self> {
+    impl PlatformParent {
+        fn new(name: &CStr, module: &'static ThisModule) -> Result<Self> {
+            let name = unique_name(name)?;
             // SAFETY: All zeroes is a valid `platform_driver`: no callbacks, no id table.
             let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
             let raw: *mut bindings::platform_driver = drv.get();
@@ -920,142 +1049,135 @@ pub mod testing {
             to_result(unsafe {
                 (*raw).driver.name = name.as_char_ptr();
                 (*raw).driver.suppress_bind_attrs = true;
-                (*raw).driver_managed_dma = true;
                 bindings::__platform_driver_register(raw, module.as_ptr())
             })?;
-            // INVARIANT: The driver was registered just now.
-            Ok(Self { drv })
-        }
-    }
-
-    impl Drop for PlainDriver {
-        fn drop(&mut self) {
-            // SAFETY: By the type invariants, the driver is registered.
-            unsafe { bindings::platform_driver_unregister(self.drv.get()) };
-        }
-    }
-
-    // SAFETY: The driver can be unregistered from any thread.
-    unsafe impl Send for PlainDriver {}
-
-    // SAFETY: `&PlainDriver` gives access to nothing.
-    unsafe impl Sync for PlainDriver {}
-
-    /// A device behind iommufd's mock IOMMU, in an iommu group: a parent for [`Physical`]
-    /// devices. Destroyed when dropped.
-    ///
-    /// # Invariants
-    ///
-    /// `dev` was returned by `iommufd_test_mock_dev_create` and is not destroyed yet.
-    pub struct MockDevice {
-        dev: NonNull<bindings::device>,
-    }
-
-    impl MockDevice {
-        /// Creates a mock device in an iommu group of its own, or in that of `group_peer`, a
-        /// parent of another [`Physical`] device, bound to the [`MockDriver`] named `driver`;
-        /// fails with `ENODEV` if that is not registered.
-        pub fn new<T: Driver<Iommu = Physical>>(
-            driver: &'static CStr,
-            group_peer: Option<&Device<T>>,
-        ) -> Result<Self> {
-            let peer = group_peer.map_or(ptr::null_mut(), |p| p.parent().as_raw());
-            // SAFETY: `peer` is null or a live device, `driver` a string.
-            let dev = from_err_ptr(unsafe {
-                bindings::iommufd_test_mock_dev_create(0, peer, driver.as_char_ptr())
-            })?;
-            // INVARIANT: `dev` was just created.
-            Ok(Self {
-                // SAFETY: `from_err_ptr` passed a pointer that is not an error; it is not null.
-                dev: unsafe { NonNull::new_unchecked(dev) },
-            })
-        }
-
-        /// Returns the device.
-        pub fn device(&self) -> &device::Device {
-            // SAFETY: By the type invariants, the device lives as long as `self`.
-            unsafe { device::Device::as_ref(self.dev.as_ptr()) }
-        }
-    }
-
-    impl Drop for MockDevice {
-        fn drop(&mut self) {
-            // SAFETY: By the type invariants, the device was created and not destroyed yet.
-            unsafe { bindings::iommufd_test_mock_dev_destroy(self.dev.as_ptr()) };
-        }
-    }
-
-    // SAFETY: The mock device can be destroyed from any thread.
-    unsafe impl Send for MockDevice {}
-
-    // SAFETY: `&MockDevice` only gives out a `&device::Device`, which is `Sync`.
-    unsafe impl Sync for MockDevice {}
-
-    /// A platform device in no iommu group: a parent for [`Emulated`] devices. Unregistered
-    /// when dropped.
-    ///
-    /// # Invariants
-    ///
-    /// `pdev` was returned by `platform_device_register_simple` and is not unregistered yet.
-    pub struct PlainDevice {
-        pdev: NonNull<bindings::platform_device>,
-    }
-
-    impl PlainDevice {
-        /// Registers a platform device named `name.N`, with a unique `N`, bound to the
-        /// [`PlainDriver`] named `name`; fails with `ENODEV` if that is not registered.
-        pub fn new(name: &'static CStr) -> Result<Self> {
             // SAFETY: All zeroes is a valid `platform_device_info`: no resources, no data.
             let mut info: bindings::platform_device_info = unsafe { mem::zeroed() };
             info.name = name.as_char_ptr();
             info.id = bindings::PLATFORM_DEVID_AUTO;
             // SAFETY: `info` is valid, and `name` outlives the device.
-            let pdev = from_err_ptr(unsafe { bindings::platform_device_register_full(&info) })?;
-            // INVARIANT: `pdev` was just registered.
+            let pdev = match from_err_ptr(unsafe { bindings::platform_device_register_full(&info) })
+            {
+                Ok(pdev) => pdev,
+                Err(e) => {
+                    // SAFETY: The driver was registered above and has no devices.
+                    unsafe { bindings::platform_driver_unregister(raw) };
+                    return Err(e);
+                }
+            };
+            // INVARIANT: Both were made just now; the device is checked to be bound below.
             let this = Self {
                 // SAFETY: `from_err_ptr` passed a pointer that is not an error; it is not null.
                 pdev: unsafe { NonNull::new_unchecked(pdev) },
+                drv,
+                _name: name,
             };
-            let dev = this.device().as_raw();
-            // SAFETY: `dev` is live; `device_is_bound` is called with its lock held.
-            let bound = unsafe {
-                bindings::mutex_lock(ptr::addr_of_mut!((*dev).mutex));
-                let bound = bindings::device_is_bound(dev);
-                bindings::mutex_unlock(ptr::addr_of_mut!((*dev).mutex));
-                bound
-            };
-            if !bound {
+            // SAFETY: `pdev` is live, and so is the driver.
+            if !unsafe { bound_to(ptr::addr_of_mut!((*pdev).dev), ptr::addr_of!((*raw).driver)) } {
                 return Err(ENODEV);
             }
             Ok(this)
         }
 
-        /// Returns the device.
-        pub fn device(&self) -> &device::Device {
+        fn device(&self) -> &device::Device {
             // SAFETY: By the type invariants, the device lives as long as `self`.
             unsafe { device::Device::as_ref(ptr::addr_of_mut!((*self.pdev.as_ptr()).dev)) }
         }
     }
 
-    impl Drop for PlainDevice {
+    impl Drop for PlatformParent {
         fn drop(&mut self) {
-            // SAFETY: By the type invariants, the device is registered.
-            unsafe { bindings::platform_device_unregister(self.pdev.as_ptr()) };
+            // SAFETY: By the type invariants, the device and the driver are registered; the
+            // device goes first.
+            unsafe {
+                bindings::platform_device_unregister(self.pdev.as_ptr());
+                bindings::platform_driver_unregister(self.drv.get());
+            }
         }
     }
 
-    // SAFETY: The platform device can be unregistered from any thread.
-    unsafe impl Send for PlainDevice {}
+    enum Parent {
+        Mock(MockParent),
+        Platform(PlatformParent),
+    }
 
-    // SAFETY: `&PlainDevice` only gives out a `&device::Device`, which is `Sync`.
-    unsafe impl Sync for PlainDevice {}
+    impl Parent {
+        fn device(&self) -> &device::Device {
+            match self {
+                Parent::Mock(p) => p.device(),
+                Parent::Platform(p) => p.device(),
+            }
+        }
+    }
 
-    /// A driver that the C KUnit suite `vfio_iommufd` can make devices of, through the
-    /// functions [`vfio_test_factory!`](crate::vfio_test_factory) generates.
+    /// A VFIO device of driver `T` registered on a parent device made for it, bound to a driver
+    /// of its own that belongs to the sample's module. Dropping it unregisters the VFIO device
+    /// (waiting until user space has closed it), then destroys the parent and its driver.
+    ///
+    /// # Invariants
+    ///
+    /// `parent` is bound to its driver while `reg` exists.
+    pub struct TestDevice<T: Driver> {
+        // Dropped first: fields drop in the order they are declared.
+        reg: Registration<T>,
+        _parent: Parent,
+    }
+
+    impl<T: Driver> TestDevice<T> {
+        fn register(parent: Parent, data: impl PinInit<T::Data, Error>) -> Result<Self> {
+            // SAFETY: `parent` is bound to its driver, which has no bind attributes and is only
+            // unregistered when `parent` is dropped; `Self` drops `reg` before `parent`.
+            let reg = unsafe { Registration::new(parent.device(), data)? };
+            // INVARIANT: See above.
+            Ok(Self {
+                reg,
+                _parent: parent,
+            })
+        }
+
+        /// Returns the VFIO device.
+        pub fn device(&self) -> &Device<T> {
+            self.reg.device()
+        }
+    }
+
+    impl<T: Driver<Iommu = Physical>> TestDevice<T> {
+        /// Makes a mock device behind the mock IOMMU, in an iommu group of its own or in that of
+        /// `group_peer`'s parent, and registers a device of `T` on it with `data`. The mock
+        /// device's driver belongs to `module`.
+        pub fn new_mock(
+            group_peer: Option<&Device<T>>,
+            data: impl PinInit<T::Data, Error>,
+            module: &'static ThisModule,
+        ) -> Result<Self> {
+            let peer = group_peer.map_or(ptr::null_mut(), |p| p.parent().as_raw());
+            Self::register(Parent::Mock(MockParent::new(T::NAME, peer, module)?), data)
+        }
+    }
+
+    impl<T: Driver<Iommu = Emulated>> TestDevice<T> {
+        /// Makes a platform device in no iommu group and registers a device of `T` on it with
+        /// `data`. The platform device's driver belongs to `module`.
+        pub fn new_platform(
+            data: impl PinInit<T::Data, Error>,
+            module: &'static ThisModule,
+        ) -> Result<Self> {
+            Self::register(Parent::Platform(PlatformParent::new(T::NAME, module)?), data)
+        }
+    }
+
+    // SAFETY: The devices can be unregistered, and the drivers unregistered, from any thread.
+    unsafe impl<T: Driver> Send for TestDevice<T> {}
+
+    // SAFETY: `&TestDevice` only gives out a `&Device<T>`, which is `Sync`.
+    unsafe impl<T: Driver> Sync for TestDevice<T> {}
+
+    /// A driver that the C KUnit suite `vfio_iommufd`, and the module that makes devices for
+    /// user space, can make devices of, through the functions
+    /// [`vfio_test_factory!`](crate::vfio_test_factory) generates.
     pub trait TestDriver: Driver {
-        /// Creates and registers a device; `group_peer` asks for one in the iommu group of
-        /// another.
-        fn create(group_peer: Option<&Device<Self>>) -> Result<Registration<Self>>;
+        /// Makes a device; `group_peer` asks for one in the iommu group of another.
+        fn create(group_peer: Option<&Device<Self>>) -> Result<TestDevice<Self>>;
 
         /// The number of `dma_unmap` calls so far, and the `(iova, length)` of the last one.
         fn unmaps(_dev: &Device<Self>) -> (u32, u64, u64) {
@@ -1063,7 +1185,7 @@ pub mod testing {
         }
     }
 
-    /// Creates a device for the C suite; the returned pointer owns its [`Registration`].
+    /// Creates a device for a C caller; the parent's driver data owns its [`TestDevice`].
     ///
     /// # Safety
     ///
@@ -1073,28 +1195,33 @@ pub mod testing {
     ) -> *mut bindings::vfio_device {
         // SAFETY: `group_peer` is null or a live device of `T`.
         let peer = (!group_peer.is_null()).then(|| unsafe { Device::<T>::from_raw(group_peer) });
-        match T::create(peer) {
-            Ok(reg) => {
-                let vdev = reg.device().as_raw();
-                // The registration is owned by the C caller until `destroy`.
-                mem::forget(reg);
+        let made = T::create(peer).and_then(|dev| Ok(KBox::new(dev, GFP_KERNEL)?));
+        match made {
+            Ok(dev) => {
+                let vdev = dev.device().as_raw();
+                // SAFETY: The parent is bound to a driver of the test device's own, which does
+                // not use the driver data; `destroy` takes the box back from there.
+                unsafe { (*(*vdev).dev).driver_data = KBox::into_raw(dev).cast() };
                 vdev
             }
             Err(e) => e.to_ptr(),
         }
     }
 
-    /// Unregisters and drops a device from [`create`].
+    /// Drops a device from [`create`].
     ///
     /// # Safety
     ///
     /// `vdev` must come from [`create`] for `T`, and is not used afterwards.
     pub unsafe fn destroy<T: TestDriver>(vdev: *mut bindings::vfio_device) {
-        // SAFETY: `vdev` is a live device of `T`; `create` forgot the `Registration` that owned
-        // the registration and the reference, which are taken back here.
-        let dev = unsafe { ARef::from_raw(NonNull::from(Device::<T>::from_raw(vdev))) };
-        // INVARIANT: `vdev` is still registered: `create` forgot its `Registration`.
-        drop(Registration { dev });
+        // SAFETY: `vdev` is live, and `create` left its `TestDevice` in its parent's driver data.
+        let dev = unsafe {
+            let parent = (*vdev).dev;
+            let dev = (*parent).driver_data.cast::<TestDevice<T>>();
+            (*parent).driver_data = ptr::null_mut();
+            KBox::from_raw(dev)
+        };
+        drop(dev);
     }
 
     /// Reports the `dma_unmap` calls of a device from [`create`].
@@ -1115,7 +1242,6 @@ pub mod testing {
         count
     }
 }
-
 /// Generates the C functions through which the KUnit suite `vfio_iommufd` makes devices of a
 /// [`testing::TestDriver`]: `create(group_peer)`, `destroy(vdev)` and `unmaps(vdev, last)`.
 #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]

@@ -3,25 +3,27 @@
 //! Rust VFIO sample driver for an emulated-IOMMU device.
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_emul.c`: a device that reaches memory through
-//! the CPU, registered as a [`vfio::Emulated`] device on a platform device of its own, bound to
-//! the module's platform driver. The iommufd callbacks are the VFIO core's helpers; its
-//! `dma_unmap` is where a real driver would unpin what it pinned in the range, and records the
-//! call. The KUnit suite `vfio_iommufd` makes its devices through the factory at the end.
+//! the CPU, registered as a [`vfio::Emulated`] device on a platform device bound to a driver of
+//! its own. Binding, attaching and detaching are the VFIO core's; the driver hooks
+//! `bind_iommufd` and `unbind_iommufd` to count the binds, and `dma_unmap` to record the
+//! calls, in a [`Mutex`] of its data. The KUnit suite `vfio_iommufd` makes its devices through
+//! the factory at the end.
 //!
 //! The device does DMA when user space reads or writes its file, at offset
 //! `(region << REGION_SHIFT) | iova`, up to a page at a time: region [`REGION_DMA_RW`] copies
 //! through `vfio_dma_rw`, region [`REGION_PIN`] through a pin of the page holding the range.
-//! A read copies guest memory to the caller; a write the reverse.
+//! A read copies guest memory to the caller; a write the reverse. Unlike the C sample, it
+//! needs no lock of its own for the pins: [`vfio::Open::with_pinned_page`] unpins before it
+//! returns, and the abstraction's `dma_unmap` waits for the pins taken before it was called.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
-    c_str, device,
+    c_str, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    types::ARef,
+    sync::Mutex,
     uaccess::{UserSliceReader, UserSliceWriter},
     vfio,
-    vfio::testing::{PlainDevice, PlainDriver, TestDriver},
+    vfio::testing::{TestDevice, TestDriver},
 };
 
 module! {
@@ -39,16 +41,12 @@ const REGION_DMA_RW: u64 = 0;
 /// The region whose reads and writes go through a pinned page.
 const REGION_PIN: u64 = 1;
 
-struct RustVfioEmul {
-    _driver: PlainDriver,
-}
+struct RustVfioEmul;
 
 impl kernel::Module for RustVfioEmul {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         pr_info!("Rust VFIO emulated sample driver\n");
-        Ok(Self {
-            _driver: PlainDriver::register(<Self as vfio::Driver>::NAME, module)?,
-        })
+        Ok(Self)
     }
 }
 
@@ -59,13 +57,14 @@ fn dma(dev: &vfio::Open<'_, RustVfioEmul>, offset: u64, data: &mut [u8], write: 
         REGION_DMA_RW if write => dev.dma_write(iova, data),
         REGION_DMA_RW => dev.dma_read(iova, data),
         REGION_PIN => {
-            let in_page = iova % PAGE_SIZE as u64;
-            let page = dev.pin_page(iova - in_page, write)?;
-            if write {
-                page.write(in_page as usize, data)
-            } else {
-                page.read(in_page as usize, data)
-            }
+            let in_page = (iova % PAGE_SIZE as u64) as usize;
+            dev.with_pinned_page(iova - in_page as u64, write, |page| {
+                if write {
+                    page.write(in_page, data)
+                } else {
+                    page.read(in_page, data)
+                }
+            })?
         }
         _ => Err(EINVAL),
     }
@@ -79,12 +78,28 @@ fn dma_buffer(len: usize) -> Result<KVec<u8>> {
     Ok(KVec::from_elem(0, len, GFP_KERNEL)?)
 }
 
-/// The driver's data: its parent device, and the `dma_unmap` calls it received.
+/// What the device was asked to do, as the driver's hooks saw it.
+#[derive(Default)]
+struct EmulLog {
+    binds: u32,
+    unbinds: u32,
+    unmaps: u32,
+    last_unmap: (u64, u64),
+}
+
+/// The driver's data.
+#[pin_data]
 struct EmulData {
-    _parent: PlainDevice,
-    unmaps: AtomicU32,
-    last_iova: AtomicU64,
-    last_length: AtomicU64,
+    #[pin]
+    log: Mutex<EmulLog>,
+}
+
+impl EmulData {
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            log <- new_mutex!(EmulLog::default(), "rust_vfio_emul::log"),
+        })
+    }
 }
 
 #[vtable]
@@ -93,11 +108,26 @@ impl vfio::Driver for RustVfioEmul {
     type Iommu = vfio::Emulated;
     const NAME: &'static CStr = c_str!("rust-vfio-emul");
 
+    fn bind_iommufd(dev: &vfio::Locked<'_, Self>, device_id: u32) -> Result {
+        let binds = {
+            let mut log = dev.data().log.lock();
+            log.binds += 1;
+            log.binds
+        };
+        pr_debug!("bind {} as {}\n", binds, device_id);
+        Ok(())
+    }
+
+    fn unbind_iommufd(dev: &vfio::Locked<'_, Self>) {
+        let mut log = dev.data().log.lock();
+        log.unbinds += 1;
+        pr_debug!("unbind {} of {}\n", log.unbinds, log.binds);
+    }
+
     fn dma_unmap(dev: &vfio::Device<Self>, iova: u64, length: u64) {
-        let data = dev.data();
-        data.last_iova.store(iova, Ordering::Relaxed);
-        data.last_length.store(length, Ordering::Relaxed);
-        data.unmaps.fetch_add(1, Ordering::Release);
+        let mut log = dev.data().log.lock();
+        log.unmaps += 1;
+        log.last_unmap = (iova, length);
     }
 
     fn read(dev: &vfio::Open<'_, Self>, mut buf: UserSliceWriter, offset: u64) -> Result<usize> {
@@ -120,29 +150,16 @@ impl vfio::Driver for RustVfioEmul {
 }
 
 impl TestDriver for RustVfioEmul {
-    fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<vfio::Registration<Self>> {
+    fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         if group_peer.is_some() {
             return Err(EINVAL);
         }
-        let parent_dev = PlainDevice::new(<Self as vfio::Driver>::NAME)?;
-        let parent: ARef<device::Device> = parent_dev.device().into();
-        let data = EmulData {
-            _parent: parent_dev,
-            unmaps: AtomicU32::new(0),
-            last_iova: AtomicU64::new(0),
-            last_length: AtomicU64::new(0),
-        };
-        vfio::Registration::new(&parent, data)
+        TestDevice::new_platform(EmulData::new(), &THIS_MODULE)
     }
 
     fn unmaps(dev: &vfio::Device<Self>) -> (u32, u64, u64) {
-        let data = dev.data();
-        let count = data.unmaps.load(Ordering::Acquire);
-        (
-            count,
-            data.last_iova.load(Ordering::Relaxed),
-            data.last_length.load(Ordering::Relaxed),
-        )
+        let log = dev.data().log.lock();
+        (log.unmaps, log.last_unmap.0, log.last_unmap.1)
     }
 }
 

@@ -3,19 +3,18 @@
 //! Rust VFIO sample driver for a physical device behind an IOMMU.
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_phys.c`: its devices are mock devices of
-//! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), bound to the module's driver on the mock bus
-//! and registered as [`vfio::Physical`] devices.
-//! It overrides `attach_ioas` and `detach_ioas`, as a driver with work to do around them
-//! would, and delegates to the VFIO core's helpers; the other callbacks are the helpers
-//! themselves. The KUnit suite `vfio_iommufd` makes its devices through the factory at the end.
+//! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), each bound to a driver of its own on the mock
+//! bus, and registered as [`vfio::Physical`] devices. It hooks `attach_ioas` and
+//! `detach_ioas`, as a driver with work to do around them would, and counts the attaches;
+//! binding, attaching and detaching themselves are the VFIO core's. The KUnit suite
+//! `vfio_iommufd` makes its devices through the factory at the end.
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
-    c_str, device,
+    c_str,
     prelude::*,
-    types::ARef,
     vfio,
-    vfio::testing::{MockDevice, MockDriver, TestDriver},
-    vfio::IommuKind,
+    vfio::testing::{TestDevice, TestDriver},
 };
 
 module! {
@@ -26,22 +25,18 @@ module! {
     license: "GPL",
 }
 
-struct RustVfioPhys {
-    _driver: MockDriver,
-}
+struct RustVfioPhys;
 
 impl kernel::Module for RustVfioPhys {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         pr_info!("Rust VFIO physical sample driver\n");
-        Ok(Self {
-            _driver: MockDriver::register(<Self as vfio::Driver>::NAME, module)?,
-        })
+        Ok(Self)
     }
 }
 
-/// The driver's data: the device it stands for, destroyed after the VFIO device.
+/// The driver's data: how many attaches the device has been asked for.
 struct PhysData {
-    _mock: MockDevice,
+    attaches: AtomicU32,
 }
 
 #[vtable]
@@ -50,20 +45,25 @@ impl vfio::Driver for RustVfioPhys {
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("rust-vfio-phys");
 
-    fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: &mut vfio::PtId) -> Result {
-        vfio::Physical::attach_ioas(dev, pt_id)
+    fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
+        let n = dev.data().attaches.fetch_add(1, Ordering::Relaxed) + 1;
+        pr_debug!("attach {} to {}\n", n, pt_id);
+        Ok(())
     }
 
     fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
-        vfio::Physical::detach_ioas(dev)
+        if dev.iommufd_attached() {
+            pr_debug!("detach\n");
+        }
     }
 }
 
 impl TestDriver for RustVfioPhys {
-    fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<vfio::Registration<Self>> {
-        let mock = MockDevice::new(<Self as vfio::Driver>::NAME, group_peer)?;
-        let parent: ARef<device::Device> = mock.device().into();
-        vfio::Registration::new(&parent, PhysData { _mock: mock })
+    fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
+        let data = PhysData {
+            attaches: AtomicU32::new(0),
+        };
+        TestDevice::new_mock(group_peer, data, &THIS_MODULE)
     }
 }
 

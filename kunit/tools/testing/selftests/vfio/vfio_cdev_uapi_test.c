@@ -14,7 +14,8 @@
  * domain they are attached to.
  *
  * The devices under test are those of the VFIO sample drivers, found through
- * the driver of /sys/class/vfio-dev/vfioN/device:
+ * the driver of /sys/class/vfio-dev/vfioN/device (each parent of a Rust
+ * sample has a driver of its own, rust-vfio-phys-N or rust-vfio-emul-N):
  *   vfio-sample-phys, rust-vfio-phys  physical devices on iommufd's mock IOMMU
  *   vfio-sample-emul, rust-vfio-emul  emulated IOMMU (iommufd_access)
  * Reading or writing an emulated device's fd makes it do DMA at the file
@@ -338,6 +339,24 @@ static int link_name(const char *path, char *name, size_t size)
 	return 0;
 }
 
+/*
+ * Whether @name is the driver @driver: the C samples' parents are bound to a
+ * driver of that name, the Rust samples' each to a driver of its own, named
+ * @driver-N.
+ */
+static bool driver_matches(const char *name, const char *driver)
+{
+	size_t len = strlen(driver);
+
+	if (strncmp(name, driver, len))
+		return false;
+	if (!name[len])
+		return true;
+	if (name[len] != '-' || !name[len + 1])
+		return false;
+	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
+}
+
 /* Find the VFIO device whose parent is bound to @driver */
 static int find_vfio_device(const char *driver, struct vfio_dut *d)
 {
@@ -355,7 +374,7 @@ static int find_vfio_device(const char *driver, struct vfio_dut *d)
 		snprintf(path, sizeof(path),
 			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
 		if (link_name(path, name, sizeof(name)) ||
-		    strcmp(name, driver))
+		    !driver_matches(name, driver))
 			continue;
 		snprintf(path, sizeof(path),
 			 "/sys/class/vfio-dev/%s/device/iommu_group",
