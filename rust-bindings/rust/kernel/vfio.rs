@@ -423,12 +423,7 @@ impl PinnedPage {
         // SAFETY: By the type invariants the page is pinned writable, the range is in it
         // (checked above), and `data` is valid for reads of its length.
         unsafe {
-            bindings::memcpy_to_page(
-                self.page.as_ptr(),
-                offset,
-                data.as_ptr().cast(),
-                data.len(),
-            )
+            bindings::memcpy_to_page(self.page.as_ptr(), offset, data.as_ptr().cast(), data.len())
         };
         Ok(())
     }
@@ -631,10 +626,7 @@ impl<T: Driver> Registration<T> {
     /// `parent` must be bound to a driver from before this call until the returned value is
     /// dropped: opening the device uses the module of the parent's driver. A driver drops it
     /// in its `remove` at the latest.
-    pub unsafe fn new(
-        parent: &device::Device,
-        data: impl PinInit<T::Data, Error>,
-    ) -> Result<Self> {
+    pub unsafe fn new(parent: &device::Device, data: impl PinInit<T::Data, Error>) -> Result<Self> {
         let dev = Device::<T>::new(parent, data)?;
         // SAFETY: `dev` was just allocated and is not registered.
         to_result(unsafe { T::Iommu::register(dev.as_raw()) })?;
@@ -924,7 +916,7 @@ impl<T: Driver> VTable<T> {
 
 /// Devices for samples and tests, on iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`).
 ///
-/// A [`TestDevice`] makes a parent device for a VFIO device, binds it to a driver of its own
+/// A [`TestDevice`](testing::TestDevice) makes a parent device for a VFIO device, binds it to a driver of its own
 /// and registers the VFIO device on it; it owns all three, and drops them in the reverse order,
 /// so the parent is bound for as long as the registration lives: this is where the safe code
 /// of a sample gets the guarantee [`Registration::new`] asks for.
@@ -972,7 +964,11 @@ pub mod testing {
     }
 
     impl MockParent {
-        fn new(name: &CStr, peer: *mut bindings::device, module: &'static ThisModule) -> Result<Self> {
+        fn new(
+            name: &CStr,
+            peer: *mut bindings::device,
+            module: &'static ThisModule,
+        ) -> Result<Self> {
             let name = unique_name(name)?;
             // SAFETY: All zeroes is a valid `device_driver`: no callbacks, no bus yet.
             let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
@@ -1114,6 +1110,94 @@ pub mod testing {
     /// of its own that belongs to the sample's module. Dropping it unregisters the VFIO device
     /// (waiting until user space has closed it), then destroys the parent and its driver.
     ///
+    /// # Examples
+    ///
+    /// The iommufd hooks run around the VFIO core's helpers, which the abstraction always calls:
+    /// a `bind_iommufd` hook that fails leaves the device unbound, an `attach_ioas` hook that
+    /// fails leaves it detached. Data whose initialisation fails is never dropped; other data is
+    /// dropped once. The test calls the ops as the VFIO core does, under `dev_set->lock`.
+    ///
+    /// ```
+    /// use core::{
+    ///     ptr,
+    ///     sync::atomic::{AtomicU32, Ordering},
+    /// };
+    /// use kernel::{bindings, c_str, init, prelude::*, vfio, vfio::testing::TestDevice};
+    ///
+    /// // SAFETY: A null module is what built-in code has.
+    /// static MODULE: ThisModule = unsafe { ThisModule::from_ptr(ptr::null_mut()) };
+    /// static BINDS: AtomicU32 = AtomicU32::new(0);
+    /// static DROPS: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// struct Counted;
+    ///
+    /// impl Drop for Counted {
+    ///     fn drop(&mut self) {
+    ///         DROPS.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// struct Picky;
+    ///
+    /// #[vtable]
+    /// impl vfio::Driver for Picky {
+    ///     type Data = Counted;
+    ///     type Iommu = vfio::Emulated;
+    ///     const NAME: &'static CStr = c_str!("picky-vfio");
+    ///
+    ///     // Refuses the first bind, which the core has made when the hook runs.
+    ///     fn bind_iommufd(_dev: &vfio::Locked<'_, Self>, _device_id: u32) -> Result {
+    ///         match BINDS.fetch_add(1, Ordering::Relaxed) {
+    ///             0 => Err(EPERM),
+    ///             _ => Ok(()),
+    ///         }
+    ///     }
+    ///
+    ///     fn unbind_iommufd(_dev: &vfio::Locked<'_, Self>) {}
+    ///
+    ///     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _pt_id: u32) -> Result {
+    ///         Err(EBUSY)
+    ///     }
+    ///
+    ///     fn detach_ioas(_dev: &vfio::Locked<'_, Self>) {}
+    /// }
+    ///
+    /// // SAFETY: The initialiser fails without touching the slot.
+    /// let failing = unsafe { init::pin_init_from_closure::<Counted, Error>(|_| Err(ENOMEM)) };
+    /// assert_eq!(TestDevice::<Picky>::new_platform(failing, &MODULE).err(), Some(ENOMEM));
+    /// assert_eq!(DROPS.load(Ordering::Relaxed), 0);
+    ///
+    /// let dev = TestDevice::<Picky>::new_platform(Counted, &MODULE)?;
+    /// let vdev = ptr::from_ref(dev.device()).cast_mut().cast::<bindings::vfio_device>();
+    /// // SAFETY: `vdev` is live; the context is checked; the ops are called as the VFIO core
+    /// // calls them, under `dev_set->lock`, in an order it allows.
+    /// unsafe {
+    ///     let ictx = bindings::iommufd_test_ctx_create();
+    ///     assert!(!bindings::IS_ERR(ictx.cast()));
+    ///     let mut ioas = 0;
+    ///     assert_eq!(bindings::iommufd_test_ioas_alloc(ictx, &mut ioas), 0);
+    ///     let ops = &*(*vdev).ops;
+    ///     let lock = ptr::addr_of_mut!((*(*vdev).dev_set).lock);
+    ///     let mut id = 0;
+    ///     bindings::mutex_lock(lock);
+    ///     assert_eq!(ops.bind_iommufd.unwrap()(vdev, ictx, &mut id), EPERM.to_errno());
+    ///     assert!((*vdev).iommufd_access.is_null());
+    ///     assert_eq!(ops.bind_iommufd.unwrap()(vdev, ictx, &mut id), 0);
+    ///     assert!(!(*vdev).iommufd_access.is_null());
+    ///     let mut pt_id = ioas;
+    ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), EBUSY.to_errno());
+    ///     assert_eq!((*vdev).iommufd_attached(), 0);
+    ///     ops.unbind_iommufd.unwrap()(vdev);
+    ///     assert!((*vdev).iommufd_access.is_null());
+    ///     bindings::mutex_unlock(lock);
+    ///     assert_eq!(bindings::iommufd_test_destroy(ictx, ioas), 0);
+    ///     bindings::iommufd_test_ctx_destroy(ictx);
+    /// }
+    /// drop(dev);
+    /// assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
     /// # Invariants
     ///
     /// `parent` is bound to its driver while `reg` exists.
@@ -1162,7 +1246,10 @@ pub mod testing {
             data: impl PinInit<T::Data, Error>,
             module: &'static ThisModule,
         ) -> Result<Self> {
-            Self::register(Parent::Platform(PlatformParent::new(T::NAME, module)?), data)
+            Self::register(
+                Parent::Platform(PlatformParent::new(T::NAME, module)?),
+                data,
+            )
         }
     }
 
