@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Unit tests for the kernel log check of tools/run.py."""
+"""Unit tests for the kernel log check of tools/run.py, and for how it
+counts the stress test's results."""
 
+import contextlib
+import io
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import check_kernel_log  # noqa: E402
+from run import Results, VFIO_STRESS_PROGRAM, step_stress_results  # noqa: E402
+from uml_user import ProgramResult, MISSING, PASS, FAIL, SKIP  # noqa: E402
 
 BEGIN = '    # case: vfio-kunit: expected WARNING from drivers/vfio/vfio_main.c begins'
 END = '    # case: vfio-kunit: expected WARNING ends'
@@ -65,6 +70,60 @@ class KernelLogTest(unittest.TestCase):
 	def test_unterminated_bracket(self):
 		_, problems = self.check(BEGIN, WARN)
 		self.assertEqual(len(problems), 1)
+
+
+# The stress test's names: <fixture>.<variant>.<test>
+STRESS_TESTS = [f'vfio_cdev_stress.{v}.{t}'
+		for v in ('c_physical', 'c_emulated', 'rust_physical',
+			  'rust_emulated')
+		for t in ('u9_race_then_detach', 'u9_race_then_close_attached')]
+
+
+class StressResultsTest(unittest.TestCase):
+	"""step_stress_results(): every test must pass; a skip is no pass."""
+
+	def rows(self, programs):
+		results = Results()
+		with contextlib.redirect_stdout(io.StringIO()):
+			step_stress_results(results, programs)
+		return [(step, passed, failed) for step, passed, failed, _ in
+			results.rows]
+
+	def program(self, statuses, exit_code=0):
+		tests = dict(zip(STRESS_TESTS, statuses))
+		return {VFIO_STRESS_PROGRAM: ProgramResult(
+			VFIO_STRESS_PROGRAM, exit_code, 12.0, len(STRESS_TESTS),
+			tests)}
+
+	def test_all_pass(self):
+		self.assertEqual(self.rows(self.program([PASS] * 8)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 8, 0)])
+
+	def test_failure(self):
+		statuses = [PASS] * 8
+		statuses[3] = FAIL
+		self.assertEqual(self.rows(self.program(statuses, exit_code=1)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 7, 1)])
+
+	def test_skip_fails(self):
+		statuses = [PASS] * 6 + [SKIP] * 2
+		self.assertEqual(self.rows(self.program(statuses)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 6, 2)])
+
+	def test_did_not_run(self):
+		self.assertEqual(self.rows({}),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 0, 1)])
+
+	def test_crashed(self):
+		statuses = [PASS] * 2 + [MISSING] * 6
+		self.assertEqual(self.rows(self.program(statuses, exit_code=None)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 2, 6)])
+
+	def test_no_tests(self):
+		programs = {VFIO_STRESS_PROGRAM: ProgramResult(
+			VFIO_STRESS_PROGRAM, 0, 1.0, None, {})}
+		self.assertEqual(self.rows(programs),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 0, 1)])
 
 
 if __name__ == '__main__':

@@ -1,0 +1,958 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Stress test of the VFIO device cdev, /dev/vfio/devices/vfioN: threads race
+ * on one device and its iommufd, the way a VMM's threads can.
+ *
+ * iommufd calls a driver's dma_unmap on IOMMU_IOAS_UNMAP, on DETACH, on a
+ * replace onto another IOAS and on unbind, at any time while the device is
+ * bound and concurrently with the driver's own DMA paths. When dma_unmap
+ * returns, the driver must hold no pin in the range; iommufd WARNs and leaks
+ * the pinned pages otherwise. The uAPI conformance test calls one thing at
+ * a time and cannot see that; this test runs, on one device at a time,
+ *
+ *   attach        ATTACH to IOAS B (replacing IOAS A), for a physical device
+ *                 ATTACH to an HWPT from IOMMU_HWPT_ALLOC, DETACH, ATTACH to
+ *                 IOAS A again
+ *   map           IOMMU_IOAS_UNMAP and IOMMU_IOAS_MAP of a page of user
+ *                 memory at the test IOVA, on IOAS A and on IOAS B
+ *   dma, pin-rd,  (emulated devices) reads and writes of the device fd at
+ *   pin-wr        that IOVA: through vfio_dma_rw() (region 0) and through
+ *                 vfio_pin_pages() (region 1)
+ *   second-open   open() of the device's cdev and BIND, which must fail
+ *                 with EINVAL while the device is bound, then ATTACH and
+ *                 read() on that unbound fd, which must fail with EINVAL
+ *
+ * in rounds of a fixed number of attach and map cycles. Every call must
+ * succeed, or fail with an errno the race explains: DMA gets ENOENT while
+ * the device is detached or nothing is mapped at the IOVA, and EINVAL while
+ * an unmap of the IOVA is in progress. After each round the device is
+ * detached, or its fd closed while it is attached, every HWPT and IOAS must
+ * destroy with IOMMU_DESTROY returning 0, and the device must bind again to
+ * a fresh iommufd, attach and reach memory mapped there. A test fails, too,
+ * if the kernel logged a WARNING, BUG, lockdep, KASAN or UBSAN report
+ * (/dev/kmsg) while it ran.
+ *
+ * The devices are those of the VFIO sample drivers, found through the
+ * driver of /sys/class/vfio-dev/vfioN/device, as vfio_cdev_uapi_test finds
+ * them; a variant whose device is missing is skipped. Needs
+ * CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD_TEST and
+ * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples, a
+ * kernel booted with vfio_sample_devices.count=1 and devtmpfs on /dev. As
+ * root:
+ *
+ *	./vfio_cdev_stress_test
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+/* File offsets of an emulated sample device's DMA windows */
+#define DMA_REGION_SHIFT	40
+#define DMA_REGION_RW		0	/* vfio_dma_rw() */
+#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
+
+/* An IOVA inside the mock IOMMU's aperture, used for every device */
+#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
+/* Bytes the device reads or writes at a time */
+#define DMA_LEN			64
+
+/*
+ * Rounds of each test, and the attach and map cycles of a round: a test
+ * takes about a second under UML (one CPU, no kernel preemption), where
+ * threads interleave at the scheduler tick and wherever a call sleeps.
+ */
+#define ROUNDS			4
+#define CYCLES			1000
+/* Upper bound of the calls of a thread that runs until a round ends */
+#define MAX_CALLS		100000
+/* Seconds a test may take */
+#define TIMEOUT			120
+
+#define ASSERT_ERRNO(expected_errno, cmd)		\
+	({						\
+		ASSERT_EQ(-1, cmd);			\
+		ASSERT_EQ(expected_errno, errno);	\
+	})
+
+/* The device under test, with the iommufd it is bound to */
+struct vfio_dut {
+	bool emulated;
+	int iommufd;			/* an open /dev/iommu */
+	int fd;				/* the device cdev, -1 once closed */
+	__u32 devid;			/* its id in iommufd, after BIND */
+	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
+};
+
+static size_t page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+static void fill(void *buf, size_t len, unsigned int seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = seed + i * 131;
+}
+
+/* The ioctls, each returning what ioctl() returns */
+
+static int vfio_bind(int fd, int iommufd, __u32 *devid)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+	if (!ret && devid)
+		*devid = bind.out_devid;
+	return ret;
+}
+
+static int vfio_attach(int fd, __u32 *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = *pt_id,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+	if (!ret)
+		*pt_id = attach.pt_id;
+	return ret;
+}
+
+static int vfio_detach(int fd)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+
+	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
+/* DMA of an emulated device: it reads guest memory into @buf */
+static ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
+			size_t len)
+{
+	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* DMA of an emulated device: it writes @buf into guest memory */
+static ssize_t dma_write(int fd, int region, __u64 iova, const void *buf,
+			 size_t len)
+{
+	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+static int ioas_alloc(int iommufd, __u32 *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
+	if (!ret)
+		*ioas_id = cmd.out_ioas_id;
+	return ret;
+}
+
+static int iommufd_destroy(int iommufd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
+}
+
+static int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
+		    __u64 iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
+}
+
+static int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova, __u64 *len)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = *len,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+	if (!ret)
+		*len = cmd.length;
+	return ret;
+}
+
+static int ioas_iova_alignment(int iommufd, __u32 ioas_id, __u64 *alignment)
+{
+	struct iommu_iova_range ranges[8];
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = ARRAY_SIZE(ranges),
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	if (!ret)
+		*alignment = cmd.out_iova_alignment;
+	return ret;
+}
+
+static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!ret)
+		*hwpt_id = cmd.out_hwpt_id;
+	return ret;
+}
+
+/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
+static int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova, void *buf,
+			size_t len)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* Finding the device */
+
+/* The last component of the path the symbolic link @path holds */
+static int link_name(const char *path, char *name, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	char *base;
+
+	len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0)
+		return -1;
+	target[len] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if ((size_t)len >= size)
+		return -1;
+	memcpy(name, base, len + 1);
+	return 0;
+}
+
+/*
+ * Whether @name is the driver @driver: the C samples' parents are bound to a
+ * driver of that name, the Rust samples' each to a driver of its own, named
+ * @driver-N.
+ */
+static bool driver_matches(const char *name, const char *driver)
+{
+	size_t len = strlen(driver);
+
+	if (strncmp(name, driver, len))
+		return false;
+	if (!name[len])
+		return true;
+	if (name[len] != '-' || !name[len + 1])
+		return false;
+	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
+}
+
+/* Find the VFIO device whose parent is bound to @driver */
+static int find_vfio_device(const char *driver, struct vfio_dut *d)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1];
+	struct dirent *de;
+	int ret = -1;
+	DIR *dir;
+
+	dir = opendir("/sys/class/vfio-dev");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
+		if (link_name(path, name, sizeof(name)) ||
+		    !driver_matches(name, driver))
+			continue;
+		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
+			 de->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* The kernel log */
+
+/* What the kernel prints when it finds a bug */
+static const char * const kernel_reports[] = {
+	"WARNING:", "BUG:", "kernel BUG at", "possible recursive locking",
+	"circular locking", "INFO: ", "Oops", "KASAN", "UBSAN",
+};
+
+/* /dev/kmsg, positioned after the last record the kernel has logged */
+static int kmsg_open(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/kmsg");
+	ASSERT_LE(0, lseek(fd, 0, SEEK_END));
+	return fd;
+}
+
+/*
+ * Log each record of @kmsg, up to the last one, that reports a bug; return
+ * how many did. A record is "<prio>,<seq>,<time>,<flags>;<message>\n".
+ */
+static int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
+{
+	char rec[8192], *msg, *end;
+	int found = 0;
+	ssize_t len;
+	size_t i;
+
+	for (;;) {
+		len = read(kmsg, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)	/* records were overwritten */
+			continue;
+		if (len < 0)	/* EAGAIN: no more records */
+			EXPECT_EQ(EAGAIN, errno);
+		if (len <= 0)
+			return found;
+		rec[len] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = '\0';
+		for (i = 0; i < ARRAY_SIZE(kernel_reports); i++) {
+			if (!strstr(msg, kernel_reports[i]))
+				continue;
+			if (found++ < 20)
+				TH_LOG("kernel: %s", msg);
+			break;
+		}
+	}
+}
+
+/* The threads of a round */
+
+/* Outcomes of a read or write of an emulated device */
+enum {
+	DMA_DONE,	/* all bytes copied */
+	DMA_ENOENT,	/* detached, or nothing mapped at the IOVA */
+	DMA_EINVAL,	/* an unmap of the IOVA is in progress */
+	NR_DMA_RESULTS
+};
+
+/* What the threads of a round share */
+struct stress {
+	const struct vfio_dut *d;
+	__u32 ioas[2];			/* IOAS A and IOAS B */
+	__u32 hwpt;			/* physical: an HWPT of IOAS A */
+	int other_iommufd;		/* another iommufd to BIND to */
+	unsigned char *mem;		/* a page mapped at TEST_IOVA */
+	size_t page;
+	pthread_barrier_t start;
+	int stop;
+};
+
+struct worker {
+	const char *name;
+	void *(*fn)(void *arg);
+	int region;			/* DMA workers: the region */
+	bool bounded;			/* runs its cycles; the others stop */
+	struct stress *s;
+	pthread_t thread;
+	unsigned long cycles;		/* of this round */
+	unsigned long total;		/* of every round */
+	unsigned long dma[NR_DMA_RESULTS];
+	/* The first call that went wrong, what it returned and its errno */
+	const char *failed;
+	long ret;
+	int err;
+};
+
+static bool stopped(struct stress *s)
+{
+	return __atomic_load_n(&s->stop, __ATOMIC_RELAXED);
+}
+
+static void *worker_fail(struct worker *w, const char *what, long ret)
+{
+	w->failed = what;
+	w->ret = ret;
+	w->err = ret == -1 ? errno : 0;
+	__atomic_store_n(&w->s->stop, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Whether @w is to do another cycle */
+static bool worker_runs(struct worker *w)
+{
+	return w->cycles < (w->bounded ? CYCLES : MAX_CALLS) &&
+	       !stopped(w->s);
+}
+
+/* ATTACH to @pt_id, which must come back as @want (0: anything else) */
+static bool attach_to(struct worker *w, __u32 pt_id, __u32 want,
+		      const char *what)
+{
+	__u32 id = pt_id;
+	int ret;
+
+	ret = vfio_attach(w->s->d->fd, &id);
+	if (ret) {
+		worker_fail(w, what, ret);
+		return false;
+	}
+	if (want ? id != want : id == pt_id) {
+		worker_fail(w, what, id);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Replace IOAS A with IOAS B, then (physical) with an HWPT, DETACH and
+ * attach to IOAS A again. An emulated device gets the IOAS id back, a
+ * physical one the id of an HWPT made for it.
+ */
+static void *attach_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	bool emulated = s->d->emulated;
+	int ret;
+
+	pthread_barrier_wait(&s->start);
+	while (worker_runs(w)) {
+		if (!attach_to(w, s->ioas[1], emulated ? s->ioas[1] : 0,
+			       "ATTACH replacing IOAS A with IOAS B"))
+			return NULL;
+		if (!emulated && !attach_to(w, s->hwpt, s->hwpt,
+					    "ATTACH replacing IOAS B with an HWPT"))
+			return NULL;
+		ret = vfio_detach(s->d->fd);
+		if (ret)
+			return worker_fail(w, "DETACH", ret);
+		if (!attach_to(w, s->ioas[0], emulated ? s->ioas[0] : 0,
+			       "ATTACH to IOAS A"))
+			return NULL;
+		w->cycles++;
+	}
+	return NULL;
+}
+
+/* IOMMU_IOAS_UNMAP and IOMMU_IOAS_MAP of the page on IOAS A, then B */
+static void *map_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	int iommufd = s->d->iommufd;
+	__u64 len;
+	int i, ret;
+
+	pthread_barrier_wait(&s->start);
+	while (worker_runs(w)) {
+		for (i = 0; i < 2; i++) {
+			len = s->page;
+			ret = ioas_unmap(iommufd, s->ioas[i], TEST_IOVA, &len);
+			if (ret)
+				return worker_fail(w, "IOMMU_IOAS_UNMAP", ret);
+			if (len != s->page)
+				return worker_fail(w, "IOMMU_IOAS_UNMAP length",
+						   len);
+			ret = ioas_map(iommufd, s->ioas[i], s->mem, s->page,
+				       TEST_IOVA);
+			if (ret)
+				return worker_fail(w, "IOMMU_IOAS_MAP", ret);
+		}
+		w->cycles++;
+	}
+	return NULL;
+}
+
+/*
+ * Reads and writes, in turn, of DMA_LEN bytes at the test IOVA through the
+ * worker's region, at offsets that go through the page
+ */
+static void *dma_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	unsigned char buf[DMA_LEN];
+	__u64 iova;
+	ssize_t ret;
+
+	pthread_barrier_wait(&s->start);
+	while (worker_runs(w)) {
+		iova = TEST_IOVA + (w->cycles * DMA_LEN) % s->page;
+		if (w->cycles & 1) {
+			fill(buf, sizeof(buf), w->cycles);
+			ret = dma_write(s->d->fd, w->region, iova, buf,
+					sizeof(buf));
+		} else {
+			ret = dma_read(s->d->fd, w->region, iova, buf,
+				       sizeof(buf));
+		}
+		if (ret == sizeof(buf))
+			w->dma[DMA_DONE]++;
+		else if (ret == -1 && errno == ENOENT)
+			w->dma[DMA_ENOENT]++;
+		else if (ret == -1 && errno == EINVAL)
+			w->dma[DMA_EINVAL]++;
+		else
+			return worker_fail(w, w->cycles & 1 ? "pwrite" : "pread",
+					   ret);
+		w->cycles++;
+	}
+	return NULL;
+}
+
+/*
+ * A second open of the bound device: BIND fails with EINVAL, to its iommufd
+ * and to another one, and the unbound fd can neither ATTACH nor read
+ */
+static void *second_open_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	unsigned char buf[DMA_LEN];
+	int fd, iommufd, ret;
+	__u32 pt_id;
+
+	pthread_barrier_wait(&s->start);
+	while (worker_runs(w)) {
+		fd = open(s->d->cdev, O_RDWR);
+		if (fd < 0)
+			return worker_fail(w, "open", fd);
+		iommufd = w->cycles & 1 ? s->other_iommufd : s->d->iommufd;
+		ret = vfio_bind(fd, iommufd, NULL);
+		if (ret != -1 || errno != EINVAL) {
+			close(fd);
+			return worker_fail(w, "BIND", ret);
+		}
+		pt_id = s->ioas[0];
+		ret = vfio_attach(fd, &pt_id);
+		if (ret != -1 || errno != EINVAL) {
+			close(fd);
+			return worker_fail(w, "ATTACH of the unbound fd", ret);
+		}
+		ret = dma_read(fd, DMA_REGION_RW, TEST_IOVA, buf, sizeof(buf));
+		if (ret != -1 || errno != EINVAL) {
+			close(fd);
+			return worker_fail(w, "pread of the unbound fd", ret);
+		}
+		ret = close(fd);
+		if (ret)
+			return worker_fail(w, "close", ret);
+		w->cycles++;
+	}
+	return NULL;
+}
+
+/* Test helpers that assert */
+
+/* A new iommufd context */
+static int open_iommufd(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
+	return fd;
+}
+
+/* A page of user memory, filled with a pattern */
+static unsigned char *guest_page(struct __test_metadata *_metadata)
+{
+	void *mem;
+
+	mem = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	fill(mem, page_size(), 1);
+	return mem;
+}
+
+static __u32 new_ioas(struct __test_metadata *_metadata, int iommufd)
+{
+	__u32 ioas_id;
+
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas_id));
+	return ioas_id;
+}
+
+/*
+ * Whether anything uses the IOAS's page table: an IOMMU domain or an
+ * iommufd_access raises its IOVA alignment above 1.
+ */
+static bool ioas_attached(struct __test_metadata *_metadata, int iommufd,
+			  __u32 ioas_id)
+{
+	__u64 alignment;
+
+	ASSERT_EQ(0, ioas_iova_alignment(iommufd, ioas_id, &alignment));
+	return alignment > 1;
+}
+
+/* Open the cdev and BIND it to the device's iommufd */
+static void dut_open_bind(struct __test_metadata *_metadata,
+			  struct vfio_dut *d)
+{
+	d->fd = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
+	ASSERT_EQ(0, vfio_bind(d->fd, d->iommufd, &d->devid));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+}
+
+/* Close the device fd, which unbinds it; its id is gone */
+static void dut_close(struct __test_metadata *_metadata, struct vfio_dut *d)
+{
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
+}
+
+/* An emulated device reads @mem through @region and its writes land there */
+static void check_dma(struct __test_metadata *_metadata, int fd, int region,
+		      unsigned char *mem)
+{
+	unsigned char buf[DMA_LEN];
+
+	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA, buf, DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem, buf, DMA_LEN));
+	fill(buf, DMA_LEN, 2 + region);
+	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + DMA_LEN, buf,
+				     DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem + DMA_LEN, buf, DMA_LEN));
+}
+
+/*
+ * The bound device attaches to a new IOAS, reaches a page mapped there (its
+ * mock IOMMU domain maps it, or it reads and writes it through both
+ * regions), detaches, and the IOAS goes.
+ */
+static void check_device_works(struct __test_metadata *_metadata,
+			       struct vfio_dut *d)
+{
+	unsigned char *mem = guest_page(_metadata);
+	__u32 ioas_id, pt_id;
+	__u64 len;
+
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = ioas_id;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	ASSERT_EQ(d->emulated, pt_id == ioas_id);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, page_size(),
+			      TEST_IOVA));
+	if (d->emulated) {
+		check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
+		check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+	} else {
+		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, mem,
+					  page_size()));
+	}
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	len = page_size();
+	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &len));
+	ASSERT_EQ(page_size(), len);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_EQ(0, munmap(mem, page_size()));
+}
+
+/* The threads, for a physical or an emulated device */
+static const struct worker workers[] = {
+	{ .name = "attach", .fn = attach_worker, .bounded = true },
+	{ .name = "map", .fn = map_worker, .bounded = true },
+	{ .name = "second-open", .fn = second_open_worker },
+	{ .name = "dma", .fn = dma_worker, .region = DMA_REGION_RW },
+	{ .name = "pin-rd", .fn = dma_worker, .region = DMA_REGION_PIN },
+	{ .name = "pin-wr", .fn = dma_worker, .region = DMA_REGION_PIN },
+};
+
+#define NR_WORKERS		ARRAY_SIZE(workers)
+#define NR_PHYSICAL_WORKERS	3	/* no DMA through the fd */
+
+/*
+ * A bound device, attached to IOAS A; the page mapped at TEST_IOVA in
+ * IOAS A and IOAS B; for a physical device an HWPT of IOAS A
+ */
+static void round_setup(struct __test_metadata *_metadata, struct stress *s,
+			struct vfio_dut *d)
+{
+	__u32 pt_id;
+
+	s->ioas[0] = new_ioas(_metadata, d->iommufd);
+	s->ioas[1] = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, ioas_map(d->iommufd, s->ioas[0], s->mem, s->page,
+			      TEST_IOVA));
+	ASSERT_EQ(0, ioas_map(d->iommufd, s->ioas[1], s->mem, s->page,
+			      TEST_IOVA));
+	s->hwpt = 0;
+	if (!d->emulated)
+		ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->devid, s->ioas[0],
+					&s->hwpt));
+	pt_id = s->ioas[0];
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
+	s->other_iommufd = open_iommufd(_metadata);
+	s->stop = 0;
+}
+
+/* What each thread did, in every round up to the last one it ran */
+static void log_totals(struct __test_metadata *_metadata,
+		       const struct worker *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (w[i].fn != dma_worker) {
+			TH_LOG("%-11s %6lu cycles", w[i].name, w[i].total);
+			continue;
+		}
+		TH_LOG("%-11s %6lu calls: %lu done, %lu ENOENT, %lu EINVAL",
+		       w[i].name, w[i].total, w[i].dma[DMA_DONE],
+		       w[i].dma[DMA_ENOENT], w[i].dma[DMA_EINVAL]);
+	}
+}
+
+/* Run the threads until the bounded ones have done their cycles */
+static void round_run(struct __test_metadata *_metadata, struct stress *s,
+		      struct worker *w, size_t n)
+{
+	bool failed = false;
+	size_t i;
+
+	ASSERT_EQ(0, pthread_barrier_init(&s->start, NULL, n + 1));
+	for (i = 0; i < n; i++) {
+		w[i].s = s;
+		w[i].cycles = 0;
+		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, w[i].fn,
+					    &w[i]));
+	}
+	pthread_barrier_wait(&s->start);
+	for (i = 0; i < n; i++)
+		if (w[i].bounded)
+			ASSERT_EQ(0, pthread_join(w[i].thread, NULL));
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++)
+		if (!w[i].bounded)
+			ASSERT_EQ(0, pthread_join(w[i].thread, NULL));
+	ASSERT_EQ(0, pthread_barrier_destroy(&s->start));
+
+	for (i = 0; i < n; i++) {
+		w[i].total += w[i].cycles;
+		if (!w[i].failed)
+			continue;
+		TH_LOG("%s: %s returned %ld, errno %d (%s), after %lu cycles",
+		       w[i].name, w[i].failed, w[i].ret, w[i].err,
+		       strerror(w[i].err), w[i].cycles);
+		failed = true;
+	}
+	if (failed)
+		log_totals(_metadata, w, n);
+	ASSERT_FALSE(failed);
+}
+
+/*
+ * End a round: DETACH, or close the device fd while it is attached; then
+ * every HWPT and IOAS destroys, and the device binds again to a fresh
+ * iommufd and works
+ */
+static void round_end(struct __test_metadata *_metadata, struct stress *s,
+		      struct vfio_dut *d, bool close_attached)
+{
+	int i;
+
+	if (close_attached) {
+		dut_close(_metadata, d);
+	} else {
+		ASSERT_EQ(0, vfio_detach(d->fd));
+		ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	}
+	if (s->hwpt)
+		ASSERT_EQ(0, iommufd_destroy(d->iommufd, s->hwpt));
+	for (i = 0; i < 2; i++) {
+		ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, s->ioas[i]));
+		ASSERT_EQ(0, iommufd_destroy(d->iommufd, s->ioas[i]));
+	}
+	if (!close_attached)
+		dut_close(_metadata, d);
+
+	ASSERT_EQ(0, close(s->other_iommufd));
+	ASSERT_EQ(0, close(d->iommufd));
+	d->iommufd = open_iommufd(_metadata);
+	dut_open_bind(_metadata, d);
+	check_device_works(_metadata, d);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ROUNDS rounds of the threads on the device, each ended as @close_attached */
+static void stress_device(struct __test_metadata *_metadata,
+			  struct vfio_dut *d, bool close_attached)
+{
+	size_t n = d->emulated ? NR_WORKERS : NR_PHYSICAL_WORKERS;
+	struct worker w[NR_WORKERS];
+	struct stress s = { .d = d, .page = page_size() };
+	double start = now();
+	int round;
+
+	memcpy(w, workers, sizeof(w));
+	s.mem = guest_page(_metadata);
+	dut_open_bind(_metadata, d);
+	for (round = 0; round < ROUNDS; round++) {
+		round_setup(_metadata, &s, d);
+		round_run(_metadata, &s, w, n);
+		round_end(_metadata, &s, d, close_attached);
+	}
+
+	TH_LOG("%s: %d rounds in %.1f s", d->cdev, ROUNDS, now() - start);
+	log_totals(_metadata, w, n);
+}
+
+FIXTURE(vfio_cdev_stress)
+{
+	struct vfio_dut d;
+	int kmsg;
+};
+
+FIXTURE_VARIANT(vfio_cdev_stress)
+{
+	const char *driver;
+	bool emulated;
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_stress, c_physical)
+{
+	.driver = "vfio-sample-phys",
+	.emulated = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_stress, c_emulated)
+{
+	.driver = "vfio-sample-emul",
+	.emulated = true,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_stress, rust_physical)
+{
+	.driver = "rust-vfio-phys",
+	.emulated = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_stress, rust_emulated)
+{
+	.driver = "rust-vfio-emul",
+	.emulated = true,
+};
+
+FIXTURE_SETUP(vfio_cdev_stress)
+{
+	struct vfio_dut *d = &self->d;
+
+	d->emulated = variant->emulated;
+	d->fd = -1;
+	d->iommufd = -1;
+	self->kmsg = -1;
+	if (find_vfio_device(variant->driver, d))
+		SKIP(return,
+		     "no VFIO device of driver %s: needs CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1",
+		     variant->driver);
+	self->kmsg = kmsg_open(_metadata);
+	d->iommufd = open_iommufd(_metadata);
+}
+
+FIXTURE_TEARDOWN(vfio_cdev_stress)
+{
+	struct vfio_dut *d = &self->d;
+
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
+	if (self->kmsg >= 0)
+		EXPECT_EQ(0, kmsg_reports(_metadata, self->kmsg))
+			TH_LOG("the kernel reported bugs during the test");
+}
+
+/*
+ * U9: the threads race; after each round DETACH, destroy every HWPT and
+ * IOAS, close the device fd and bind it to a fresh iommufd
+ */
+TEST_F_TIMEOUT(vfio_cdev_stress, u9_race_then_detach, TIMEOUT)
+{
+	stress_device(_metadata, &self->d, false);
+}
+
+/*
+ * U9: the threads race; after each round close the device fd while it is
+ * attached, destroy every HWPT and IOAS and bind it to a fresh iommufd
+ */
+TEST_F_TIMEOUT(vfio_cdev_stress, u9_race_then_close_attached, TIMEOUT)
+{
+	stress_device(_metadata, &self->d, true);
+}
+
+TEST_HARNESS_MAIN
