@@ -27,6 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compile_fail  # noqa: E402
 import series  # noqa: E402
 import uml_user  # noqa: E402
 
@@ -58,6 +59,9 @@ BASELINE_FIXES = ('iommu-static-blocked-default-domain',
 BASELINE_LABEL = 'base + fixes'
 VFIO_UAPI_FOLDER = 'tools/testing/selftests/vfio'
 VFIO_UAPI_PROGRAM = 'vfio_cdev_uapi_test'
+# The stress test of the device cdev, in the same folder; it runs after the
+# uAPI test in the same boot.
+VFIO_STRESS_PROGRAM = 'vfio_cdev_stress_test'
 # The uAPI test's fixtures are named after what they hold; its variants
 # after the sample driver, as in the vfio_iommufd KUnit suite.
 UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
@@ -397,11 +401,11 @@ def build_programs(ksrc, work, log, vfio):
 					 os.path.join(work, 'iommu'), log=log)
 	programs = [iommu[name] for name in uml_user.IOMMU_PROGRAMS]
 	if vfio:
+		names = (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM)
 		built = uml_user.build_selftests(
 			ksrc, include, os.path.join(work, 'vfio'),
-			folder=VFIO_UAPI_FOLDER, programs=(VFIO_UAPI_PROGRAM,),
-			log=log)
-		programs.insert(0, built[VFIO_UAPI_PROGRAM])
+			folder=VFIO_UAPI_FOLDER, programs=names, log=log)
+		programs[0:0] = [built[name] for name in names]
 	return programs
 
 
@@ -451,21 +455,24 @@ def pristine_kernel(log):
 	return os.path.join(PRISTINE_BUILD, 'linux')
 
 
-def print_uapi_matrix(result):
-	"""The uAPI matrix of vfio_cdev_uapi_test.
+def print_uapi_matrix(*results):
+	"""The uAPI matrix of vfio_cdev_uapi_test and vfio_cdev_stress_test.
 
 	Test names are '<fixture>.<variant>.<rule>_<what>'; a rule passes for a
-	driver when all its tests passed.
+	driver when all its tests passed. A result may be None (did not run).
 	"""
 	cells = {drv: {} for drv in UAPI_DRIVERS.values()}
-	for name, status in result.tests.items():
-		parts = name.split('.')
-		if len(parts) != 3 or parts[1] not in UAPI_DRIVERS:
-			continue
-		rule = parts[2].split('_')[0].upper()
-		cells[UAPI_DRIVERS[parts[1]]].setdefault(rule, []).append(status)
+	for result in filter(None, results):
+		for name, status in result.tests.items():
+			parts = name.split('.')
+			if len(parts) != 3 or parts[1] not in UAPI_DRIVERS:
+				continue
+			rule = parts[2].split('_')[0].upper()
+			cells[UAPI_DRIVERS[parts[1]]].setdefault(
+				rule, []).append(status)
 	print_rule_matrix(
-		'uAPI matrix', VFIO_UAPI_PROGRAM, cells,
+		'uAPI matrix', f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
+		cells,
 		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
 		else 'FAIL')
 
@@ -477,9 +484,34 @@ def step_uapi_results(results, programs):
 	if result is None:
 		results.add(label, 0, 1, 'did not run')
 		return
-	print_uapi_matrix(result)
+	print_uapi_matrix(result, programs.get(VFIO_STRESS_PROGRAM))
 	passed = result.count(*uml_user.PASSED)
 	failed = len(result.tests) - passed
+	for name, status in result.tests.items():
+		if status not in uml_user.PASSED:
+			print(f'  {status}: {name}')
+	problem = uml_user.incomplete_reason('patched', result)
+	if problem and not failed:
+		failed = 1
+	results.add(label, passed, failed, problem or '')
+
+
+def step_stress_results(results, programs):
+	"""Count the stress test's results; a test that did not pass fails.
+
+	Its tests are '<fixture>.<variant>.<test>', one variant per sample
+	driver. A skip counts as a failure: the boot creates every device.
+	"""
+	result = programs.get(VFIO_STRESS_PROGRAM)
+	label = f'stress: {VFIO_STRESS_PROGRAM}'
+	if result is None:
+		results.add(label, 0, 1, 'did not run')
+		return
+	passed = result.count(*uml_user.PASSED)
+	failed = len(result.tests) - passed
+	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
+	print(f'\n  {VFIO_STRESS_PROGRAM}: {passed} of {len(result.tests)} '
+	      f'tests passed{seconds}')
 	for name, status in result.tests.items():
 		if status not in uml_user.PASSED:
 			print(f'  {status}: {name}')
@@ -534,6 +566,7 @@ def step_user(results):
 		return
 	patched = uml_user.results_by_program(boot.log_lines())
 	step_uapi_results(results, patched)
+	step_stress_results(results, patched)
 	step_kernel_log(results, boot.log, 'kernel log (user space)')
 
 	try:
@@ -571,7 +604,8 @@ def step_tool_tests(results):
 	banner('Unit tests of the kernel log check and the user space tools')
 	import unittest
 	for name, label in (('test_run', 'log check unit tests'),
-			    ('test_uml_user', 'uml_user unit tests')):
+			    ('test_uml_user', 'uml_user unit tests'),
+			    ('test_compile_fail', 'compile-fail unit tests')):
 		suite = unittest.defaultTestLoader.loadTestsFromName(name)
 		outcome = unittest.TextTestRunner(verbosity=1).run(suite)
 		failed = len(outcome.failures) + len(outcome.errors)
@@ -654,14 +688,46 @@ def step_rust(results):
 	results.add('rust checks', tally.passed, tally.failed)
 
 
+
+def step_rust_compile_fail(results):
+	"""Code that breaks a compile-time rule of the Rust API does not compile.
+
+	Each case of rust-bindings/compile-fail/ is compiled with kbuild's
+	recorded command of a Rust sample, after a control (the sample itself)
+	that must compile; see tools/compile_fail.py.
+	"""
+	banner('Rust: compile-fail cases (rust-bindings/compile-fail/)')
+	try:
+		control, cases = compile_fail.run_cases(
+			KSRC, KUNIT_BUILD, work=os.path.join(BUILD, 'compile-fail-work'),
+			env=KERNEL_ENV)
+	except (compile_fail.Error, OSError) as e:
+		results.add('rust compile-fail', 0, 1, str(e))
+		return
+	print(f'  control {control.name}: '
+	      f'{"compiles" if control.passed else "BROKEN, " + control.reason}')
+	for line in control.errors:
+		print(f'      {line}')
+	width = max([len(c.name) for c in cases] + [4])
+	for case in cases:
+		print(f'  {case.name:<{width}}  {"pass" if case.passed else "FAIL"}  '
+		      f'{case.rule}')
+		if not case.passed:
+			print(f'      {case.reason}')
+			for line in case.errors:
+				print(f'      {line}')
+	passed = sum(case.passed for case in cases)
+	results.add('rust compile-fail', passed, len(cases) - passed)
+
 def step_series(results):
 	banner('Series: export, git am on the base, checkpatch --strict')
 	passed, failed = series.check_series()
 	results.add('series', passed, failed)
 
 
-def bench(cycles, rounds):
-	"""Build the kernel, boot it with the benchmark on, print its lines."""
+def bench(cycles, rounds, dma_iterations, dma_rounds):
+	"""Build the kernel, boot it with the benchmark on, print its lines;
+	then boot it with tools/vfio-dma-bench.c as user space, the same."""
 	step_toolchain()
 	step_tree()
 	banner('Kernel build')
@@ -682,6 +748,89 @@ def bench(cycles, rounds):
 		print(f'  {line}')
 	if not any(l.startswith('ratio') for l in lines):
 		sys.exit('the benchmark printed no ratio')
+	os.makedirs(BENCH_WORK, exist_ok=True)
+	console = os.path.join(BENCH_WORK, 'iommufd-bench.log')
+	with open(console, 'w') as f:
+		f.write(res.stdout + res.stderr)
+
+	banner(f'DMA: {dma_rounds} rounds of {dma_iterations} preads of 64 bytes '
+	       'per emulated sample and region, from user space')
+	try:
+		boot, lines = dma_bench(os.path.join(KUNIT_BUILD, 'linux'),
+					dma_iterations, dma_rounds)
+	except uml_user.Error as e:
+		sys.exit(f'DMA benchmark: {e}')
+	print(f'  booted in {boot.seconds:.0f} s, console in '
+	      f'{os.path.relpath(boot.log, TOP)}')
+	for line in lines:
+		print(f'  {line}')
+	problems = []
+	for log in (console, boot.log):
+		with open(log, errors='replace') as f:
+			problems += [f'{os.path.relpath(log, TOP)}: {p}' for p in
+				     check_kernel_log(f.read().splitlines())[1]]
+	for problem in problems:
+		print(f'  kernel log: {problem}')
+	if not any(l.startswith('ratio total') for l in lines) or \
+			any(l.startswith('error') for l in lines):
+		sys.exit('the DMA benchmark failed or printed no ratio')
+	if problems:
+		sys.exit('the kernel logs of the benchmark show problems')
+
+
+BENCH_WORK = os.path.join(BUILD, 'bench-work')
+DMA_BENCH_SOURCE = os.path.join(TOP, 'tools', 'vfio-dma-bench.c')
+DMA_BENCH_LINE = re.compile(r'vfio_dma_bench: (.*)$')
+
+
+def dma_bench(linux, iterations, rounds, work=BENCH_WORK, ksrc=KSRC):
+	"""Boot linux with tools/vfio-dma-bench.c as its user space.
+
+	The program is built statically in work against the uAPI headers of
+	ksrc; the boot creates one device of each sample driver. Returns the
+	Boot and the program's lines without their prefix, plus a line
+	'error: ...' if it did not exit 0; raises uml_user.Error if it did not
+	build.
+	"""
+	log = os.path.join(work, 'build.log')
+	os.makedirs(work, exist_ok=True)
+	open(log, 'w').close()
+	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
+					   log)
+	prog = os.path.join(work, 'vfio-dma-bench')
+	cmd = ['gcc', '-static', '-O2', '-Wall', '-isystem', include, '-o', prog,
+	       DMA_BENCH_SOURCE]
+	with open(log, 'a') as out:
+		out.write(f'$ {" ".join(cmd)}\n')
+		out.flush()
+		res = run(cmd, stdout=out, stderr=subprocess.STDOUT)
+	if res.returncode:
+		raise uml_user.Error(f'{DMA_BENCH_SOURCE} did not build, see {log}')
+	init = uml_user.build_init(os.path.join(work, 'init'), log)
+	root = os.path.join(work, 'root')
+	uml_user.make_root(root, init, [(prog, ['-n', str(iterations),
+						 '-r', str(rounds)])])
+	# UML's kernel drives its user space, another host process, through
+	# ptrace. On an idle host each switch between the two waits for a
+	# sleeping CPU to wake, and a pread takes 64 us instead of 6 us, most
+	# of it the same for both drivers; one CPU for both avoids that.
+	cpus = os.sched_getaffinity(0)
+	os.sched_setaffinity(0, {max(cpus)})
+	try:
+		boot = uml_user.boot_uml(linux, root,
+					 os.path.join(work, 'console.log'),
+					 args=['vfio_sample_devices.count=1'],
+					 timeout=300)
+	finally:
+		os.sched_setaffinity(0, cpus)
+	lines = [m.group(1).rstrip() for m in
+		 map(DMA_BENCH_LINE.search, boot.log_lines()) if m]
+	runs = uml_user.parse_console(boot.log_lines())
+	if [r.exit_code for r in runs] != [0]:
+		lines.append(f'error: vfio-dma-bench did not exit 0 (boot: '
+			     f'{"timed out" if boot.timed_out else boot.exit_code}'
+			     f', console in {os.path.relpath(boot.log, TOP)})')
+	return boot, lines
 
 
 def main():
@@ -691,10 +840,15 @@ def main():
 			    help='bench: cycles per round')
 	parser.add_argument('--rounds', type=int, default=9,
 			    help='bench: rounds per driver')
+	parser.add_argument('--dma-iterations', type=int, default=50,
+			    help='bench: preads per DMA round, device and region')
+	parser.add_argument('--dma-rounds', type=int, default=2001,
+			    help='bench: DMA rounds per device (up to 4001)')
 	args = parser.parse_args()
 
 	if args.job == 'bench':
-		bench(args.cycles, args.rounds)
+		bench(args.cycles, args.rounds, args.dma_iterations,
+		      args.dma_rounds)
 		return
 
 	start = time.time()
@@ -710,6 +864,7 @@ def main():
 		step_cocci(results)
 		step_docs(results)
 		step_rust(results)
+		step_rust_compile_fail(results)
 		step_series(results)
 	results.table()
 	print(f'\n  {args.job} took {time.time() - start:.0f} s')

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What DMA through the emulated VFIO sample devices costs, C and Rust,
+ * measured from user space in one boot.
+ *
+ * The devices are those vfio_sample_devices.count=1 creates, found as the
+ * uAPI test finds them: the driver of /sys/class/vfio-dev/vfioN/device is
+ * vfio-sample-emul (C) or rust-vfio-emul (Rust). Each is bound to one
+ * iommufd and attached to one IOAS that maps a page of this program's
+ * memory. A pread() of an emulated sample's fd at file offset
+ * (region << 40) | iova makes the device read guest memory: region 0
+ * through vfio_dma_rw(), region 1 through vfio_pin_pages() of the page.
+ *
+ * Each round times ITERATIONS preads of DMA_LEN bytes per device and
+ * region, the devices in alternating order from round to round, after the
+ * page got a new pattern; the bytes read must be that pattern. The median
+ * round counts: many short rounds keep a round that the host preempts from
+ * moving it. Lines, one per device and region, then the Rust/C ratios of
+ * the medians (with their difference, and the median and quartiles of the
+ * ratios of the rounds) and the ratio of their sums:
+ *
+ *	vfio_dma_bench: c-emulated dma_rw 6103 ns per 64-byte pread (...)
+ *	...
+ *	vfio_dma_bench: ratio dma_rw 1.008 rust-emulated/c-emulated (+46 ns; ...)
+ *	vfio_dma_bench: ratio pin 1.007 rust-emulated/c-emulated (+51 ns; ...)
+ *	vfio_dma_bench: ratio total 1.007 rust-emulated/c-emulated (...)
+ *
+ * and a line "vfio_dma_bench: warning: ..." when the rounds of a device
+ * spread so far that the host must have been busy (NOISY_SPREAD).
+ *
+ * Under UML most of a pread is the system call itself, the same for both
+ * drivers, so a ratio understates the difference of the drivers' own paths.
+ *
+ * Exits 1 when a device is missing or a step or a read fails (with a line
+ * "vfio_dma_bench: error: ..."), 2 on bad arguments.
+ *
+ * Build: gcc -static -O2 -Wall -isystem <uAPI headers of 6.12> \
+ *		-o vfio-dma-bench vfio-dma-bench.c
+ * Run, as root: vfio-dma-bench [-n ITERATIONS] [-r ROUNDS]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#define PREFIX		"vfio_dma_bench: "
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
+
+/* File offsets of an emulated sample device's DMA windows */
+#define DMA_REGION_SHIFT	40
+#define NR_REGIONS		2
+
+/*
+ * Where the page of user memory is mapped. An emulated device has no IOMMU
+ * domain, so any IOVA the IOAS accepts will do; this one is also inside the
+ * mock IOMMU's aperture (MOCK_APERTURE_START), as the uAPI test uses.
+ */
+#define BENCH_IOVA	((__u64)1 << 24)
+/* Bytes per pread(), and where in the page they are */
+#define DMA_LEN		64
+#define DMA_OFFSET	128
+
+#define MAX_ROUNDS	4001
+/* preads per device and region before the first round */
+#define WARMUP		1000
+/*
+ * Rounds of one device and region whose quartiles are further apart than
+ * this factor: the host was busy (under UML, another UML on the same CPUs
+ * can make every system call ten times slower for a while), and the median
+ * may fall into either regime. The ratio of each round, C and Rust timed
+ * one after the other, holds up better.
+ */
+#define NOISY_SPREAD	1.25
+
+static const char *const region_names[NR_REGIONS] = { "dma_rw", "pin" };
+
+struct bench_dev {
+	const char *name;
+	const char *driver;
+	char cdev[PATH_MAX];
+	int fd;
+	double ns[NR_REGIONS][MAX_ROUNDS];	/* per pread, per round */
+};
+
+static struct bench_dev devs[] = {
+	{ .name = "c-emulated", .driver = "vfio-sample-emul", .fd = -1 },
+	{ .name = "rust-emulated", .driver = "rust-vfio-emul", .fd = -1 },
+};
+
+#define NR_DEVS		ARRAY_SIZE(devs)
+
+static void __printf(1, 2) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs(PREFIX "error: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	exit(1);
+}
+
+/* The last component of the path the symbolic link @path holds */
+static int link_name(const char *path, char *name, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	char *base;
+
+	len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0)
+		return -1;
+	target[len] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if ((size_t)len >= size)
+		return -1;
+	memcpy(name, base, len + 1);
+	return 0;
+}
+
+/*
+ * Whether @name is the driver @driver: the C samples' parents are bound to a
+ * driver of that name, the Rust samples' each to a driver of its own, named
+ * @driver-N.
+ */
+static bool driver_matches(const char *name, const char *driver)
+{
+	size_t len = strlen(driver);
+
+	if (strncmp(name, driver, len))
+		return false;
+	if (!name[len])
+		return true;
+	if (name[len] != '-' || !name[len + 1])
+		return false;
+	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
+}
+
+/* Find the VFIO device whose parent is bound to @d->driver */
+static int find_device(struct bench_dev *d)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1];
+	struct dirent *de;
+	int ret = -1;
+	DIR *dir;
+
+	dir = opendir("/sys/class/vfio-dev");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
+		if (link_name(path, name, sizeof(name)) ||
+		    !driver_matches(name, d->driver))
+			continue;
+		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
+			 de->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* Open @d, bind it to @iommufd and attach it to @ioas_id */
+static void setup_device(struct bench_dev *d, int iommufd, __u32 ioas_id)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = ioas_id,
+	};
+
+	if (find_device(d))
+		fail("no VFIO device of driver %s (%s): boot with vfio_sample_devices.count=1",
+		     d->driver, d->name);
+	d->fd = open(d->cdev, O_RDWR);
+	if (d->fd < 0)
+		fail("%s: open %s: %s", d->name, d->cdev, strerror(errno));
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		fail("%s: VFIO_DEVICE_BIND_IOMMUFD: %s", d->name,
+		     strerror(errno));
+	if (ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		fail("%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", d->name,
+		     strerror(errno));
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/*
+ * Time @iterations preads of @region of @d, in ns per pread; what they read
+ * must be @expect.
+ */
+static double time_reads(struct bench_dev *d, int region,
+			 unsigned int iterations, const unsigned char *expect)
+{
+	off_t pos = (off_t)((__u64)region << DMA_REGION_SHIFT |
+			    (BENCH_IOVA + DMA_OFFSET));
+	unsigned char buf[DMA_LEN];
+	unsigned int i;
+	double start;
+	ssize_t ret;
+
+	memset(buf, 0, sizeof(buf));
+	start = now_ns();
+	for (i = 0; i < iterations; i++) {
+		ret = pread(d->fd, buf, DMA_LEN, pos);
+		if (ret != DMA_LEN)
+			fail("%s %s: pread gave %zd (%s)", d->name,
+			     region_names[region], ret,
+			     ret < 0 ? strerror(errno) : "short read");
+	}
+	start = now_ns() - start;
+	if (memcmp(buf, expect, DMA_LEN))
+		fail("%s %s: the device read other bytes than the page holds",
+		     d->name, region_names[region]);
+	return start / iterations;
+}
+
+/* Give the bytes the devices read a pattern of its own for each @seed */
+static void fill(unsigned char *buf, unsigned int seed)
+{
+	unsigned int i;
+
+	for (i = 0; i < DMA_LEN; i++)
+		buf[i] = 1 + seed * 7 + i * 131;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of @n values, and their first and third quartile */
+static double median(const double *values, unsigned int n, double *q1,
+		     double *q3)
+{
+	double sorted[MAX_ROUNDS];
+
+	memcpy(sorted, values, n * sizeof(*values));
+	qsort(sorted, n, sizeof(*sorted), cmp_double);
+	*q1 = sorted[(n - 1) / 4];
+	*q3 = sorted[n - 1 - (n - 1) / 4];
+	return sorted[n / 2];
+}
+
+static void bad_arguments(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-n ITERATIONS] [-r ROUNDS (1 to %d)]\n",
+		prog, MAX_ROUNDS);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int iterations = 50, rounds = 2001, r, k;
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	double med[NR_DEVS][NR_REGIONS], sum[NR_DEVS] = { 0 };
+	double ratios[MAX_ROUNDS], q1, q3, mid;
+	unsigned int noisy = 0;
+	struct iommu_ioas_map map;
+	size_t page_size = sysconf(_SC_PAGESIZE);
+	unsigned char *page;
+	int iommufd, opt, region;
+
+	while ((opt = getopt(argc, argv, "n:r:")) != -1) {
+		switch (opt) {
+		case 'n':
+			iterations = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			rounds = strtoul(optarg, NULL, 0);
+			break;
+		default:
+			bad_arguments(argv[0]);
+		}
+	}
+	if (optind != argc || !iterations || !rounds || rounds > MAX_ROUNDS)
+		bad_arguments(argv[0]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	page = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	memset(page, 0, page_size);
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (iommufd < 0)
+		fail("open /dev/iommu: %s", strerror(errno));
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
+		fail("IOMMU_IOAS_ALLOC: %s", strerror(errno));
+	map = (struct iommu_ioas_map) {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = alloc.out_ioas_id,
+		.user_va = (uintptr_t)page,
+		.length = page_size,
+		.iova = BENCH_IOVA,
+	};
+	if (ioctl(iommufd, IOMMU_IOAS_MAP, &map))
+		fail("IOMMU_IOAS_MAP: %s", strerror(errno));
+	for (k = 0; k < NR_DEVS; k++)
+		setup_device(&devs[k], iommufd, alloc.out_ioas_id);
+
+	/* A warm-up round, not counted */
+	fill(page + DMA_OFFSET, rounds);
+	for (region = 0; region < NR_REGIONS; region++)
+		for (k = 0; k < NR_DEVS; k++)
+			time_reads(&devs[k], region, WARMUP, page + DMA_OFFSET);
+
+	for (r = 0; r < rounds; r++) {
+		fill(page + DMA_OFFSET, r);
+		for (region = 0; region < NR_REGIONS; region++)
+			for (k = 0; k < NR_DEVS; k++) {
+				struct bench_dev *d = &devs[(k + r) % NR_DEVS];
+
+				d->ns[region][r] = time_reads(d, region,
+							      iterations,
+							      page + DMA_OFFSET);
+			}
+	}
+
+	for (k = 0; k < NR_DEVS; k++)
+		for (region = 0; region < NR_REGIONS; region++) {
+			med[k][region] = median(devs[k].ns[region], rounds,
+						&q1, &q3);
+			sum[k] += med[k][region];
+			printf(PREFIX "%s %s %.0f ns per %d-byte pread (median of %u rounds of %u; quartiles %.0f to %.0f)\n",
+			       devs[k].name, region_names[region],
+			       med[k][region], DMA_LEN, rounds, iterations,
+			       q1, q3);
+			noisy += q3 > q1 * NOISY_SPREAD;
+		}
+	for (region = 0; region < NR_REGIONS; region++) {
+		for (r = 0; r < rounds; r++)
+			ratios[r] = devs[1].ns[region][r] /
+				    devs[0].ns[region][r];
+		mid = median(ratios, rounds, &q1, &q3);
+		printf(PREFIX "ratio %s %.3f %s/%s (%+.0f ns; per round: median %.3f, quartiles %.3f to %.3f)\n",
+		       region_names[region], med[1][region] / med[0][region],
+		       devs[1].name, devs[0].name,
+		       med[1][region] - med[0][region], mid, q1, q3);
+	}
+	printf(PREFIX "ratio total %.3f %s/%s (sum of the regions' medians)\n",
+	       sum[1] / sum[0], devs[1].name, devs[0].name);
+	if (noisy)
+		printf(PREFIX "warning: busy host: quartiles over %.2fx apart in %u rows, trust the per-round ratios over the medians\n",
+		       NOISY_SPREAD, noisy);
+
+	for (k = 0; k < NR_DEVS; k++)
+		close(devs[k].fd);
+	close(iommufd);
+	return 0;
+}
