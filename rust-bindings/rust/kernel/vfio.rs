@@ -46,6 +46,7 @@ use core::{
     mem,
     ops::Deref,
     ptr::{self, NonNull},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 use macros::{pin_data, vtable};
 
@@ -53,12 +54,21 @@ use macros::{pin_data, vtable};
 ///
 /// Each pin counts in one of two slots, the one `epoch` selects when it starts. `dma_unmap`
 /// moves `epoch` on and waits for the previous slot to empty: the pins it waits for started
-/// before it did, so new pins cannot keep it waiting. Pins that start after iommufd called
-/// `dma_unmap` cannot be in its range: iommufd makes them fail before it calls `dma_unmap`.
+/// before it did, so new pins cannot keep it waiting. A pin that reads the old epoch after
+/// `dma_unmap` moved it on may count in the old slot after `dma_unmap` saw it empty; it is
+/// not in the range: iommufd makes pins of the range fail before it calls `dma_unmap`.
+///
+/// A pin takes no lock: it adds and subtracts one, and takes `lock` only to wake a waiting
+/// `dma_unmap` when it empties a slot. The order of `waiting` and the counts is sequentially
+/// consistent: a `dma_unmap` that finds the slot in use is seen waiting by the pin that
+/// empties it, and waits under `lock` until it is woken.
 #[pin_data]
 struct PinTracker {
+    epoch: AtomicUsize,
+    live: [AtomicUsize; 2],
+    waiting: AtomicBool,
     #[pin]
-    counts: SpinLock<PinCounts>,
+    lock: SpinLock<()>,
     #[pin]
     drained: CondVar,
     /// Serialises the waits of `dma_unmap`, so that a slot empties before it is reused.
@@ -66,15 +76,13 @@ struct PinTracker {
     unmap: Mutex<()>,
 }
 
-struct PinCounts {
-    epoch: usize,
-    live: [usize; 2],
-}
-
 impl PinTracker {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            counts <- new_spinlock!(PinCounts { epoch: 0, live: [0; 2] }, "vfio::Device::pins"),
+            epoch: AtomicUsize::new(0),
+            live: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            waiting: AtomicBool::new(false),
+            lock <- new_spinlock!((), "vfio::Device::pins"),
             drained <- new_condvar!("vfio::Device::pins_drained"),
             unmap <- new_mutex!((), "vfio::Device::unmap"),
         })
@@ -82,9 +90,8 @@ impl PinTracker {
 
     /// Counts a pin that starts now; the pin ends when the returned value is dropped.
     fn enter(&self) -> PinSection<'_> {
-        let mut counts = self.counts.lock();
-        let slot = counts.epoch % 2;
-        counts.live[slot] += 1;
+        let slot = self.epoch.load(Ordering::SeqCst) % 2;
+        self.live[slot].fetch_add(1, Ordering::SeqCst);
         PinSection {
             tracker: self,
             slot,
@@ -94,12 +101,13 @@ impl PinTracker {
     /// Waits until every pin that started before this call has ended.
     fn wait_for_pins(&self) {
         let _serial = self.unmap.lock();
-        let mut counts = self.counts.lock();
-        let slot = counts.epoch % 2;
-        counts.epoch = counts.epoch.wrapping_add(1);
-        while counts.live[slot] != 0 {
-            self.drained.wait(&mut counts);
+        let slot = self.epoch.fetch_add(1, Ordering::SeqCst) % 2;
+        let mut guard = self.lock.lock();
+        self.waiting.store(true, Ordering::SeqCst);
+        while self.live[slot].load(Ordering::SeqCst) != 0 {
+            self.drained.wait(&mut guard);
         }
+        self.waiting.store(false, Ordering::SeqCst);
     }
 }
 
@@ -111,10 +119,12 @@ struct PinSection<'a> {
 
 impl Drop for PinSection<'_> {
     fn drop(&mut self) {
-        let mut counts = self.tracker.counts.lock();
-        counts.live[self.slot] -= 1;
-        if counts.live[self.slot] == 0 {
-            self.tracker.drained.notify_all();
+        let tracker = self.tracker;
+        if tracker.live[self.slot].fetch_sub(1, Ordering::SeqCst) == 1
+            && tracker.waiting.load(Ordering::SeqCst)
+        {
+            let _guard = tracker.lock.lock();
+            tracker.drained.notify_all();
         }
     }
 }
@@ -916,10 +926,10 @@ impl<T: Driver> VTable<T> {
 
 /// Devices for samples and tests, on iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`).
 ///
-/// A [`TestDevice`](testing::TestDevice) makes a parent device for a VFIO device, binds it to a driver of its own
-/// and registers the VFIO device on it; it owns all three, and drops them in the reverse order,
-/// so the parent is bound for as long as the registration lives: this is where the safe code
-/// of a sample gets the guarantee [`Registration::new`] asks for.
+/// A [`TestDevice`](testing::TestDevice) makes a parent device for a VFIO device, binds it to
+/// a driver of its own and registers the VFIO device on it; it owns all three, and drops them
+/// in the reverse order, so the parent is bound for as long as the registration lives: this is
+/// where the safe code of a sample gets the guarantee [`Registration::new`] asks for.
 #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]
 pub mod testing {
     use super::*;
