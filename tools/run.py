@@ -11,8 +11,11 @@
          every patch.
 
 Both end with one line 'N passed, N failed' over every step, and exit
-non-zero on any failure, on a suite that did not run, and on any kernel
-WARNING, BUG or lockdep report that a test did not announce.
+non-zero on any failure, on a suite that did not run or skipped a case, on
+a rule of a matrix without the cases it must have, on a test program that
+timed out or whose results disagree with its own Totals line, and on any
+kernel WARNING, BUG, lockdep, KASAN, UBSAN, RCU stall, hung task or
+kmemleak report that a test did not announce.
 """
 
 import argparse
@@ -62,6 +65,12 @@ VFIO_UAPI_PROGRAM = 'vfio_cdev_uapi_test'
 # The stress test of the device cdev, in the same folder; it runs after the
 # uAPI test in the same boot.
 VFIO_STRESS_PROGRAM = 'vfio_cdev_stress_test'
+# The fault injection test of the device cdev, in the same folder; it runs
+# after the stress test. Each test (a sequence on one device) logs
+# '# <file>:<line>:<test>:<driver>: N fault sites (...); S s'.
+VFIO_FAIL_NTH_PROGRAM = 'vfio_cdev_fail_nth'
+FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
+			    r'([\d.]+) s$')
 # The uAPI test's fixtures are named after what they hold; its variants
 # after the sample driver, as in the vfio_iommufd KUnit suite.
 UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
@@ -238,24 +247,91 @@ def step_kunit(results):
 	print(f'  kunit.py exited {res.returncode} after '
 	      f'{time.time() - start:.0f} s')
 
-	suites = {}
+	results_json = None
 	if os.path.exists(KUNIT_JSON):
 		with open(KUNIT_JSON) as f:
 			results_json = json.load(f)
+	test_log = os.path.join(KUNIT_BUILD, 'test.log')
+	log_lines = []
+	if os.path.exists(test_log):
+		with open(test_log, errors='replace') as f:
+			log_lines = f.read().splitlines()
+	kunit_counts(results, results_json, log_lines)
+	if res.returncode and not any(r[2] for r in results.rows):
+		results.add('kunit.py', 0, 1, f'exited {res.returncode}')
+	step_kernel_log(results, test_log)
+
+
+def kunit_counts(results, results_json, log_lines=()):
+	"""Count kunit.py's JSON (None: there is none) into results.
+
+	The conformance matrix of vfio_iommufd, then a row per suite. A suite
+	the run must show (EXPECTED_SUITES) fails when it did not run, when it
+	has no case, and for each case that skipped: each is shown, with its
+	reason from the KTAP log lines (kunit.py's test.log) if it gave one.
+	A skip of another suite is noted, not counted.
+	"""
+	suites = {}
+	matrix = None
+	if results_json is not None:
 		suites = suite_counts(results_json)
-		print_matrix(results_json)
+		matrix = print_matrix(results_json)
+	reasons = skip_reasons(log_lines)
 	print(f'\n  {"suite":<28} passed  failed  skipped')
 	for name, (passed, failed, skipped) in suites.items():
 		print(f'  {name:<28} {passed:>6}  {failed:>6}  {skipped:>7}')
-		results.add(f'kunit: {name}', passed, failed,
-			    f'({skipped} skipped, not counted)' if skipped else '')
+		if name not in EXPECTED_SUITES:
+			results.add(f'kunit: {name}', passed, failed,
+				    f'({skipped} skipped, not counted)'
+				    if skipped else '')
+			continue
+		for case in skipped_cases(results_json, name):
+			reason = reasons.get(case)
+			print(f'  {name}: SKIP counted as failed: {case}'
+			      + (f' ({reason})' if reason else ''))
+		note = f'({skipped} skipped, counted as failed)' if skipped else ''
+		if not passed + failed + skipped:
+			failed, note = 1, 'no case'
+		results.add(f'kunit: {name}', passed, failed + skipped, note)
 	for name in EXPECTED_SUITES:
 		if name not in suites:
 			print(f'  {name:<28} did not run')
 			results.add(f'kunit: {name}', 0, 1, 'did not run')
-	if res.returncode and not any(r[2] for r in results.rows):
-		results.add('kunit.py', 0, 1, f'exited {res.returncode}')
-	step_kernel_log(results, os.path.join(KUNIT_BUILD, 'test.log'))
+	for line in matrix or ():
+		print(f'  conformance matrix: {line}')
+	if matrix is not None:
+		results.add('kunit: vfio_iommufd matrix', 0 if matrix else 1,
+			    len(matrix), '; '.join(matrix))
+
+
+# A case that skipped, in KTAP: 'ok <n> <name> # SKIP <reason>'.
+KTAP_SKIP = re.compile(r'^\s*(?:\[[^]]*\]\s*)?ok \d+ (.*?) # SKIP\b ?(.*)$')
+
+
+def skip_reasons(lines):
+	"""{case name: reason} of the KTAP result lines that skipped."""
+	reasons = {}
+	for line in lines:
+		m = KTAP_SKIP.match(line)
+		if m:
+			reasons[m.group(1).strip()] = m.group(2).strip()
+	return reasons
+
+
+def skipped_cases(group, suite_name):
+	"""Names of the cases of suite suite_name that skipped, in kunit.py's
+	JSON group."""
+	def leaves(g):
+		for case in g['test_cases']:
+			yield case
+		for sub in g['sub_groups']:
+			yield from leaves(sub)
+
+	return [case['name'] for suite in group['sub_groups']
+		if suite['name'] == suite_name
+		for case in leaves(suite) if case['status'] == 'SKIP'] + \
+		[case['name'] for case in group['test_cases']	# a whole suite
+		 if case['name'] == suite_name and case['status'] == 'SKIP']
 
 
 def suite_counts(group):
@@ -281,29 +357,86 @@ def suite_counts(group):
 # The contract's order of rule families: registration, ops, uAPI, security.
 RULE_ORDER = 'ROUS'
 
+# The sample drivers of both matrices, in their order, and their kind.
+DRIVER_KINDS = {'c-physical': 'physical', 'c-emulated': 'emulated',
+		'rust-physical': 'physical', 'rust-emulated': 'emulated'}
 
-def print_rule_matrix(title, source, cells, mark):
+# The cases each driver of the vfio_iommufd suite must have, per kind and
+# rule: the case table vfio_conf_cases[] of
+# kunit/drivers/vfio/tests/vfio_iommufd_kunit.c, whose cases are for
+# VFIO_CONF_ANY, _PHYSICAL or _EMULATED devices, as build/kunit-results.json
+# of the run of 2 Dec 2026 has them (60 cases, 15 per driver). A rule that is
+# not listed for a kind does not apply to it ('-' in the matrix). A case added
+# to or dropped from the table must be counted here too.
+KUNIT_RULE_CASES = {
+	'physical': {'O1': 1, 'O2': 2, 'O3': 2, 'O4': 2, 'O5': 2, 'O6': 1,
+		     'O7': 1, 'O8': 1, 'O9': 1, 'O10': 1, 'O12': 1},
+	'emulated': {'O1': 1, 'O3': 1, 'O4': 2, 'O5': 2, 'O6': 1, 'O7': 1,
+		     'O8': 1, 'O9': 1, 'O10': 1, 'O11': 4},
+}
+
+# The same for the uAPI matrix: the tests of vfio_cdev_uapi_test (fixture
+# vfio_cdev for every device, vfio_physical and vfio_emulated for one kind)
+# and, for U9, of vfio_cdev_stress_test, in
+# kunit/tools/testing/selftests/vfio/, as the console log
+# build/uml-user/patched/console.log of the run of 2 Dec 2026 has them (134
+# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one).
+UAPI_RULE_CASES = {
+	'physical': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
+		     'U7': 2, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S4': 2},
+	'emulated': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
+		     'U7': 1, 'U8': 1, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1,
+		     'S4': 2},
+}
+
+
+def print_rule_matrix(title, source, cells, mark, expected):
 	"""A table with a row per driver and a column per rule of the contract.
 
 	cells: {driver: {rule: [status, ...]}}; mark(statuses) is the cell's
-	text. A rule a driver has no status for is '-' (it does not apply).
+	text. expected: {kind: {rule: number of cases}}, the kind of a driver
+	is DRIVER_KINDS'. A rule that does not apply to a driver's kind and has
+	no case is '-'; one that applies and has no case is 'MISS', one with
+	another number of cases than expected 'n/m' (n cases, m expected).
+	Returns those problems, one line each (a driver that lost its row
+	gives one per rule that applies); a driver DRIVER_KINDS does not know
+	is one problem.
 	"""
-	rules = sorted({r for row in cells.values() for r in row},
+	drivers = list(DRIVER_KINDS) + [d for d in cells if d not in DRIVER_KINDS]
+	rules = sorted({r for row in cells.values() for r in row} |
+		       {r for kind in expected.values() for r in kind},
 		       key=lambda r: (RULE_ORDER.find(r[0]),
 				      int(r[1:]) if r[1:].isdigit() else 0))
 	print(f'\n  {title} ({source}; pass = every case of the rule passed, '
-	      '- = rule does not apply)')
+	      '- = rule does not apply, MISS = no case of a rule that applies, '
+	      'n/m = n cases, m expected)')
 	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
-	for drv, row in cells.items():
-		marks = [mark(row[r]) if row.get(r) else '-' for r in rules]
+	problems = []
+	for drv in drivers:
+		row = cells.get(drv, {})
+		if drv not in DRIVER_KINDS:
+			problems.append(f'{drv}: a driver of no known kind')
+		want = expected.get(DRIVER_KINDS.get(drv), {})
+		marks = []
+		for r in rules:
+			got, need = len(row.get(r, [])), want.get(r, 0)
+			if got == need:
+				marks.append(mark(row[r]) if got else '-')
+				continue
+			marks.append('MISS' if not got else f'{got}/{need}')
+			if drv in DRIVER_KINDS:
+				problems.append(f'{drv} {r}: {got} cases, {need} '
+						'expected')
 		print('  ' + f'{drv:<14}' + ''.join(f'{m:>6}' for m in marks))
+	return problems
 
 
 def print_matrix(group):
 	"""The conformance matrix of the vfio_iommufd suite.
 
 	Case names of the suite are '<driver> <rule> <what>'; a rule passes for
-	a driver when all its cases passed.
+	a driver when all its cases passed. Returns print_rule_matrix()'s
+	problems: cells without the cases KUNIT_RULE_CASES expects.
 	"""
 	cells = {}
 	for suite in group['sub_groups']:
@@ -317,8 +450,6 @@ def print_matrix(group):
 				continue
 			cell = cells.setdefault(parts[0], {}).setdefault(parts[1], [])
 			cell.append(case['status'])
-	if not cells:
-		return
 
 	def mark(statuses):
 		if all(st == 'PASS' for st in statuses):
@@ -326,24 +457,92 @@ def print_matrix(group):
 		if all(st == 'SKIP' for st in statuses):
 			return 'skip'
 		return 'FAIL'
-	print_rule_matrix('Conformance matrix', 'vfio_iommufd', cells, mark)
+	return print_rule_matrix('Conformance matrix', 'vfio_iommufd', cells,
+				 mark, KUNIT_RULE_CASES)
 
-
-# A report the kernel prints for a bug: WARN, BUG, lockdep, KASAN, UBSAN, ...
+# A report the kernel prints for a bug: WARN, BUG, lockdep, KASAN, UBSAN, RCU
+# stalls, hung tasks, soft and hard lockups, kmemleak's suspected leaks.
 REPORT = re.compile(r'(WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|UBSAN:|'
 		    r'KASAN:|general protection fault|INFO: task .* blocked|'
+		    r'blocked for more than \d+ seconds|'
+		    r'INFO: rcu|rcu: INFO:|rcu_\w+ (?:self-)?detected stall|'
+		    r'detected stalls on CPU|'
+		    r'soft lockup|hard LOCKUP|'
+		    r'kmemleak: .*new suspected memory leak|'
+		    r'unreferenced object 0x|'
 		    r'inconsistent lock state|possible recursive locking|'
 		    r'possible circular locking|suspicious RCU usage)')
+# 'FILE' or 'FILE:FUNCTION': the WARNING must come from that file (and that
+# function, when one is named).
 EXPECT_BEGIN = re.compile(r'vfio-kunit: expected WARNING from (\S+) begins')
 EXPECT_END = re.compile(r'vfio-kunit: expected WARNING ends')
+# 'WARNING: CPU: 0 PID: 1 at FILE:LINE FUNCTION+0x45/0x80 [module]'; without
+# symbols the function is an address.
+WARNING_AT = re.compile(r'WARNING: .*? at (\S+):(\d+) (\S+)')
+# The kernel tree whose sources name the function of a WARNING's line.
+SOURCE_TREE = KSRC
+
+
+def enclosing_function(path, line, ksrc=None):
+	"""The C function of the kernel tree whose body holds line `line` of
+	`path`, or None: the definition before the nearest '{' that starts a
+	line above it, unless a '}' that starts a line closes it first (kernel
+	style puts both braces of a function body in column 0)."""
+	try:
+		with open(os.path.join(ksrc or SOURCE_TREE, path),
+			  errors='replace') as f:
+			lines = f.read().splitlines()
+	except OSError:
+		return None
+	i = min(line, len(lines)) - 1
+	while i >= 0 and not lines[i].startswith('{'):
+		if lines[i].startswith('}') and i < line - 1:
+			return None
+		i -= 1
+	start = i - 1
+	while start > 0 and lines[start][:1] in (' ', '\t'):
+		start -= 1
+	if start < 0:
+		return None
+	m = re.search(r'([A-Za-z_]\w*)\s*\(', ' '.join(lines[start:i]))
+	return m.group(1) if m else None
+
+
+def warning_from(announced):
+	"""(file, function or None) of an announcement's 'FILE[:FUNCTION]'."""
+	path, _, function = announced.rpartition(':')
+	if path and re.fullmatch(r'[A-Za-z_]\w*', function):
+		return path, function
+	return announced, None
+
+
+def warning_matches(announced, line):
+	"""Whether the WARNING report line is what announced announces: from
+	its file and, when it names one, its function: the report's symbol
+	(or a compiler's copy of it, FUNCTION.isra.0, .constprop.0, .cold, ...),
+	or the function of the kernel tree whose body holds the report's line,
+	as the symbol is the caller when the function was inlined."""
+	m = WARNING_AT.search(line)
+	if not m:
+		return False
+	path, function = warning_from(announced)
+	if m.group(1) != path:
+		return False
+	if function is None:
+		return True
+	symbol = m.group(3).split('+')[0]
+	return (symbol == function or symbol.startswith(f'{function}.') or
+		enclosing_function(path, int(m.group(2))) == function)
 
 
 def check_kernel_log(lines):
 	"""Unexpected reports, and brackets that did not see what they announced.
 
-	Each begin line of a bracket announces one WARNING from a source file;
-	a "WARNING: ... at <file>:<line>" report counts for an announcement of
-	that file, and at the end every announcement must have its report.
+	Each begin line of a bracket announces one WARNING from a source file,
+	'FILE', or from a function of it, 'FILE:FUNCTION'; a "WARNING: ... at
+	<file>:<line> <function>+0x..." report counts for an announcement of
+	that file (and function, if it names one; those are matched first),
+	and at the end every announcement must have its report.
 	Returns (announced warnings seen, list of problems).
 	"""
 	problems = []
@@ -368,7 +567,9 @@ def check_kernel_log(lines):
 			continue
 		match = None
 		if expected is not None and line.lstrip().startswith('WARNING:'):
-			match = next((f for f in expected[1] if f' at {f}:' in line), None)
+			matches = [f for f in expected[1] if warning_matches(f, line)]
+			match = next((f for f in matches if warning_from(f)[1]),
+				     matches[0] if matches else None)
 		if match:
 			expected[1].remove(match)
 			seen += 1
@@ -401,7 +602,8 @@ def build_programs(ksrc, work, log, vfio):
 					 os.path.join(work, 'iommu'), log=log)
 	programs = [iommu[name] for name in uml_user.IOMMU_PROGRAMS]
 	if vfio:
-		names = (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM)
+		names = (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
+			 VFIO_FAIL_NTH_PROGRAM)
 		built = uml_user.build_selftests(
 			ksrc, include, os.path.join(work, 'vfio'),
 			folder=VFIO_UAPI_FOLDER, programs=names, log=log)
@@ -470,21 +672,23 @@ def print_uapi_matrix(*results):
 			rule = parts[2].split('_')[0].upper()
 			cells[UAPI_DRIVERS[parts[1]]].setdefault(
 				rule, []).append(status)
-	print_rule_matrix(
+	return print_rule_matrix(
 		'uAPI matrix', f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
 		cells,
 		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
-		else 'FAIL')
+		else 'FAIL', UAPI_RULE_CASES)
 
 
 def step_uapi_results(results, programs):
-	"""Count the uAPI test's results; a test that did not pass fails."""
+	"""Count the uAPI test's results; a test that did not pass fails (an
+	XFAIL or XPASS too). Then the matrix: each rule that applies to a
+	driver must have UAPI_RULE_CASES' number of tests."""
 	result = programs.get(VFIO_UAPI_PROGRAM)
 	label = f'uapi: {VFIO_UAPI_PROGRAM}'
 	if result is None:
 		results.add(label, 0, 1, 'did not run')
 		return
-	print_uapi_matrix(result, programs.get(VFIO_STRESS_PROGRAM))
+	matrix = print_uapi_matrix(result, programs.get(VFIO_STRESS_PROGRAM))
 	passed = result.count(*uml_user.PASSED)
 	failed = len(result.tests) - passed
 	for name, status in result.tests.items():
@@ -494,6 +698,10 @@ def step_uapi_results(results, programs):
 	if problem and not failed:
 		failed = 1
 	results.add(label, passed, failed, problem or '')
+	for line in matrix:
+		print(f'  uAPI matrix: {line}')
+	results.add('uapi: matrix', 0 if matrix else 1, len(matrix),
+		    '; '.join(matrix))
 
 
 def step_stress_results(results, programs):
@@ -512,6 +720,41 @@ def step_stress_results(results, programs):
 	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
 	print(f'\n  {VFIO_STRESS_PROGRAM}: {passed} of {len(result.tests)} '
 	      f'tests passed{seconds}')
+	for name, status in result.tests.items():
+		if status not in uml_user.PASSED:
+			print(f'  {status}: {name}')
+	problem = uml_user.incomplete_reason('patched', result)
+	if problem and not failed:
+		failed = 1
+	results.add(label, passed, failed, problem or '')
+
+
+def step_fail_nth_results(results, programs, lines):
+	"""Count the fault injection test's results; a test that did not pass
+	fails, a skip too: the boot creates every device and injects faults.
+
+	Prints the fault sites of each device's sequences, from the program's
+	lines of the console log lines.
+	"""
+	result = programs.get(VFIO_FAIL_NTH_PROGRAM)
+	label = f'fail_nth: {VFIO_FAIL_NTH_PROGRAM}'
+	if result is None:
+		results.add(label, 0, 1, 'did not run')
+		return
+	passed = result.count(*uml_user.PASSED)
+	failed = len(result.tests) - passed
+	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
+	print(f'\n  {VFIO_FAIL_NTH_PROGRAM}: {passed} of {len(result.tests)} '
+	      f'tests passed{seconds}')
+	for prog in uml_user.parse_console(lines):
+		if prog.name != VFIO_FAIL_NTH_PROGRAM:
+			continue
+		for line in prog.lines:
+			m = FAIL_NTH_SITES.search(line)
+			if m:
+				print(f'    {m.group(2):<18} {m.group(1):<16} '
+				      f'{m.group(3):>5} fault sites '
+				      f'{float(m.group(4)):>6.2f} s')
 	for name, status in result.tests.items():
 		if status not in uml_user.PASSED:
 			print(f'  {status}: {name}')
@@ -567,6 +810,7 @@ def step_user(results):
 	patched = uml_user.results_by_program(boot.log_lines())
 	step_uapi_results(results, patched)
 	step_stress_results(results, patched)
+	step_fail_nth_results(results, patched, boot.log_lines())
 	step_kernel_log(results, boot.log, 'kernel log (user space)')
 
 	try:
@@ -578,7 +822,102 @@ def step_user(results):
 	except uml_user.Error as e:
 		results.add(f'selftests: {BASELINE_LABEL}', 0, 1, str(e))
 		pristine = {}
+		pristine_boot = None
 	step_iommufd_results(results, patched, pristine)
+	if pristine_boot:
+		step_kernel_log(results, pristine_boot.log,
+				f'kernel log ({BASELINE_LABEL})')
+
+
+SANITIZERS_BUILD = os.path.join(BUILD, 'sanitizers-uml')
+SANITIZERS_JSON = os.path.join(BUILD, 'sanitizers-kunit-results.json')
+SANITIZERS_CONFIG = os.path.join(TOP, 'kunit', 'uml-sanitizers.config')
+KMEMLEAK_SCAN = os.path.join(TOP, 'tools', 'kmemleak-scan.c')
+
+
+def count_program(results, programs, name, label):
+	"""One row for a test program of a boot: its tests, or 'did not run'."""
+	result = programs.get(name)
+	if result is None:
+		results.add(label, 0, 1, 'did not run')
+		return
+	passed = result.count(*uml_user.PASSED)
+	failed = len(result.tests) - passed
+	for test, status in result.tests.items():
+		if status not in uml_user.PASSED:
+			print(f'  {status}: {test}')
+	problem = uml_user.incomplete_reason('sanitizers', result)
+	results.add(label, passed, failed or (1 if problem else 0), problem or '')
+
+
+def step_sanitizers(results):
+	"""The same series built with KASAN, UBSAN and kmemleak: KUnit, then the
+	VFIO test programs and a kmemleak scan as user space."""
+	banner('The memory-checking kernel (KASAN, UBSAN, kmemleak): KUnit, '
+	       'then the VFIO test programs and a kmemleak scan')
+	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}',
+			f'--json={SANITIZERS_JSON}', '--timeout=900',
+			build_dir=SANITIZERS_BUILD,
+			kunitconfigs=KUNITCONFIGS + [SANITIZERS_CONFIG])
+	if os.path.exists(SANITIZERS_JSON):
+		os.unlink(SANITIZERS_JSON)
+	start = time.time()
+	progress = Progress(SANITIZERS_BUILD)
+	progress.start()
+	log = os.path.join(BUILD, 'sanitizers-kunit.log')
+	with open(log, 'w') as out:
+		res = run(cmd, cwd=KSRC, env=KERNEL_ENV, stdout=out,
+			  stderr=subprocess.STDOUT)
+	progress.stop.set()
+	print(f'  kunit.py exited {res.returncode} after '
+	      f'{time.time() - start:.0f} s (output in {os.path.relpath(log, TOP)})')
+	suites = {}
+	if os.path.exists(SANITIZERS_JSON):
+		with open(SANITIZERS_JSON) as f:
+			suites = suite_counts(json.load(f))
+	for name in EXPECTED_SUITES:
+		passed, failed, skipped = suites.get(name, (0, 0, 0))
+		if name not in suites:
+			results.add(f'sanitizers: kunit: {name}', 0, 1, 'did not run')
+			continue
+		print(f'  {name:<28} {passed:>6} passed {failed:>6} failed '
+		      f'{skipped:>6} skipped')
+		results.add(f'sanitizers: kunit: {name}', passed,
+			    failed + skipped, f'({skipped} skipped)' if skipped
+			    else '')
+	step_kernel_log(results, os.path.join(SANITIZERS_BUILD, 'test.log'),
+			'kernel log (sanitizers, KUnit)')
+
+	work = os.path.join(USER_BUILD, 'sanitizers')
+	ulog = os.path.join(work, 'build.log')
+	try:
+		os.makedirs(work, exist_ok=True)
+		open(ulog, 'w').close()
+		programs = [p for p in build_programs(KSRC, work, ulog, vfio=True)
+			    if os.path.basename(p).startswith('vfio_')]
+		scan = os.path.join(work, 'kmemleak-scan')
+		uml_user._run(['gcc', '-static', '-O2', '-Wall', '-o', scan,
+			       KMEMLEAK_SCAN], ulog)
+		# The KUnit suites run again at boot (kunit.enable=1), so that the
+		# scan also sees what their devices, made and dropped, leaked.
+		boot = boot_programs(os.path.join(SANITIZERS_BUILD, 'linux'), work,
+				     programs + [scan],
+				     ['vfio_sample_devices.count=1',
+				      'kunit.enable=1'], ulog)
+	except uml_user.Error as e:
+		results.add('sanitizers: user space', 0, 1, str(e))
+		return
+	ran = uml_user.results_by_program(boot.log_lines())
+	for path in programs:
+		name = os.path.basename(path)
+		count_program(results, ran, name, f'sanitizers: {name}')
+	scans = [r for r in uml_user.parse_console(boot.log_lines())
+		 if r.name == 'kmemleak-scan']
+	ok = bool(scans) and scans[-1].exit_code == 0
+	results.add('sanitizers: kmemleak scan', 1 if ok else 0, 0 if ok else 1,
+		    '' if ok else ('did not run' if not scans else
+				   f'exit {scans[-1].exit_code}'))
+	step_kernel_log(results, boot.log, 'kernel log (sanitizers, user space)')
 
 
 def step_cocci(results):
@@ -608,7 +947,10 @@ def step_tool_tests(results):
 			    ('test_compile_fail', 'compile-fail unit tests')):
 		suite = unittest.defaultTestLoader.loadTestsFromName(name)
 		outcome = unittest.TextTestRunner(verbosity=1).run(suite)
-		failed = len(outcome.failures) + len(outcome.errors)
+		# A skipped test is no pass, nor is an expected failure.
+		failed = len(outcome.failures) + len(outcome.errors) + \
+			len(outcome.skipped) + len(outcome.expectedFailures) + \
+			len(outcome.unexpectedSuccesses)
 		results.add(label, outcome.testsRun - failed, failed)
 
 
@@ -764,17 +1106,15 @@ def bench(cycles, rounds, dma_iterations, dma_rounds):
 	      f'{os.path.relpath(boot.log, TOP)}')
 	for line in lines:
 		print(f'  {line}')
-	problems = []
-	for log in (console, boot.log):
-		with open(log, errors='replace') as f:
-			problems += [f'{os.path.relpath(log, TOP)}: {p}' for p in
-				     check_kernel_log(f.read().splitlines())[1]]
-	for problem in problems:
-		print(f'  kernel log: {problem}')
+	results = Results()
+	for log, label in ((console, 'kernel log (bench: iommufd callbacks)'),
+			   (boot.log, 'kernel log (bench: DMA)')):
+		step_kernel_log(results, log, label)
+	results.table()
 	if not any(l.startswith('ratio total') for l in lines) or \
 			any(l.startswith('error') for l in lines):
 		sys.exit('the DMA benchmark failed or printed no ratio')
-	if problems:
+	if results.closing_line():
 		sys.exit('the kernel logs of the benchmark show problems')
 
 
@@ -860,6 +1200,7 @@ def main():
 	step_kunit(results)
 	step_user(results)
 	if args.job == 'check':
+		step_sanitizers(results)
 		step_tool_tests(results)
 		step_cocci(results)
 		step_docs(results)

@@ -3,15 +3,17 @@
 """Unit tests for the console, TAP and comparison parts of tools/uml_user.py."""
 
 import os
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import uml_user  # noqa: E402
 from uml_user import (FAIL, MISSING, PASS, SKIP, XFAIL, XPASS, ERROR,  # noqa: E402
-		      ProgramResult, compare, parse_console, parse_tap,
-		      program_result, read_expected)
+		      ProgramResult, compare, incomplete_reason, parse_console,
+		      parse_tap, program_result, read_expected)
 
 # Output of a kselftest harness program, with kernel messages in between.
 IOMMUFD_TAP = '''TAP version 13
@@ -32,8 +34,16 @@ ok 5 iommufd_ioas.two.xf # XFAIL known
 # Totals: pass:2 fail:1 xfail:1 xpass:0 skip:1 error:0'''.splitlines()
 
 
+def harness_totals(tests):
+	"""The Totals line the kselftest harness prints for tests."""
+	return {st: sum(1 for s in tests.values() if s == st)
+		for st in uml_user.TOTALS_STATUSES}
+
+
 def result(name, tests, exit_code=1):
-	return ProgramResult(name, exit_code, 1.0, len(tests), dict(tests))
+	"""A program's result as the harness reports it, Totals line and all."""
+	return ProgramResult(name, exit_code, 1.0, len(tests), dict(tests),
+			     harness_totals(tests))
 
 
 class TapTest(unittest.TestCase):
@@ -60,7 +70,7 @@ class TapTest(unittest.TestCase):
 	def test_not_tap(self):
 		tap = parse_tap(['okay then', 'ok', '# ok 3 x', ' ok 4 y',
 				 'WARNING: CPU: 0 PID: 1 at x.c:1'])
-		self.assertEqual(tap, (None, {}))
+		self.assertEqual(tap, (None, {}, None))
 
 	def test_repeated_name_keeps_worse(self):
 		tap = parse_tap(['not ok 1 a', 'ok 2 a'])
@@ -112,14 +122,23 @@ class CompareTest(unittest.TestCase):
 		self.assertEqual(c.stale, [])
 		self.assertEqual(c.rows, [('iommufd', (1, 2, 0), (2, 1, 0))])
 
+	def set_status(self, test, status):
+		"""A patched iommufd whose test has status, Totals and all."""
+		tests = dict(self.patched['iommufd'].tests)
+		if status is None:
+			del tests[test]
+		else:
+			tests[test] = status
+		self.patched['iommufd'] = result('iommufd', tests)
+
 	def test_regression(self):
-		self.patched['iommufd'].tests['a'] = FAIL
+		self.set_status('a', FAIL)
 		c = compare(self.pristine, self.patched, self.expected)
 		self.assertFalse(c.ok)
 		self.assertEqual(len(c.regressions), 1)
 
 	def test_listed_regression_still_fails(self):
-		self.patched['iommufd'].tests['a'] = FAIL
+		self.set_status('a', FAIL)
 		self.expected[('iommufd', 'a')] = uml_user.Expected(True, 'x')
 		c = compare(self.pristine, self.patched, self.expected)
 		self.assertFalse(c.ok)
@@ -150,7 +169,7 @@ class CompareTest(unittest.TestCase):
 		self.assertEqual(len(c.stale), 2)
 
 	def test_missing_test_on_patched(self):
-		del self.patched['iommufd'].tests['a']
+		self.set_status('a', None)
 		c = compare(self.pristine, self.patched, self.expected)
 		self.assertEqual(len(c.regressions), 1)
 
@@ -207,6 +226,285 @@ class KunitconfigTest(unittest.TestCase):
 				rust=False)
 		self.assertEqual(text, 'CONFIG_VFIO=y\n# CONFIG_X is not set\n'
 				 'CONFIG_TRUSTED_KEYS=y\n')
+
+
+class TotalsTest(unittest.TestCase):
+	"""The harness's Totals line, against the result lines."""
+
+	def test_parsed(self):
+		self.assertEqual(parse_tap(IOMMUFD_TAP).totals, {
+			PASS: 2, FAIL: 1, XFAIL: 1, XPASS: 0, SKIP: 1, ERROR: 0})
+
+	def test_agrees(self):
+		res = program_result(uml_user.Run('/iommufd', 1, 2.0, IOMMUFD_TAP))
+		self.assertEqual(res.totals[PASS], 2)
+		self.assertIsNone(uml_user.totals_mismatch(res))
+		self.assertIsNone(incomplete_reason('patched', res))
+
+	def test_result_line_lost(self):
+		lines = [l for l in IOMMUFD_TAP if not l.startswith('ok 2 ')]
+		res = program_result(uml_user.Run('/iommufd', 1, 2.0, lines))
+		self.assertEqual(res.count(MISSING), 1)
+		self.assertEqual(incomplete_reason('patched', res),
+				 'patched: iommufd: "# Totals: pass:2 fail:1 '
+				 'xfail:1 xpass:0 skip:1 error:0", but its result '
+				 'lines give pass:1 fail:1 xfail:1 xpass:0 skip:1 '
+				 'error:0')
+
+	def test_no_totals_line(self):
+		lines = [l for l in IOMMUFD_TAP if not l.startswith('# Totals')]
+		res = program_result(uml_user.Run('/iommufd', 1, 2.0, lines))
+		self.assertIsNone(res.totals)
+		self.assertEqual(incomplete_reason('patched', res),
+				 'patched: iommufd: no "# Totals:" line')
+
+	def test_compare_fails_on_a_mismatch(self):
+		tests = {'a': PASS, 'b': PASS}
+		tip = ProgramResult('iommufd', 0, 1.0, 2, tests,
+				    harness_totals({'a': PASS}))
+		c = compare({}, {'iommufd': tip}, {})
+		self.assertFalse(c.ok)
+		self.assertEqual(len(c.incomplete), 1)
+
+
+class IncompleteReasonTest(unittest.TestCase):
+
+	def reason(self, **changes):
+		res = result('vfio_cdev_uapi_test', {'a': PASS, 'b': FAIL})
+		return incomplete_reason('patched', res._replace(**changes))
+
+	def test_complete(self):
+		self.assertIsNone(self.reason())
+		self.assertIsNone(self.reason(exit_code=0))
+
+	def test_timed_out(self):
+		self.assertEqual(self.reason(exit_code=None, seconds=300.0,
+					     timed_out=True),
+				 'patched: vfio_cdev_uapi_test timed out after '
+				 '300 s, killed')
+
+	def test_did_not_end(self):
+		self.assertEqual(self.reason(exit_code=None),
+				 'patched: vfio_cdev_uapi_test did not end (crash '
+				 'or timeout)')
+
+	def test_crash_exit_code(self):
+		self.assertEqual(self.reason(exit_code=139),
+				 'patched: vfio_cdev_uapi_test exited 139')
+		self.assertEqual(self.reason(exit_code=4),
+				 'patched: vfio_cdev_uapi_test exited 4')
+
+	def test_no_test(self):
+		self.assertEqual(self.reason(tests={}, totals=harness_totals({})),
+				 'patched: vfio_cdev_uapi_test reported no test')
+
+
+class PassedTest(unittest.TestCase):
+	"""Only PASS is a pass: not XFAIL, XPASS, SKIP, ERROR, MISSING."""
+
+	def test_passed(self):
+		self.assertEqual(uml_user.PASSED, (PASS,))
+		res = program_result(uml_user.Run('/iommufd', 1, 2.0, IOMMUFD_TAP))
+		self.assertEqual(res.count(*uml_user.PASSED), 2)
+
+	def test_program_result(self):
+		run = uml_user.Run('/vfio_cdev_uapi_test', 0, 1.5,
+				   ['1..4', 'ok 1 a', 'ok 2 b # XFAIL known',
+				    'ok 3 c # XPASS', '# Totals: pass:1 fail:0 '
+				    'xfail:1 xpass:1 skip:0 error:0'])
+		self.assertEqual(program_result(run), ProgramResult(
+			'vfio_cdev_uapi_test', 0, 1.5, 4,
+			{'a': PASS, 'b': XFAIL, 'c': XPASS, '#4': MISSING},
+			{PASS: 1, FAIL: 0, XFAIL: 1, XPASS: 1, SKIP: 0, ERROR: 0},
+			False))
+
+	def test_unlisted_xfail_on_patched(self):
+		pristine = {'iommufd': result('iommufd', {'a': PASS, 'x': FAIL})}
+		patched = {'iommufd': result('iommufd', {'a': PASS, 'x': XFAIL})}
+		c = compare(pristine, patched, {})
+		self.assertFalse(c.ok)
+		self.assertEqual(c.unexpected,
+				 ['iommufd x: xfail on patched, not listed'])
+		self.assertEqual(c.rows, [('iommufd', (1, 1, 0), (1, 1, 0))])
+
+	def test_listed_xfail_on_patched(self):
+		pristine = {'iommufd': result('iommufd', {'a': PASS, 'x': FAIL})}
+		patched = {'iommufd': result('iommufd', {'a': PASS, 'x': XFAIL})}
+		c = compare(pristine, patched,
+			    {('iommufd', 'x'): uml_user.Expected(True, 'UML')})
+		self.assertTrue(c.ok)
+		self.assertEqual(c.stale, [])
+
+	def test_xfail_on_pristine_is_no_pass(self):
+		pristine = {'iommufd': result('iommufd', {'a': PASS, 'x': XFAIL})}
+		patched = {'iommufd': result('iommufd', {'a': PASS, 'x': FAIL})}
+		c = compare(pristine, patched,
+			    {('iommufd', 'x'): uml_user.Expected(True, 'UML')})
+		self.assertTrue(c.ok)
+		self.assertEqual(c.regressions, [])
+
+
+class TimeoutConsoleTest(unittest.TestCase):
+	"""'uml-init: END <command> exit=timeout' is a program the init
+	killed."""
+
+	LINES = ['uml-init: BEGIN /vfio_cdev_stress_test -v',
+		 '1..8', 'ok 1 vfio_cdev_stress.c_physical.u9_race_then_detach',
+		 'uml-init: /vfio_cdev_stress_test -v still running after 300 s, '
+		 'killing its process group and every other process',
+		 'uml-init: END /vfio_cdev_stress_test -v exit=timeout '
+		 'seconds=300.2',
+		 'uml-init: BEGIN /iommufd', '1..1', 'ok 1 a',
+		 '# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0',
+		 'uml-init: END /iommufd exit=0 seconds=1.0',
+		 'uml-init: DONE programs=2 failed=1']
+
+	def test_parse_console(self):
+		runs = parse_console(self.LINES)
+		self.assertEqual([(r.name, r.exit_code, r.seconds, r.timed_out)
+				  for r in runs],
+				 [('vfio_cdev_stress_test', None, 300.2, True),
+				  ('iommufd', 0, 1.0, False)])
+
+	def test_program_result(self):
+		results = uml_user.results_by_program(self.LINES)
+		stress = results['vfio_cdev_stress_test']
+		self.assertTrue(stress.timed_out)
+		self.assertFalse(stress.finished)
+		self.assertEqual((stress.count(PASS), stress.count(MISSING)), (1, 7))
+		self.assertEqual(incomplete_reason('patched', stress),
+				 'patched: vfio_cdev_stress_test timed out after '
+				 '300 s, killed')
+		self.assertIsNone(incomplete_reason('patched',
+						    results['iommufd']))
+
+	def test_compare(self):
+		results = uml_user.results_by_program(self.LINES)
+		c = compare({}, {'vfio_cdev_stress_test':
+				 results['vfio_cdev_stress_test']}, {})
+		self.assertIn('patched: vfio_cdev_stress_test timed out after '
+			      '300 s, killed', c.incomplete)
+
+
+class MakeRootTest(unittest.TestCase):
+
+	def test_list_with_timeouts(self):
+		with tempfile.TemporaryDirectory() as tmp:
+			progs = []
+			for name in ('init', 'a', 'b', 'c'):
+				path = os.path.join(tmp, name)
+				with open(path, 'w') as f:
+					f.write('#!/bin/sh\n')
+				progs.append(path)
+			root = os.path.join(tmp, 'root')
+			commands = uml_user.make_root(root, progs[0], [
+				progs[1], (progs[2], ['-v', '-n', '3']),
+				(progs[3], [], 600)])
+			self.assertEqual(commands, ['/a', '/b -v -n 3', '/c'])
+			with open(os.path.join(root, uml_user.LIST_FILE)) as f:
+				self.assertEqual(f.read(), '/a\n/b -v -n 3\n'
+						 'timeout=600 /c\n')
+
+
+class InitTest(unittest.TestCase):
+	"""tools/uml-init.c, compiled and run on the host (not as PID 1: it
+	mounts nothing and does not power off)."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.tmp = tempfile.TemporaryDirectory()
+		cls.init = uml_user.build_init(os.path.join(cls.tmp.name, 'init'))
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.tmp.cleanup()
+
+	def script(self, name, text):
+		path = os.path.join(self.tmp.name, name)
+		with open(path, 'w') as f:
+			f.write('#!/bin/sh\n' + text)
+		os.chmod(path, 0o755)
+		return path
+
+	def boot(self, lines, timeout=60):
+		listing = os.path.join(self.tmp.name, 'list')
+		with open(listing, 'w') as f:
+			f.write(''.join(f'{line}\n' for line in lines))
+		start = time.monotonic()
+		res = subprocess.run([self.init], capture_output=True, text=True,
+				     env=dict(os.environ, UML_INIT_LIST=listing),
+				     timeout=timeout)
+		return res, time.monotonic() - start
+
+	def test_timeout_and_exit(self):
+		pidfile = os.path.join(self.tmp.name, 'child.pid')
+		sleeper = self.script('sleeper', f'sleep 60 &\necho $! > {pidfile}\n'
+				      'echo slept; sleep 60\n')
+		exits = self.script('exits', 'echo hello; exit 3\n')
+		res, took = self.boot([f'timeout=1 {sleeper}', exits,
+				       '# a comment', '', f'{exits} x y'])
+		lines = res.stdout.splitlines()
+		self.assertLess(took, 15)
+		self.assertEqual(res.returncode, 3)
+		self.assertIn(f'uml-init: END {exits} exit=3 seconds=0.0', lines)
+		self.assertIn(f'uml-init: END {exits} x y exit=3 seconds=0.0', lines)
+		end = [l for l in lines if l.startswith(f'uml-init: END {sleeper} ')]
+		self.assertEqual(len(end), 1)
+		self.assertRegex(end[0], r'^uml-init: END \S+ exit=timeout '
+				 r'seconds=1\.\d$')
+		self.assertEqual(lines[-1], 'uml-init: DONE programs=3 failed=3')
+		runs = parse_console(lines)
+		self.assertEqual([(r.name, r.exit_code, r.timed_out, r.lines)
+				  for r in runs], [
+			('sleeper', None, True, [
+				'slept', f'uml-init: {sleeper} still running after '
+				'1 s, killing its process group']),
+			('exits', 3, False, ['hello']),
+			('exits', 3, False, ['hello'])])
+		self.assertEqual(incomplete_reason(
+			'patched', program_result(runs[0])),
+			'patched: sleeper timed out after 1 s, killed')
+		# The sleeper's own child, in its process group, is gone too.
+		with open(pidfile) as f:
+			child = int(f.read())
+		for _ in range(50):
+			try:
+				with open(f'/proc/{child}/stat') as f:
+					state = f.read().rsplit(')', 1)[1].split()[0]
+			except FileNotFoundError:
+				state = 'gone'
+			if state in ('Z', 'X', 'gone'):
+				break
+			time.sleep(0.1)
+		self.assertIn(state, ('Z', 'X', 'gone'))
+
+	def test_all_pass(self):
+		ok = self.script('ok', 'exit 0\n')
+		res, _ = self.boot([ok, f'timeout=0 {ok}', f'timeout=5 {ok} -v'])
+		self.assertEqual(res.returncode, 0)
+		self.assertEqual([(r.command, r.exit_code) for r in
+				  parse_console(res.stdout.splitlines())],
+				 [(ok, 0), (ok, 0), (f'{ok} -v', 0)])
+		self.assertIn('uml-init: DONE programs=3 failed=0',
+			      res.stdout.splitlines())
+
+	def test_bad_lines_and_missing_program(self):
+		ok = self.script('ok2', 'exit 0\n')
+		res, _ = self.boot(['timeout=soon /bin/true', 'timeout=5',
+				    os.path.join(self.tmp.name, 'nothing'), ok])
+		lines = res.stdout.splitlines()
+		self.assertEqual(res.returncode, 3)
+		self.assertEqual(lines[-1], 'uml-init: DONE programs=2 failed=3')
+		self.assertEqual([(r.name, r.exit_code) for r in
+				  parse_console(lines)],
+				 [('nothing', 127), ('ok2', 0)])
+
+	def test_killed_by_a_signal(self):
+		dies = self.script('dies', 'kill -SEGV $$\n')
+		res, _ = self.boot([dies])
+		self.assertEqual([(r.name, r.exit_code) for r in
+				  parse_console(res.stdout.splitlines())],
+				 [('dies', 128 + 11)])
 
 
 if __name__ == '__main__':

@@ -6,24 +6,35 @@
  * The programs are the arguments the kernel passes to init (everything after
  * "--" on the kernel command line), or else the lines of /uml-init.list: one
  * program per line, its arguments after it separated by blanks; empty lines
- * and lines starting with '#' are skipped.
+ * and lines starting with '#' are skipped. A line may start with
+ * "timeout=<s>": the seconds that program may run (0: no limit), instead of
+ * DEFAULT_TIMEOUT.
  *
  * Each program runs with / as its working directory and /dev/console as its
- * standard input, output and error. Its output is framed on the console by
+ * standard input, output and error, in a process group of its own. Its
+ * output is framed on the console by
  *
  *	uml-init: BEGIN <command>
  *	uml-init: END <command> exit=<code> seconds=<s>
  *
  * where <code> is the exit status, or 128 + the signal that killed it, and
- * <s> the time the program took. The last line is
+ * <s> the time the program took. A program still running after its timeout
+ * has its process group killed (SIGKILL), and <code> is "timeout"; the init
+ * goes on with the next program. The last line is
  * "uml-init: DONE programs=<n> failed=<n>". The number of failed programs
  * goes to /proc/exitcode, which UML returns as its own exit status when it
  * powers off.
+ *
+ * Not run as PID 1 (a test on the host), the init mounts nothing, keeps its
+ * standard streams and working directory, reads the list from
+ * $UML_INIT_LIST if set, and exits with the number of failed programs
+ * instead of powering off.
  *
  * Build: gcc -static -O2 -Wall -o init uml-init.c
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +48,13 @@
 
 #define LIST_FILE	"/uml-init.list"
 #define MAX_ARGS	64
+/* Seconds a program may run; tools/uml_user.py has the same default. */
+#define DEFAULT_TIMEOUT	300
+/* Seconds to wait for a killed program to be reaped before going on. */
+#define KILL_GRACE	10
 
 static int programs, failed;
+static int pid1;
 
 static void say(const char *fmt, ...)
 {
@@ -94,19 +110,70 @@ static void join_args(char *buf, size_t size, char *const argv[])
 				 i ? " " : "", argv[i]);
 }
 
-/*
- * Run one program to its end and record its result; returns its exit code,
- * or 128 + the signal that killed it.
- */
-static int run(char *const argv[])
+static double since(const struct timespec *start)
 {
-	struct timespec start, end;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - start->tv_sec +
+		(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/*
+ * Wait until pid ends or until seconds (0: no limit) have passed since
+ * start, reaping any other child on the way (as pid 1, whatever a program
+ * left behind). SIGCHLD is blocked, so one that comes between the reaping
+ * and the wait stays pending. Returns 1 with *status set when pid ended,
+ * 0 after the time, -1 when there is no such child.
+ */
+static int wait_until(pid_t pid, int *status, const struct timespec *start,
+		      unsigned int seconds)
+{
+	sigset_t chld;
+	pid_t w;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		struct timespec left;
+		double rest;
+
+		while ((w = waitpid(-1, status, WNOHANG)) > 0)
+			if (w == pid)
+				return 1;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (!seconds) {
+			sigwaitinfo(&chld, NULL);
+			continue;
+		}
+		rest = seconds - since(start);
+		if (rest <= 0)
+			return 0;
+		left.tv_sec = (time_t)rest;
+		left.tv_nsec = (long)((rest - left.tv_sec) * 1e9);
+		sigtimedwait(&chld, NULL, &left);
+	}
+}
+
+/*
+ * Run one program to its end, or until timeout seconds (0: no limit) have
+ * passed, and record its result; returns its exit code, 128 + the signal
+ * that killed it, or -1 when it timed out.
+ */
+static int run(char *const argv[], unsigned int timeout)
+{
+	struct timespec start, killed;
+	sigset_t chld, old;
 	char command[512];
-	int status, code;
-	pid_t pid, w;
+	int status, code, ended;
+	pid_t pid;
 
 	join_args(command, sizeof(command), argv);
 	say("uml-init: BEGIN %s", command);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	pid = fork();
 	if (pid < 0) {
@@ -115,24 +182,49 @@ static int run(char *const argv[])
 		goto out;
 	}
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		setpgid(0, 0);
 		execv(argv[0], argv);
 		say("uml-init: exec %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
-	/* As pid 1, also reap whatever the program left behind. */
-	do {
-		w = wait(&status);
-	} while (w != pid && (w >= 0 || errno == EINTR));
-	if (w != pid)
+	/* Also here, so that the group exists before any kill below. */
+	setpgid(pid, pid);
+	ended = wait_until(pid, &status, &start, timeout);
+	if (ended == 0) {
+		say("uml-init: %s still running after %u s, killing its "
+		    "process group%s", command, timeout,
+		    pid1 ? " and every other process" : "");
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		/*
+		 * The kselftest harness runs each test in a process group
+		 * of its own. As PID 1, every other process is the
+		 * program's or left over by an earlier one: kill(-1) ends
+		 * them all but the init.
+		 */
+		if (pid1)
+			kill(-1, SIGKILL);
+		clock_gettime(CLOCK_MONOTONIC, &killed);
+		if (wait_until(pid, &status, &killed, KILL_GRACE) != 1)
+			say("uml-init: %s not reaped %d s after SIGKILL, "
+			    "going on", command, KILL_GRACE);
+		code = -1;
+	} else if (ended < 0) {
 		code = 127;
-	else if (WIFEXITED(status))
+	} else if (WIFEXITED(status)) {
 		code = WEXITSTATUS(status);
-	else
+	} else {
 		code = 128 + WTERMSIG(status);
+	}
 out:
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	say("uml-init: END %s exit=%d seconds=%.1f", command, code,
-	    end.tv_sec - start.tv_sec + (end.tv_nsec - start.tv_nsec) / 1e9);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (code < 0)
+		say("uml-init: END %s exit=timeout seconds=%.1f", command,
+		    since(&start));
+	else
+		say("uml-init: END %s exit=%d seconds=%.1f", command, code,
+		    since(&start));
 	programs++;
 	failed += code != 0;
 	return code;
@@ -151,21 +243,54 @@ static int split(char *line, char *argv[], int max)
 	return argc;
 }
 
-static void run_list_file(void)
+/*
+ * A line's "timeout=<s>" prefix: its value in *timeout and 1, or 0 when
+ * the line has none; -1 when it is no number of seconds.
+ */
+static int timeout_prefix(const char *word, unsigned int *timeout)
+{
+	unsigned long value;
+	char *end;
+
+	if (strncmp(word, "timeout=", 8))
+		return 0;
+	errno = 0;
+	value = strtoul(word + 8, &end, 10);
+	if (errno || end == word + 8 || *end || value > 86400)
+		return -1;
+	*timeout = value;
+	return 1;
+}
+
+static void run_list_file(const char *path)
 {
 	char line[1024], *argv[MAX_ARGS];
+	unsigned int timeout;
 	FILE *list;
+	int argc, prefix;
 
-	list = fopen(LIST_FILE, "r");
+	list = fopen(path, "r");
 	if (!list) {
-		say("uml-init: no programs: none given and %s: %s", LIST_FILE,
+		say("uml-init: no programs: none given and %s: %s", path,
 		    strerror(errno));
 		failed++;
 		return;
 	}
 	while (fgets(line, sizeof(line), list)) {
-		if (line[0] != '#' && split(line, argv, MAX_ARGS))
-			run(argv);
+		if (line[0] == '#')
+			continue;
+		argc = split(line, argv, MAX_ARGS);
+		if (!argc)
+			continue;
+		timeout = DEFAULT_TIMEOUT;
+		prefix = timeout_prefix(argv[0], &timeout);
+		if (prefix < 0 || (prefix && argc == 1)) {
+			say("uml-init: %s: bad line starting with %s", path,
+			    argv[0]);
+			failed++;
+			continue;
+		}
+		run(argv + prefix, timeout);
 	}
 	fclose(list);
 }
@@ -183,29 +308,39 @@ static void write_file(const char *path, const char *text)
 
 int main(int argc, char *argv[])
 {
+	const char *list = LIST_FILE;
 	char code[16];
 	int i;
 
-	mount_one("proc", "/proc", "proc");
-	mount_one("sysfs", "/sys", "sysfs");
-	mount_one("devtmpfs", "/dev", "devtmpfs");
-	mount_one("debugfs", "/sys/kernel/debug", "debugfs");
-	open_console();
-	if (chdir("/"))
-		say("uml-init: chdir /: %s", strerror(errno));
-	setenv("PATH", "/:/bin:/usr/bin", 1);
+	pid1 = getpid() == 1;
+	if (pid1) {
+		mount_one("proc", "/proc", "proc");
+		mount_one("sysfs", "/sys", "sysfs");
+		mount_one("devtmpfs", "/dev", "devtmpfs");
+		mount_one("debugfs", "/sys/kernel/debug", "debugfs");
+		open_console();
+		if (chdir("/"))
+			say("uml-init: chdir /: %s", strerror(errno));
+		setenv("PATH", "/:/bin:/usr/bin", 1);
+	} else {
+		say("uml-init: not PID 1: no mounts, no power off");
+		if (getenv("UML_INIT_LIST"))
+			list = getenv("UML_INIT_LIST");
+	}
 
 	if (argc > 1) {
 		for (i = 1; i < argc; i++) {
 			char *prog[] = { argv[i], NULL };
 
-			run(prog);
+			run(prog, DEFAULT_TIMEOUT);
 		}
 	} else {
-		run_list_file();
+		run_list_file(list);
 	}
 
 	say("uml-init: DONE programs=%d failed=%d", programs, failed);
+	if (!pid1)
+		return failed > 99 ? 99 : failed;
 	snprintf(code, sizeof(code), "%d\n", failed > 99 ? 99 : failed);
 	write_file("/proc/exitcode", code);
 	sync();

@@ -12,9 +12,11 @@ output on the console with
     uml-init: BEGIN <command>
     uml-init: END <command> exit=<code> seconds=<s>
 
-and powers off. Any static binary can be one of the programs: iommufd's
-selftests (tools/testing/selftests/iommu) and the VFIO uAPI test are built
-the same way, from a kselftest-harness C file, and run in one boot.
+(exit=timeout when the init killed the program after its timeout, by
+default DEFAULT_TIMEOUT seconds) and powers off. Any static binary can be
+one of the programs: iommufd's selftests (tools/testing/selftests/iommu)
+and the VFIO uAPI test are built the same way, from a kselftest-harness C
+file, and run in one boot.
 
     include = install_headers(ksrc, f'{work}/headers')
     progs = build_selftests(ksrc, include, f'{work}/iommu')
@@ -49,6 +51,10 @@ BOOT_ARGS = ['mem=1G', 'console=tty', 'root=/dev/root', 'rootfstype=hostfs',
 	     'rw', 'init=/init', 'kunit.enable=0']
 
 LIST_FILE = 'uml-init.list'
+# Seconds a program may run before the init kills its process group and
+# goes on with the next one; tools/uml-init.c has the same default. A
+# line of the list can set its own: 'timeout=<s> /<program> <args...>'.
+DEFAULT_TIMEOUT = 300
 
 
 class Error(Exception):
@@ -117,8 +123,9 @@ def make_root(root, init, programs):
 
 	root gets /init, the mount points the init uses, each program at
 	/<basename> and /uml-init.list, the order to run them in. A program is
-	a path, or a (path, [arguments]) pair. Returns the commands, as the
-	init will name them in its markers.
+	a path, a (path, [arguments]) pair or a (path, [arguments], timeout)
+	triple, timeout in whole seconds (else the init's DEFAULT_TIMEOUT).
+	Returns the commands, as the init will name them in its markers.
 	"""
 	root = os.path.abspath(root)
 	if os.path.isdir(root):
@@ -126,16 +133,22 @@ def make_root(root, init, programs):
 	for sub in ('proc', 'sys', 'dev'):
 		os.makedirs(os.path.join(root, sub))
 	shutil.copy(init, os.path.join(root, 'init'))
-	commands = []
+	commands, lines = [], []
 	for prog in programs:
-		path, args = (prog, []) if isinstance(prog, str) else prog
+		if isinstance(prog, str):
+			prog = (prog,)
+		path = prog[0]
+		args = prog[1] if len(prog) > 1 else []
+		timeout = prog[2] if len(prog) > 2 else None
 		name = os.path.basename(path)
 		if os.path.exists(os.path.join(root, name)):
 			raise Error(f'two programs named {name}')
 		shutil.copy(path, os.path.join(root, name))
 		commands.append(' '.join([f'/{name}', *args]))
+		lines.append(commands[-1] if timeout is None else
+			     f'timeout={int(timeout)} {commands[-1]}')
 	with open(os.path.join(root, LIST_FILE), 'w') as f:
-		f.write(''.join(f'{c}\n' for c in commands))
+		f.write(''.join(f'{line}\n' for line in lines))
 	return commands
 
 
@@ -225,14 +238,17 @@ def boot_uml(linux, root, log, args=(), timeout=900):
 # --- Reading the results ----------------------------------------------------
 
 BEGIN = re.compile(r'uml-init: BEGIN (.*)$')
-END = re.compile(r'uml-init: END (.*) exit=(-?\d+)(?: seconds=([\d.]+))?$')
+END = re.compile(r'uml-init: END (.*) exit=(-?\d+|timeout)'
+		 r'(?: seconds=([\d.]+))?$')
 DONE = re.compile(r'uml-init: DONE programs=(\d+) failed=(\d+)')
 
 
-class Run(collections.namedtuple('Run', 'command exit_code seconds lines')):
+class Run(collections.namedtuple('Run', 'command exit_code seconds lines '
+				 'timed_out', defaults=(False,))):
 	"""One program of a boot: its command, exit code (None when it did not
-	end: the boot crashed or timed out) and seconds, and its console lines
-	(kernel messages included)."""
+	end by itself: the boot crashed or timed out, or the init killed it
+	after its timeout, then timed_out is True) and seconds, and its console
+	lines (kernel messages included)."""
 
 	@property
 	def name(self):
@@ -253,8 +269,10 @@ def parse_console(lines):
 		m = END.search(line)
 		if m and current and m.group(1) == current[0]:
 			seconds = float(m.group(3)) if m.group(3) else None
-			runs.append(Run(current[0], int(m.group(2)), seconds,
-					current[1]))
+			timed_out = m.group(2) == 'timeout'
+			runs.append(Run(current[0],
+					None if timed_out else int(m.group(2)),
+					seconds, current[1], timed_out))
 			current = None
 			continue
 		if current:
@@ -264,20 +282,27 @@ def parse_console(lines):
 	return runs
 
 
-# Test statuses. Only PASS and XFAIL (a failure the test itself declares
-# expected) count as passed; a SKIP is no pass.
+# Test statuses. Only PASS counts as passed: a SKIP is no pass, and neither
+# is an XFAIL (a failure the test itself declares expected) nor an XPASS.
 PASS, FAIL, SKIP, XFAIL, XPASS, ERROR, MISSING = \
 	'pass', 'fail', 'skip', 'xfail', 'xpass', 'error', 'missing'
-PASSED = (PASS, XFAIL)
+PASSED = (PASS,)
 
 TAP_RESULT = re.compile(r'^(not ok|ok) (\d+)(?: (.*?))?'
 			r'(?:\s+#\s*(SKIP|XFAIL|XPASS|TODO|error)\b\s*(.*))?$')
 TAP_PLAN = re.compile(r'^1\.\.(\d+)')
+# The kselftest harness's closing count (ksft_print_cnts()).
+TAP_TOTALS = re.compile(r'^# Totals: pass:(\d+) fail:(\d+) xfail:(\d+) '
+			r'xpass:(\d+) skip:(\d+) error:(\d+)\s*$')
+# The statuses of the Totals line, in its order.
+TOTALS_STATUSES = (PASS, FAIL, XFAIL, XPASS, SKIP, ERROR)
 
 
-class Tap(collections.namedtuple('Tap', 'plan results')):
-	"""kselftest TAP: the plan (None without one) and {test: status}, in
-	the order of the output."""
+class Tap(collections.namedtuple('Tap', 'plan results totals',
+				 defaults=(None,))):
+	"""kselftest TAP: the plan (None without one), {test: status}, in the
+	order of the output, and the harness's Totals line as {status: count}
+	(None without one; the last one if several)."""
 
 	def count(self, *statuses):
 		return sum(1 for s in self.results.values() if s in statuses)
@@ -290,15 +315,21 @@ def parse_tap(lines):
 	a failure); 'ok ... # SKIP' is SKIP, 'ok ... # XFAIL' XFAIL, '# XPASS'
 	XPASS (a test expected to fail passed), 'not ok ... # error' ERROR.
 	A name seen twice keeps its worse status. Lines that are no TAP (kernel
-	messages on the same console) are ignored.
+	messages on the same console) are ignored. '# Totals: pass:N fail:N
+	xfail:N xpass:N skip:N error:N' is the harness's own count.
 	"""
 	plan = None
 	results = {}
+	totals = None
 	for line in lines:
 		line = line.rstrip()
 		m = TAP_PLAN.match(line)
 		if m and plan is None:
 			plan = int(m.group(1))
+			continue
+		m = TAP_TOTALS.match(line)
+		if m:
+			totals = dict(zip(TOTALS_STATUSES, map(int, m.groups())))
 			continue
 		m = TAP_RESULT.match(line)
 		if not m:
@@ -318,13 +349,16 @@ def parse_tap(lines):
 			status = PASS if ok == 'ok' else FAIL
 		if results.get(name) in (None, PASS, XFAIL):
 			results[name] = status
-	return Tap(plan, results)
+	return Tap(plan, results, totals)
 
 
 class ProgramResult(collections.namedtuple(
-		'ProgramResult', 'name exit_code seconds plan tests')):
+		'ProgramResult', 'name exit_code seconds plan tests totals '
+		'timed_out', defaults=(None, False))):
 	"""One program's results: {test: status}, with MISSING for each test
-	the plan announced but no result line reported (by number)."""
+	the plan announced but no result line reported (by number); the
+	harness's Totals line ({status: count}, None without one); whether the
+	init killed it after its timeout."""
 
 	def count(self, *statuses):
 		return sum(1 for s in self.tests.values() if s in statuses)
@@ -341,7 +375,7 @@ def program_result(run):
 	for n in range(len(tests) + 1, (tap.plan or 0) + 1):
 		tests[f'#{n}'] = MISSING
 	return ProgramResult(run.name, run.exit_code, run.seconds, tap.plan,
-			     tests)
+			     tests, tap.totals, run.timed_out)
 
 
 def results_by_program(lines):
@@ -400,14 +434,37 @@ def _counts(result):
 		result.count(*PASSED) - result.count(SKIP), result.count(SKIP))
 
 
+def format_totals(counts):
+	return ' '.join(f'{st}:{counts[st]}' for st in TOTALS_STATUSES)
+
+
+def totals_mismatch(result):
+	"""Why result's test statuses and its harness's Totals line disagree,
+	or None: no Totals line, or other counts than the result lines."""
+	if result.totals is None:
+		return 'no "# Totals:" line'
+	counts = {st: result.count(st) for st in TOTALS_STATUSES}
+	if counts != result.totals:
+		return (f'"# Totals: {format_totals(result.totals)}", but its '
+			f'result lines give {format_totals(counts)}')
+	return None
+
+
 def incomplete_reason(kernel, result):
 	"""Why result, of kernel, is no complete run of its program, or None."""
+	if result.timed_out:
+		seconds = '' if result.seconds is None else \
+			f' after {result.seconds:.0f} s'
+		return f'{kernel}: {result.name} timed out{seconds}, killed'
 	if not result.finished:
 		return f'{kernel}: {result.name} did not end (crash or timeout)'
 	if result.exit_code not in (0, 1):
 		return f'{kernel}: {result.name} exited {result.exit_code}'
 	if not result.tests:
 		return f'{kernel}: {result.name} reported no test'
+	mismatch = totals_mismatch(result)
+	if mismatch:
+		return f'{kernel}: {result.name}: {mismatch}'
 	return None
 
 
@@ -417,8 +474,9 @@ def compare(pristine, patched, expected):
 	pristine and patched map program names to ProgramResult; expected is
 	read_expected()'s. The rules: every test that passes on pristine
 	passes on patched; every test that does not pass on patched (failed,
-	skipped, missing) is listed with a reason and does not pass on pristine
-	either; a listed test that passes is stale. A program that is only in
+	skipped, missing, xfail, xpass, error: only PASS is a pass) is listed
+	with a reason and does not pass on pristine either; a listed test that
+	passes is stale. A program that is only in
 	patched (no pristine run) has only the list to go by.
 	"""
 	rows, regressions, unexpected, stale, incomplete = [], [], [], [], []

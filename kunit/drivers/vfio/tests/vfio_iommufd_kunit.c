@@ -41,8 +41,10 @@ enum vfio_conf_kind {
  *          iommu_group of another one (physical drivers only)
  * @destroy: Unregister and free a device from @create
  * @unmaps: Emulated drivers: number of dma_unmap calls so far, and the last
- * @lock_asserts: The source files whose lockdep assertions WARN, in order,
- *                when attach_ioas or detach_ioas runs without dev_set->lock
+ * @attach_asserts: The lockdep assertions that WARN when attach_ioas runs
+ *                  without dev_set->lock, each as "FILE:FUNCTION" of the
+ *                  function the assertion is in
+ * @detach_asserts: The same for detach_ioas
  */
 struct vfio_conf_driver {
 	const char *name;
@@ -51,12 +53,35 @@ struct vfio_conf_driver {
 	void (*destroy)(struct vfio_device *vdev);
 	unsigned int (*unmaps)(struct vfio_device *vdev,
 			       struct vfio_sample_unmap *last);
-	const char * const *lock_asserts;
+	const char * const *attach_asserts;
+	const char * const *detach_asserts;
 };
 
+/* The WARN sites of the vfio_iommufd_*() helpers, as "FILE:FUNCTION" */
+#define VFIO_CONF_PHYS_ATTACH \
+	"drivers/vfio/iommufd.c:vfio_iommufd_physical_attach_ioas"
+#define VFIO_CONF_PHYS_DETACH \
+	"drivers/vfio/iommufd.c:vfio_iommufd_physical_detach_ioas"
+#define VFIO_CONF_EMUL_ATTACH \
+	"drivers/vfio/iommufd.c:vfio_iommufd_emulated_attach_ioas"
+#define VFIO_CONF_EMUL_DETACH \
+	"drivers/vfio/iommufd.c:vfio_iommufd_emulated_detach_ioas"
+
 /* Drivers whose callbacks are the vfio_iommufd_*() helpers */
-static const char * const vfio_conf_core_asserts[] = {
-	"drivers/vfio/iommufd.c", NULL
+static const char * const vfio_conf_phys_attach_asserts[] = {
+	VFIO_CONF_PHYS_ATTACH, NULL
+};
+
+static const char * const vfio_conf_phys_detach_asserts[] = {
+	VFIO_CONF_PHYS_DETACH, NULL
+};
+
+static const char * const vfio_conf_emul_attach_asserts[] = {
+	VFIO_CONF_EMUL_ATTACH, NULL
+};
+
+static const char * const vfio_conf_emul_detach_asserts[] = {
+	VFIO_CONF_EMUL_DETACH, NULL
 };
 
 static const struct vfio_conf_driver vfio_conf_drivers[] = {
@@ -65,7 +90,8 @@ static const struct vfio_conf_driver vfio_conf_drivers[] = {
 		.kind = VFIO_CONF_PHYSICAL,
 		.create = vfio_sample_phys_create,
 		.destroy = vfio_sample_phys_destroy,
-		.lock_asserts = vfio_conf_core_asserts,
+		.attach_asserts = vfio_conf_phys_attach_asserts,
+		.detach_asserts = vfio_conf_phys_detach_asserts,
 	},
 	{
 		.name = "c-emulated",
@@ -73,7 +99,8 @@ static const struct vfio_conf_driver vfio_conf_drivers[] = {
 		.create = vfio_sample_emul_create,
 		.destroy = vfio_sample_emul_destroy,
 		.unmaps = vfio_sample_emul_unmaps,
-		.lock_asserts = vfio_conf_core_asserts,
+		.attach_asserts = vfio_conf_emul_attach_asserts,
+		.detach_asserts = vfio_conf_emul_detach_asserts,
 	},
 };
 
@@ -249,12 +276,11 @@ static void conf_expect_unmap_all(struct vfio_conf *c, unsigned int calls)
 }
 
 /* Announce the lockdep WARNINGs of a callback run without dev_set->lock */
-static void conf_expect_lock_warnings(struct vfio_conf *c)
+static void conf_expect_lock_warnings(struct vfio_conf *c,
+				      const char * const *sites)
 {
-	const char * const *file;
-
-	for (file = c->drv->lock_asserts; *file; file++)
-		vfio_kunit_expect_warning_begin(c->test, *file);
+	for (; *sites; sites++)
+		vfio_kunit_expect_warning_begin(c->test, *sites);
 }
 
 /*
@@ -270,7 +296,7 @@ static void vfio_conf_lock_asserted(struct vfio_conf *c)
 		kunit_skip(c->test, "needs CONFIG_LOCKDEP");
 	conf_bind(c);
 
-	conf_expect_lock_warnings(c);
+	conf_expect_lock_warnings(c, c->drv->attach_asserts);
 	ret = c->vdev->ops->attach_ioas(c->vdev, &pt_id);
 	vfio_kunit_expect_warning_end(c->test);
 	KUNIT_ASSERT_EQ(c->test, ret, 0);
@@ -278,7 +304,7 @@ static void vfio_conf_lock_asserted(struct vfio_conf *c)
 	if (is_physical(c))
 		c->auto_hwpt = pt_id;
 
-	conf_expect_lock_warnings(c);
+	conf_expect_lock_warnings(c, c->drv->detach_asserts);
 	c->vdev->ops->detach_ioas(c->vdev);
 	vfio_kunit_expect_warning_end(c->test);
 	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
@@ -290,7 +316,7 @@ static void vfio_conf_attach_unbound(struct vfio_conf *c)
 	u32 pt_id = c->ioas_id;
 	int ret;
 
-	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	vfio_kunit_expect_warning_begin(c->test, VFIO_CONF_PHYS_ATTACH);
 	ret = conf_attach(c, &pt_id);
 	vfio_kunit_expect_warning_end(c->test);
 	KUNIT_EXPECT_EQ(c->test, ret, -EINVAL);
@@ -301,7 +327,7 @@ static void vfio_conf_attach_unbound(struct vfio_conf *c)
 /* O2: detach of a physical device that is not bound WARNs and does nothing */
 static void vfio_conf_detach_unbound(struct vfio_conf *c)
 {
-	vfio_kunit_expect_warning_begin(c->test, "drivers/vfio/iommufd.c");
+	vfio_kunit_expect_warning_begin(c->test, VFIO_CONF_PHYS_DETACH);
 	conf_detach(c);
 	vfio_kunit_expect_warning_end(c->test);
 	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));

@@ -107,7 +107,7 @@ static void vfio_registration_test(struct kunit *test)
 
 	if (c->expected)
 		vfio_kunit_expect_warning_begin(test,
-						"drivers/vfio/vfio_main.c");
+			"drivers/vfio/vfio_main.c:__vfio_register_dev");
 	ret = vfio_register_emulated_iommu_dev(vdev);
 	if (c->expected)
 		vfio_kunit_expect_warning_end(test);

@@ -1,0 +1,1181 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Fault injection test of the VFIO device cdev, /dev/vfio/devices/vfioN:
+ * every allocation and user copy on the path QEMU takes through VFIO and
+ * iommufd is made to fail in turn, and each failure must leave a clean
+ * state behind.
+ *
+ * The technique is iommufd_fail_nth's: writing N to
+ * /proc/thread-self/fail-nth makes the N-th fault site the thread reaches
+ * fail, and a failure has been injected if the file reads 0 afterwards. The
+ * fault sites are failslab (every slab allocation, also those that may
+ * sleep), fail_page_alloc (every page allocation, of any order),
+ * fail_usercopy (every copy_from_user() and copy_to_user()) and, with
+ * CONFIG_IOMMUFD_TEST, iommufd's own fail_iommufd (object lookups, page
+ * pinning, the mock IOMMU's map), all counted by the one fail-nth counter.
+ * The sequence, QEMU's order, is
+ *
+ *   open          open() of the device's cdev
+ *   BIND          VFIO_DEVICE_BIND_IOMMUFD to an iommufd opened before
+ *   IOAS_ALLOC    IOMMU_IOAS_ALLOC of IOAS A
+ *   ATTACH        VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS A
+ *   HWPT_ALLOC    physical: IOMMU_HWPT_ALLOC on IOAS A;
+ *                 emulated: IOMMU_IOAS_ALLOC of IOAS B
+ *   replace       ATTACH to that HWPT, or to IOAS B
+ *   IOAS_MAP      IOMMU_IOAS_MAP of user memory at the test IOVA
+ *   DMA           emulated: pread() and pwrite() of the device fd at that
+ *                 IOVA, through vfio_dma_rw() (region 0) and
+ *                 vfio_pin_pages() (region 1)
+ *   DETACH        VFIO_DEVICE_DETACH_IOMMUFD_PT (test qemu_order; test
+ *                 close_attached leaves it out)
+ *   close         close() of the device fd
+ *
+ * run with N = 1, 2, ... until it completes without reaching its N-th fault
+ * site. Each test prints the number of fault sites of its device's
+ * sequence, counted in a run where nothing fails, and the N at which the
+ * sequence completed (one or two more: whether a slab allocation needs a
+ * new slab page varies), with the errnos the failures gave, call by call.
+ * After each run, with no more injection:
+ *
+ *   - the call that failed, if any, gave an errno the failure explains
+ *     (see explained[]), and every call that succeeded did what it should
+ *     (the ids ATTACH returns, the bytes DMA moves);
+ *   - the state is clean: the device fd closes (after a DETACH, or while
+ *     attached: the runs alternate), its id is gone, every HWPT and IOAS
+ *     destroys (IOMMU_DESTROY returns 0), no page of the user memory is
+ *     pinned any more (IOMMU_TEST_OP_MD_CHECK_REFS), and the device binds
+ *     to a fresh iommufd, attaches to a fresh IOAS and reaches a page mapped
+ *     there: its mock IOMMU domain maps it, or it reads and writes it
+ *     through both regions;
+ *   - the kernel logged no WARNING, BUG, lockdep, KASAN, UBSAN or kmemleak
+ *     report (/dev/kmsg).
+ *
+ * The devices are those of the VFIO sample drivers, found through the
+ * driver of /sys/class/vfio-dev/vfioN/device, as vfio_cdev_uapi_test finds
+ * them; a variant whose device is missing is skipped, and so is every test
+ * on a kernel without failslab. Needs CONFIG_VFIO_DEVICE_CDEV,
+ * CONFIG_IOMMUFD_TEST, CONFIG_SAMPLE_VFIO_DEVICES built in with the C and
+ * Rust VFIO samples, CONFIG_FAULT_INJECTION_DEBUG_FS with CONFIG_FAILSLAB,
+ * CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_USERCOPY, a kernel
+ * booted with vfio_sample_devices.count=1, devtmpfs on /dev and debugfs on
+ * /sys/kernel/debug. As root:
+ *
+ *	./vfio_cdev_fail_nth
+ *
+ * The test sets the fault attributes it needs in debugfs and restores them
+ * when it ends.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+/* File offsets of an emulated sample device's DMA windows */
+#define DMA_REGION_SHIFT	40
+#define DMA_REGION_RW		0	/* vfio_dma_rw() */
+#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
+
+/* An IOVA inside the mock IOMMU's aperture, used for every device */
+#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
+/* Pages of user memory the sequence maps at TEST_IOVA */
+#define GUEST_PAGES		2
+/* Bytes the device reads or writes at a time */
+#define DMA_LEN			64
+
+/*
+ * More fault sites than the sequence has on 6.12 (about 50 under UML, see
+ * the output): reaching it means the loop does not end, or the kernel's
+ * paths grew and this has to grow with them.
+ */
+#define MAX_NTH			1000
+/* Seconds a test may take; it takes well under one under UML */
+#define TIMEOUT			120
+
+#define ASSERT_ERRNO(expected_errno, cmd)		\
+	({						\
+		ASSERT_EQ(-1, cmd);			\
+		ASSERT_EQ(expected_errno, errno);	\
+	})
+
+/* The device under test, with the iommufd it is bound to */
+struct vfio_dut {
+	bool emulated;
+	int iommufd;			/* an open /dev/iommu */
+	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
+	char group[PATH_MAX];		/* /dev/vfio/<iommu group> */
+};
+
+static size_t page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+static void fill(void *buf, size_t len, unsigned int seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = seed + i * 131;
+}
+
+/* The ioctls, each returning what ioctl() returns */
+
+static int vfio_bind(int fd, int iommufd, __u32 *devid)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+	if (!ret && devid)
+		*devid = bind.out_devid;
+	return ret;
+}
+
+static int vfio_attach(int fd, __u32 *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = *pt_id,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+	if (!ret)
+		*pt_id = attach.pt_id;
+	return ret;
+}
+
+static int vfio_detach(int fd)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+
+	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
+/* DMA of an emulated device: it reads guest memory into @buf */
+static ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
+			size_t len)
+{
+	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* DMA of an emulated device: it writes @buf into guest memory */
+static ssize_t dma_write(int fd, int region, __u64 iova, const void *buf,
+			 size_t len)
+{
+	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+static int ioas_alloc(int iommufd, __u32 *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
+	if (!ret)
+		*ioas_id = cmd.out_ioas_id;
+	return ret;
+}
+
+static int iommufd_destroy(int iommufd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
+}
+
+static int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
+		    __u64 iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
+}
+
+static int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova, __u64 *len)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = *len,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+	if (!ret)
+		*len = cmd.length;
+	return ret;
+}
+
+static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!ret)
+		*hwpt_id = cmd.out_hwpt_id;
+	return ret;
+}
+
+/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
+static int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova, void *buf,
+			size_t len)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+/*
+ * Whether each page of @buf has @refs pins (FOLL_PIN references): 0 once
+ * nothing maps or accesses it any more
+ */
+static int md_check_refs(int iommufd, void *buf, size_t len,
+			 unsigned int refs)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = {
+			.length = len,
+			.uptr = (uintptr_t)buf,
+			.refs = refs,
+		},
+	};
+
+	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* Finding the device */
+
+/* The last component of the path the symbolic link @path holds */
+static int link_name(const char *path, char *name, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	char *base;
+
+	len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0)
+		return -1;
+	target[len] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if ((size_t)len >= size)
+		return -1;
+	memcpy(name, base, len + 1);
+	return 0;
+}
+
+/*
+ * Whether @name is the driver @driver: the C samples' parents are bound to a
+ * driver of that name, the Rust samples' each to a driver of its own, named
+ * @driver-N.
+ */
+static bool driver_matches(const char *name, const char *driver)
+{
+	size_t len = strlen(driver);
+
+	if (strncmp(name, driver, len))
+		return false;
+	if (!name[len])
+		return true;
+	if (name[len] != '-' || !name[len + 1])
+		return false;
+	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
+}
+
+/* Find the VFIO device whose parent is bound to @driver */
+static int find_vfio_device(const char *driver, struct vfio_dut *d)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1];
+	struct dirent *de;
+	int ret = -1;
+	DIR *dir;
+
+	dir = opendir("/sys/class/vfio-dev");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
+		if (link_name(path, name, sizeof(name)) ||
+		    !driver_matches(name, driver))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/iommu_group",
+			 de->d_name);
+		if (link_name(path, name, sizeof(name)))
+			break;
+		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
+			 de->d_name);
+		snprintf(d->group, sizeof(d->group), "/dev/vfio/%s", name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* The kernel log */
+
+/* What the kernel prints when it finds a bug */
+static const char * const kernel_reports[] = {
+	"WARNING:", "BUG:", "kernel BUG at", "possible recursive locking",
+	"circular locking", "INFO: ", "Oops", "KASAN", "UBSAN",
+	"suspected memory leak",
+};
+
+/* /dev/kmsg, positioned after the last record the kernel has logged */
+static int kmsg_open(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/kmsg");
+	ASSERT_LE(0, lseek(fd, 0, SEEK_END));
+	return fd;
+}
+
+/*
+ * Log each record of @kmsg, up to the last one, that reports a bug; return
+ * how many did. A record is "<prio>,<seq>,<time>,<flags>;<message>\n".
+ */
+static int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
+{
+	char rec[8192], *msg, *end;
+	int found = 0;
+	ssize_t len;
+	size_t i;
+
+	for (;;) {
+		len = read(kmsg, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)	/* records were overwritten */
+			continue;
+		if (len < 0)	/* EAGAIN: no more records */
+			EXPECT_EQ(EAGAIN, errno);
+		if (len <= 0)
+			return found;
+		rec[len] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = '\0';
+		for (i = 0; i < ARRAY_SIZE(kernel_reports); i++) {
+			if (!strstr(msg, kernel_reports[i]))
+				continue;
+			if (found++ < 20)
+				TH_LOG("kernel: %s", msg);
+			break;
+		}
+	}
+}
+
+/* Fault injection */
+
+/*
+ * The attributes of the fault types in debugfs this test sets, as
+ * iommufd_fail_nth sets them, and what they held before. failslab and
+ * fail_page_alloc skip allocations that may sleep unless ignore-gfp-wait
+ * is N, and fail_page_alloc also those of order 0 unless min-order is 0;
+ * verbose 0 keeps a stack dump per injected failure out of the log.
+ * fail-nth needs nothing else: should_fail_ex() counts down the task's
+ * fail-nth before it looks at probability, interval, times or task-filter,
+ * so these stay as they are (a probability above 0 would make allocations
+ * of every other task fail).
+ */
+static struct fault_setting {
+	const char *attr;
+	const char *value;
+	bool required;		/* no fault injection without it */
+	char old[32];		/* empty: not changed */
+} fault_settings[] = {
+	{ .attr = "failslab/ignore-gfp-wait", .value = "N", .required = true },
+	{ .attr = "failslab/verbose", .value = "0", .required = true },
+	{ .attr = "fail_page_alloc/ignore-gfp-wait", .value = "N" },
+	{ .attr = "fail_page_alloc/ignore-gfp-highmem", .value = "N" },
+	{ .attr = "fail_page_alloc/min-order", .value = "0" },
+	{ .attr = "fail_page_alloc/verbose", .value = "0" },
+	{ .attr = "fail_usercopy/verbose", .value = "0" },
+	{ .attr = "fail_iommufd/verbose", .value = "0" },
+};
+
+#define DEBUGFS		"/sys/kernel/debug/"
+
+static bool have_fault_injection;
+
+/* Read the debugfs file @attr into @buf, without its newline */
+static int read_attr(const char *attr, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), DEBUGFS "%s", attr);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, size - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int write_attr(const char *attr, const char *value)
+{
+	char path[PATH_MAX];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), DEBUGFS "%s", attr);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	len = write(fd, value, strlen(value));
+	close(fd);
+	return len == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+/*
+ * Set up the fault attributes before the tests run (in the harness's
+ * process, which outlives them), and note whether fault injection works
+ */
+static __attribute__((constructor)) void setup_fault_injection(void)
+{
+	struct fault_setting *s;
+	char old[32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fault_settings); i++) {
+		s = &fault_settings[i];
+		if (read_attr(s->attr, old, sizeof(old)) ||
+		    write_attr(s->attr, s->value)) {
+			if (s->required)
+				return;
+			continue;
+		}
+		snprintf(s->old, sizeof(s->old), "%s", old);
+	}
+	have_fault_injection = true;
+}
+
+/* Put back what setup_fault_injection() changed */
+static __attribute__((destructor)) void restore_fault_injection(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fault_settings); i++)
+		if (fault_settings[i].old[0])
+			write_attr(fault_settings[i].attr,
+				   fault_settings[i].old);
+}
+
+/* The fault types whose attributes are set: the sites fail-nth counts */
+static void fault_types(char *buf, size_t size)
+{
+	static const char * const types[] = {
+		"failslab", "fail_page_alloc", "fail_usercopy", "fail_iommufd",
+	};
+	size_t i, j, len;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		len = strlen(types[i]);
+		for (j = 0; j < ARRAY_SIZE(fault_settings); j++)
+			if (!strncmp(fault_settings[j].attr, types[i], len) &&
+			    fault_settings[j].attr[len] == '/' &&
+			    fault_settings[j].old[0])
+				break;
+		if (j == ARRAY_SIZE(fault_settings))
+			continue;
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
+			 buf[0] ? ", " : "", types[i]);
+	}
+}
+
+/* This thread's fail-nth */
+static int fail_nth_open(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /proc/thread-self/fail-nth");
+	return fd;
+}
+
+/* Make the @nth fault site from now on fail */
+static void fail_nth_arm(struct __test_metadata *_metadata, int fd,
+			 unsigned int nth)
+{
+	char buf[16];
+	int len;
+
+	len = snprintf(buf, sizeof(buf), "%u", nth);
+	ASSERT_EQ(len, pwrite(fd, buf, len, 0));
+}
+
+/*
+ * Stop injecting; return how many fault sites were still to come before
+ * the armed one, 0 if it was reached (and failed). Reading and writing
+ * fail-nth are fault sites of fail_usercopy themselves: if one of them
+ * faults, the sequence did not reach the armed site.
+ */
+static unsigned int fail_nth_disarm(struct __test_metadata *_metadata,
+				    int fd)
+{
+	unsigned int left = 1;
+	char buf[16];
+	ssize_t len;
+
+	len = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (len > 0) {
+		buf[len] = '\0';
+		left = strtoul(buf, NULL, 10);
+	} else {
+		ASSERT_EQ(-1, len);
+		ASSERT_EQ(EFAULT, errno);
+	}
+	if (pwrite(fd, "0", 1, 0) != 1) {
+		ASSERT_EQ(EFAULT, errno);
+		left = left ?: 1;
+		ASSERT_EQ(1, pwrite(fd, "0", 1, 0));
+	}
+	return left;
+}
+
+/* The sequence */
+
+enum step_id {
+	STEP_OPEN,
+	STEP_BIND,
+	STEP_IOAS_ALLOC,
+	STEP_ATTACH,
+	STEP_HWPT_ALLOC,	/* emulated: IOMMU_IOAS_ALLOC of IOAS B */
+	STEP_REPLACE,
+	STEP_IOAS_MAP,
+	STEP_DMA_READ_RW,
+	STEP_DMA_WRITE_RW,
+	STEP_DMA_READ_PIN,
+	STEP_DMA_WRITE_PIN,
+	STEP_DETACH,
+	STEP_CLOSE,
+	NR_STEPS,
+	STEP_NONE = NR_STEPS,
+};
+
+static const char * const step_names[NR_STEPS] = {
+	[STEP_OPEN] = "open",
+	[STEP_BIND] = "VFIO_DEVICE_BIND_IOMMUFD",
+	[STEP_IOAS_ALLOC] = "IOMMU_IOAS_ALLOC of IOAS A",
+	[STEP_ATTACH] = "VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS A",
+	[STEP_HWPT_ALLOC] = "IOMMU_HWPT_ALLOC",
+	[STEP_REPLACE] = "VFIO_DEVICE_ATTACH_IOMMUFD_PT replacing IOAS A",
+	[STEP_IOAS_MAP] = "IOMMU_IOAS_MAP",
+	[STEP_DMA_READ_RW] = "pread of region 0 (vfio_dma_rw)",
+	[STEP_DMA_WRITE_RW] = "pwrite of region 0 (vfio_dma_rw)",
+	[STEP_DMA_READ_PIN] = "pread of region 1 (vfio_pin_pages)",
+	[STEP_DMA_WRITE_PIN] = "pwrite of region 1 (vfio_pin_pages)",
+	[STEP_DETACH] = "VFIO_DEVICE_DETACH_IOMMUFD_PT",
+	[STEP_CLOSE] = "close",
+};
+
+static const char *step_name(bool emulated, enum step_id step)
+{
+	if (step == STEP_HWPT_ALLOC && emulated)
+		return "IOMMU_IOAS_ALLOC of IOAS B";
+	return step_names[step];
+}
+
+/* What one run of the sequence made, and how it ended */
+struct sequence {
+	unsigned char *mem;		/* GUEST_PAGES of user memory */
+	size_t len;
+	int fd;				/* the device fd, -1 when closed */
+	bool bound;
+	__u32 devid;
+	__u32 ioas[2];			/* IOAS A and IOAS B (emulated) */
+	__u32 hwpt;			/* physical: from IOMMU_HWPT_ALLOC */
+	__u32 auto_hwpt;		/* physical: attached to IOAS A as */
+	bool mapped;
+	enum step_id failed;		/* the call that failed, or STEP_NONE */
+	int err;			/* its errno; 0: it did the wrong thing */
+	long ret;			/* what it returned */
+};
+
+static bool step_failed(struct sequence *s, enum step_id step, long ret,
+			int err)
+{
+	s->failed = step;
+	s->ret = ret;
+	s->err = err;
+	return false;
+}
+
+/* Whether the call of @step returned @want; records the failure if not */
+static bool step_ok(struct sequence *s, enum step_id step, long ret,
+		    long want)
+{
+	if (ret == want)
+		return true;
+	return step_failed(s, step, ret, ret == -1 ? errno : 0);
+}
+
+/*
+ * One DMA of an emulated device: a read of guest memory must return what
+ * is there, a write must land there. Runs while failures are injected, so
+ * it makes no system call but the read or write.
+ */
+static bool dma_step(struct sequence *s, enum step_id step, int region,
+		     bool write)
+{
+	size_t off = region ? page_size() + DMA_LEN : page_size() - DMA_LEN;
+	unsigned char buf[DMA_LEN];
+	ssize_t ret;
+
+	if (write) {
+		fill(buf, DMA_LEN, step);
+		ret = dma_write(s->fd, region, TEST_IOVA + off, buf, DMA_LEN);
+	} else {
+		ret = dma_read(s->fd, region, TEST_IOVA + off, buf, DMA_LEN);
+	}
+	if (!step_ok(s, step, ret, DMA_LEN))
+		return false;
+	if (memcmp(s->mem + off, buf, DMA_LEN))
+		return step_failed(s, step, ret, 0);
+	return true;
+}
+
+/*
+ * open, BIND, IOAS_ALLOC, ATTACH, HWPT_ALLOC (or IOAS B), replace,
+ * IOAS_MAP, DMA, DETACH (unless @close_attached) and close, up to the
+ * first call that fails or does the wrong thing. Runs while failures are
+ * injected: no system call but those of the sequence, no memory touched
+ * for the first time.
+ */
+static void run_sequence(struct vfio_dut *d, struct sequence *s,
+			 bool close_attached)
+{
+	__u32 pt_id, want;
+	bool same;
+
+	s->fd = open(d->cdev, O_RDWR);
+	if (s->fd < 0) {
+		step_failed(s, STEP_OPEN, s->fd, errno);
+		s->fd = -1;
+		return;
+	}
+	if (!step_ok(s, STEP_BIND, vfio_bind(s->fd, d->iommufd, &s->devid), 0))
+		return;
+	s->bound = true;
+	if (!step_ok(s, STEP_IOAS_ALLOC, ioas_alloc(d->iommufd, &s->ioas[0]),
+		     0))
+		return;
+
+	pt_id = s->ioas[0];
+	if (!step_ok(s, STEP_ATTACH, vfio_attach(s->fd, &pt_id), 0))
+		return;
+	/* An emulated device gets the IOAS id back, a physical one an HWPT's */
+	same = pt_id == s->ioas[0];
+	if (same != d->emulated)
+		return (void)step_failed(s, STEP_ATTACH, pt_id, 0);
+	if (!d->emulated)
+		s->auto_hwpt = pt_id;
+
+	if (d->emulated) {
+		if (!step_ok(s, STEP_HWPT_ALLOC,
+			     ioas_alloc(d->iommufd, &s->ioas[1]), 0))
+			return;
+		want = s->ioas[1];
+	} else {
+		if (!step_ok(s, STEP_HWPT_ALLOC,
+			     hwpt_alloc(d->iommufd, s->devid, s->ioas[0],
+					&s->hwpt), 0))
+			return;
+		want = s->hwpt;
+	}
+	pt_id = want;
+	if (!step_ok(s, STEP_REPLACE, vfio_attach(s->fd, &pt_id), 0))
+		return;
+	if (pt_id != want)
+		return (void)step_failed(s, STEP_REPLACE, pt_id, 0);
+
+	if (!step_ok(s, STEP_IOAS_MAP,
+		     ioas_map(d->iommufd, s->ioas[d->emulated], s->mem, s->len,
+			      TEST_IOVA), 0))
+		return;
+	s->mapped = true;
+
+	if (d->emulated &&
+	    (!dma_step(s, STEP_DMA_READ_RW, DMA_REGION_RW, false) ||
+	     !dma_step(s, STEP_DMA_WRITE_RW, DMA_REGION_RW, true) ||
+	     !dma_step(s, STEP_DMA_READ_PIN, DMA_REGION_PIN, false) ||
+	     !dma_step(s, STEP_DMA_WRITE_PIN, DMA_REGION_PIN, true)))
+		return;
+
+	if (!close_attached && !step_ok(s, STEP_DETACH, vfio_detach(s->fd), 0))
+		return;
+	if (!step_ok(s, STEP_CLOSE, close(s->fd), 0))
+		return;
+	s->fd = -1;
+}
+
+#define ERR(e)		(1U << (e))
+
+/*
+ * The errnos an injected failure can make each call give: anything else
+ * is a bug of an error path. Every call but close() copies its arguments
+ * or data from or to user space (fail_usercopy: EFAULT; for open(), the
+ * path name, where strncpy_from_user() has the fault site: not under UML)
+ * and allocates (failslab, fail_page_alloc: ENOMEM). The fault sites of
+ * fail_iommufd, iommufd's own with CONFIG_IOMMUFD_TEST, add:
+ *   - ENOENT from iommufd_get_object(): ATTACH and HWPT_ALLOC look up the
+ *     page table or device by id, IOAS_MAP the IOAS; and from the mock
+ *     IOMMU domain's map_pages (IOAS_MAP with a physical device attached);
+ *   - EINVAL from iopt_table_enforce_dev_resv_regions() when a physical
+ *     device attaches to a new domain (ATTACH, replace, HWPT_ALLOC);
+ *     HWPT_ALLOC also turns a failed lookup of its pt_id into EINVAL;
+ *   - EINVAL from the xarray of the pages an access pins
+ *     (iopt_pages_fill_xarray(), DMA through vfio_pin_pages()), ENOMEM
+ *     and EFAULT from pinning the user pages (IOAS_MAP, DMA).
+ * A DMA through vfio_dma_rw() copies with copy_to_user() or
+ * copy_from_user() (the memory is the caller's own). DETACH can only fail
+ * to copy its arguments, and the release of the device fd cannot fail.
+ */
+static const unsigned int explained[NR_STEPS][2] = {
+	/* physical, emulated */
+	[STEP_OPEN] = {
+		ERR(ENOMEM) | ERR(EFAULT),
+		ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_BIND] = {
+		ERR(ENOMEM) | ERR(EFAULT),
+		ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_IOAS_ALLOC] = {
+		ERR(ENOMEM) | ERR(EFAULT),
+		ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_ATTACH] = {
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) | ERR(EINVAL),
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) },
+	[STEP_HWPT_ALLOC] = {	/* emulated: IOMMU_IOAS_ALLOC */
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) | ERR(EINVAL),
+		ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_REPLACE] = {
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) | ERR(EINVAL),
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) },
+	[STEP_IOAS_MAP] = {
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT),
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) },
+	[STEP_DMA_READ_RW] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_DMA_WRITE_RW] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_DMA_READ_PIN] = { 0, ERR(ENOMEM) | ERR(EFAULT) | ERR(EINVAL) },
+	[STEP_DMA_WRITE_PIN] = { 0, ERR(ENOMEM) | ERR(EFAULT) | ERR(EINVAL) },
+	[STEP_DETACH] = { ERR(EFAULT), ERR(EFAULT) },
+	[STEP_CLOSE] = { 0, 0 },
+};
+
+static bool errno_explained(bool emulated, enum step_id step, int err)
+{
+	return err > 0 && err < 32 && explained[step][emulated] & ERR(err);
+}
+
+/* Test helpers that assert */
+
+/* A new iommufd context */
+static int open_iommufd(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
+	return fd;
+}
+
+/* @len bytes of user memory, filled with a pattern and faulted in */
+static unsigned char *guest_mem(struct __test_metadata *_metadata,
+				size_t len)
+{
+	void *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	fill(mem, len, 1);
+	return mem;
+}
+
+/* An emulated device reads @mem through @region and its writes land there */
+static void check_dma(struct __test_metadata *_metadata, int fd, int region,
+		      unsigned char *mem)
+{
+	unsigned char buf[DMA_LEN];
+
+	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA, buf, DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem, buf, DMA_LEN));
+	fill(buf, DMA_LEN, 2 + region);
+	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + DMA_LEN, buf,
+				     DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem + DMA_LEN, buf, DMA_LEN));
+}
+
+/*
+ * The device binds to @iommufd, attaches to a new IOAS, reaches @page
+ * mapped there (its mock IOMMU domain maps it, or it reads and writes it
+ * through both regions), detaches and closes; the IOAS goes, and nothing
+ * is left pinned
+ */
+static void check_device_works(struct __test_metadata *_metadata,
+			       struct vfio_dut *d, unsigned char *page)
+{
+	__u32 devid, ioas_id, pt_id;
+	__u64 len;
+	int fd;
+
+	fd = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("cannot open %s", d->cdev);
+	ASSERT_EQ(0, vfio_bind(fd, d->iommufd, &devid));
+	ASSERT_EQ(0, ioas_alloc(d->iommufd, &ioas_id));
+	pt_id = ioas_id;
+	ASSERT_EQ(0, vfio_attach(fd, &pt_id));
+	ASSERT_EQ(d->emulated, pt_id == ioas_id);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, page, page_size(),
+			      TEST_IOVA));
+	if (d->emulated) {
+		check_dma(_metadata, fd, DMA_REGION_RW, page);
+		check_dma(_metadata, fd, DMA_REGION_PIN, page);
+	} else {
+		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, page,
+					  page_size()));
+		/* The domain pins the page: md_check_refs() sees pins */
+		ASSERT_EQ(0, md_check_refs(d->iommufd, page, page_size(), 1));
+	}
+	ASSERT_EQ(0, vfio_detach(fd));
+	len = page_size();
+	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &len));
+	ASSERT_EQ(page_size(), len);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
+	ASSERT_EQ(0, md_check_refs(d->iommufd, page, page_size(), 0));
+}
+
+/*
+ * After a run of the sequence: close the device fd, after a DETACH if
+ * @detach; then the device's id and its automatic HWPT are gone, the
+ * HWPT still maps the memory if IOMMU_IOAS_MAP succeeded, every HWPT and
+ * IOAS destroys, no page of the memory is pinned, the group is not
+ * blocked (a BIND blocks it, and must unblock it on every way out), and
+ * the device works with a fresh iommufd
+ */
+static void check_clean(struct __test_metadata *_metadata,
+			struct vfio_dut *d, struct sequence *s, bool detach,
+			unsigned char *page)
+{
+	int group, i;
+
+	if (s->fd >= 0) {
+		if (detach && s->bound)
+			ASSERT_EQ(0, vfio_detach(s->fd));
+		ASSERT_EQ(0, close(s->fd));
+		s->fd = -1;
+	}
+	if (s->bound)
+		ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, s->devid));
+	if (s->auto_hwpt)
+		ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, s->auto_hwpt));
+	if (s->hwpt) {
+		if (s->mapped)
+			ASSERT_EQ(0, md_check_map(d->iommufd, s->hwpt, TEST_IOVA,
+						  s->mem, s->len));
+		ASSERT_EQ(0, iommufd_destroy(d->iommufd, s->hwpt));
+	}
+	for (i = 1; i >= 0; i--)
+		if (s->ioas[i])
+			ASSERT_EQ(0, iommufd_destroy(d->iommufd, s->ioas[i]));
+	ASSERT_EQ(0, md_check_refs(d->iommufd, s->mem, s->len, 0))
+		TH_LOG("pages of the user memory are still pinned");
+	group = open(d->group, O_RDWR);
+	ASSERT_LE(0, group)
+		TH_LOG("%s: %s: the group is still blocked", d->group,
+		       strerror(errno));
+	ASSERT_EQ(0, close(group));
+
+	ASSERT_EQ(0, close(d->iommufd));
+	d->iommufd = open_iommufd(_metadata);
+	check_device_works(_metadata, d, page);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The errnos the summary counts the failed calls by */
+static const struct {
+	int err;
+	const char *name;
+} counted_errnos[] = {
+	{ ENOMEM, "ENOMEM" }, { EFAULT, "EFAULT" }, { ENOENT, "ENOENT" },
+	{ EINVAL, "EINVAL" },
+};
+
+/*
+ * The outcome of a run with the nth fault site armed, @left of them still
+ * to come when it ended: the call that failed must have failed because of
+ * the injected failure, with an errno it explains. Counts it in @fails.
+ */
+static void check_run(struct __test_metadata *_metadata,
+		      const struct vfio_dut *d, const struct sequence *s,
+		      unsigned int nth, unsigned int left,
+		      unsigned int fails[NR_STEPS][ARRAY_SIZE(counted_errnos)])
+{
+	const char *call;
+	size_t i;
+
+	if (s->failed == STEP_NONE)
+		return;
+	call = step_name(d->emulated, s->failed);
+	ASSERT_EQ(0, left)
+		TH_LOG("nth %u: %s returned %ld, errno %d (%s), not injected",
+		       nth, call, s->ret, s->err, strerror(s->err));
+	ASSERT_NE(0, s->err)
+		TH_LOG("nth %u: %s returned %ld, not what it should have",
+		       nth, call, s->ret);
+	ASSERT_TRUE(errno_explained(d->emulated, s->failed, s->err))
+		TH_LOG("nth %u: %s returned errno %d (%s) after the failure",
+		       nth, call, s->err, strerror(s->err));
+	for (i = 0; i < ARRAY_SIZE(counted_errnos); i++)
+		if (s->err == counted_errnos[i].err)
+			fails[s->failed][i]++;
+}
+
+/* Log how many failures of each call gave which errno */
+static void log_fails(struct __test_metadata *_metadata,
+		      const struct vfio_dut *d,
+		      unsigned int fails[NR_STEPS][ARRAY_SIZE(counted_errnos)])
+{
+	char line[128];
+	size_t i, j;
+	int len;
+
+	for (i = 0; i < NR_STEPS; i++) {
+		len = snprintf(line, sizeof(line), "%-48s",
+			       step_name(d->emulated, i));
+		for (j = 0; j < ARRAY_SIZE(counted_errnos); j++)
+			if (fails[i][j])
+				len += snprintf(line + len, sizeof(line) - len,
+						" %3u %s", fails[i][j],
+						counted_errnos[j].name);
+		if (len > 48)
+			TH_LOG("  %s", line);
+	}
+}
+
+/*
+ * The sequence, with the N-th fault site failing, for N = 1, 2, ... until
+ * it completes: it had N-1 fault sites then, and about as many when
+ * counted with nothing failing (how many slab allocations need a new slab
+ * page varies). Each run is checked, then the state after it.
+ */
+static void fail_each_site(struct __test_metadata *_metadata,
+			   struct vfio_dut *d, int kmsg, const char *driver,
+			   bool close_attached)
+{
+	unsigned int fails[NR_STEPS][ARRAY_SIZE(counted_errnos)] = {};
+	unsigned int nth, left, sites = 0;
+	size_t len = GUEST_PAGES * page_size();
+	unsigned char *mem, *page;
+	double start = now();
+	struct sequence s;
+	char types[80];
+	int fail_nth, i;
+
+	mem = guest_mem(_metadata, len);
+	page = guest_mem(_metadata, page_size());
+	fail_nth = fail_nth_open(_metadata);
+
+	/*
+	 * Twice without a failure: once to touch every page of this process
+	 * the sequence writes (the harness forked it, and a copy on write is
+	 * a page allocation), then counting the fault sites: with fail-nth
+	 * set beyond them, the count left says how many were passed
+	 */
+	for (i = 0; i < 2; i++) {
+		s = (struct sequence){ .mem = mem, .len = len,
+				       .failed = STEP_NONE };
+		fail_nth_arm(_metadata, fail_nth, i ? UINT_MAX : 0);
+		run_sequence(d, &s, close_attached);
+		left = fail_nth_disarm(_metadata, fail_nth);
+		check_run(_metadata, d, &s, 0, 1, fails);
+		sites = UINT_MAX - left;
+		check_clean(_metadata, d, &s, false, page);
+		ASSERT_EQ(0, kmsg_reports(_metadata, kmsg));
+	}
+
+	for (nth = 1; ; nth++) {
+		ASSERT_GT(MAX_NTH, nth)
+			TH_LOG("the sequence still fails at nth %u", nth);
+		s = (struct sequence){ .mem = mem, .len = len,
+				       .failed = STEP_NONE };
+		fail_nth_arm(_metadata, fail_nth, nth);
+		run_sequence(d, &s, close_attached);
+		left = fail_nth_disarm(_metadata, fail_nth);
+		check_run(_metadata, d, &s, nth, left, fails);
+		check_clean(_metadata, d, &s, nth % 2, page);
+		ASSERT_EQ(0, kmsg_reports(_metadata, kmsg))
+			TH_LOG("nth %u: the kernel reported bugs, %s failed", nth,
+			       s.failed == STEP_NONE ? "no call" :
+			       step_name(d->emulated, s.failed));
+		/* Done when the sequence did not reach the nth fault site */
+		if (left)
+			break;
+	}
+	ASSERT_EQ(0, close(fail_nth));
+	ASSERT_EQ(0, munmap(page, page_size()));
+	ASSERT_EQ(0, munmap(mem, len));
+
+	fault_types(types, sizeof(types));
+	TH_LOG("%s: %u fault sites (%s); %.2f s", driver, sites, types,
+	       now() - start);
+	TH_LOG("the sequence on %s completed at nth %u; calls failed by it:",
+	       d->cdev, nth);
+	log_fails(_metadata, d, fails);
+}
+
+FIXTURE(vfio_cdev_fail_nth)
+{
+	struct vfio_dut d;
+	int kmsg;
+};
+
+FIXTURE_VARIANT(vfio_cdev_fail_nth)
+{
+	const char *driver;
+	bool emulated;
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_physical)
+{
+	.driver = "vfio-sample-phys",
+	.emulated = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_emulated)
+{
+	.driver = "vfio-sample-emul",
+	.emulated = true,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, rust_physical)
+{
+	.driver = "rust-vfio-phys",
+	.emulated = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, rust_emulated)
+{
+	.driver = "rust-vfio-emul",
+	.emulated = true,
+};
+
+FIXTURE_SETUP(vfio_cdev_fail_nth)
+{
+	struct vfio_dut *d = &self->d;
+
+	d->emulated = variant->emulated;
+	d->iommufd = -1;
+	self->kmsg = -1;
+	if (!have_fault_injection)
+		SKIP(return,
+		     "no fault injection: needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB and debugfs");
+	if (find_vfio_device(variant->driver, d))
+		SKIP(return,
+		     "no VFIO device of driver %s: needs CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1",
+		     variant->driver);
+	self->kmsg = kmsg_open(_metadata);
+	d->iommufd = open_iommufd(_metadata);
+}
+
+FIXTURE_TEARDOWN(vfio_cdev_fail_nth)
+{
+	if (self->d.iommufd >= 0)
+		close(self->d.iommufd);
+	if (self->kmsg >= 0)
+		EXPECT_EQ(0, kmsg_reports(_metadata, self->kmsg))
+			TH_LOG("the kernel reported bugs during the test");
+}
+
+/*
+ * QEMU's order, each fault site failing in turn: open, BIND, IOAS_ALLOC,
+ * ATTACH, HWPT_ALLOC or a second IOAS, replace, IOAS_MAP, DMA, DETACH,
+ * close
+ */
+TEST_F_TIMEOUT(vfio_cdev_fail_nth, qemu_order, TIMEOUT)
+{
+	fail_each_site(_metadata, &self->d, self->kmsg, variant->driver,
+		       false);
+}
+
+/*
+ * The same without DETACH: close() of the attached device fd detaches and
+ * unbinds it, each fault site on the way failing in turn
+ */
+TEST_F_TIMEOUT(vfio_cdev_fail_nth, close_attached, TIMEOUT)
+{
+	fail_each_site(_metadata, &self->d, self->kmsg, variant->driver,
+		       true);
+}
+
+TEST_HARNESS_MAIN
