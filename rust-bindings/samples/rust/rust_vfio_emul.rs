@@ -4,10 +4,10 @@
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_emul.c`: a device that reaches memory through
 //! the CPU, registered as a [`vfio::Emulated`] device on a platform device bound to a driver of
-//! its own. Binding, attaching and detaching are the VFIO core's; the driver hooks
-//! `bind_iommufd` and `unbind_iommufd` to count the binds, and `dma_unmap` to record the
-//! calls, in a [`Mutex`] of its data. The KUnit suite `vfio_iommufd` makes its devices through
-//! the factory at the end.
+//! its own. Binding, attaching and detaching are the VFIO core's; the driver counts opens in
+//! `open_device`, hooks `bind_iommufd` and `unbind_iommufd` to count the binds, and `dma_unmap`
+//! to record the calls, in a [`Mutex`] of its data. The KUnit suite `vfio_iommufd` makes its
+//! devices through the factory at the end.
 //!
 //! The device does DMA when user space reads or writes its file, at offset
 //! `(region << REGION_SHIFT) | iova`, up to a page at a time: region [`REGION_DMA_RW`] copies
@@ -81,6 +81,7 @@ fn dma_buffer(len: usize) -> Result<KVec<u8>> {
 /// What the device was asked to do, as the driver's hooks saw it.
 #[derive(Default)]
 struct EmulLog {
+    opens: u32,
     binds: u32,
     unbinds: u32,
     unmaps: u32,
@@ -107,6 +108,16 @@ impl vfio::Driver for RustVfioEmul {
     type Data = EmulData;
     type Iommu = vfio::Emulated;
     const NAME: &'static CStr = c_str!("rust-vfio-emul");
+
+    fn open_device(dev: &vfio::Device<Self>) -> Result {
+        dev.data().log.lock().opens += 1;
+        Ok(())
+    }
+
+    fn close_device(dev: &vfio::Device<Self>) {
+        let log = dev.data().log.lock();
+        pr_debug!("close after {} opens, {} binds\n", log.opens, log.binds);
+    }
 
     fn bind_iommufd(dev: &vfio::Locked<'_, Self>, device_id: u32) -> Result {
         let binds = {
