@@ -2,8 +2,10 @@
 #
 # make          the main job: install the toolchain, build the patched
 #               kernel (UML, LLVM=1, CONFIG_RUST=y) and run the KUnit suites
-# make check    the tests: everything 'make' does plus the static checks
-#               (Coccinelle, git am of the series, checkpatch --strict)
+# make check    the tests: everything 'make' does plus each commit's build,
+#               the memory-checking kernel (KASAN, UBSAN, kmemleak), the
+#               Rust compile-fail cases and the static checks (Coccinelle,
+#               git am of the series, checkpatch --strict)
 #
 # Both end with the line 'N passed, N failed'. See README.md.
 
@@ -18,7 +20,8 @@ check:
 	@$(PYTHON) tools/run.py check
 
 # The cost of the Rust abstractions: ns per attach/replace/detach cycle
-# through the C and the Rust physical samples, and the ratio.
+# through the C and the Rust physical samples, ns per DMA pread through the
+# emulated ones, and the Rust/C ratios.
 bench:
 	@$(PYTHON) tools/run.py bench
 

@@ -710,58 +710,34 @@ def step_stress_results(results, programs):
 	Its tests are '<fixture>.<variant>.<test>', one variant per sample
 	driver. A skip counts as a failure: the boot creates every device.
 	"""
-	result = programs.get(VFIO_STRESS_PROGRAM)
-	label = f'stress: {VFIO_STRESS_PROGRAM}'
-	if result is None:
-		results.add(label, 0, 1, 'did not run')
-		return
-	passed = result.count(*uml_user.PASSED)
-	failed = len(result.tests) - passed
-	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
-	print(f'\n  {VFIO_STRESS_PROGRAM}: {passed} of {len(result.tests)} '
-	      f'tests passed{seconds}')
-	for name, status in result.tests.items():
-		if status not in uml_user.PASSED:
-			print(f'  {status}: {name}')
-	problem = uml_user.incomplete_reason('patched', result)
-	if problem and not failed:
-		failed = 1
-	results.add(label, passed, failed, problem or '')
+	count_program(results, programs, VFIO_STRESS_PROGRAM,
+		      f'stress: {VFIO_STRESS_PROGRAM}')
 
 
-def step_fail_nth_results(results, programs, lines):
-	"""Count the fault injection test's results; a test that did not pass
-	fails, a skip too: the boot creates every device and injects faults.
-
-	Prints the fault sites of each device's sequences, from the program's
-	lines of the console log lines.
-	"""
-	result = programs.get(VFIO_FAIL_NTH_PROGRAM)
-	label = f'fail_nth: {VFIO_FAIL_NTH_PROGRAM}'
-	if result is None:
-		results.add(label, 0, 1, 'did not run')
-		return
-	passed = result.count(*uml_user.PASSED)
-	failed = len(result.tests) - passed
-	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
-	print(f'\n  {VFIO_FAIL_NTH_PROGRAM}: {passed} of {len(result.tests)} '
-	      f'tests passed{seconds}')
+def fail_nth_sites(lines):
+	"""The fault sites of each device's sequences, as lines to print, from
+	the fault injection test's lines of the console log lines."""
+	out = []
 	for prog in uml_user.parse_console(lines):
 		if prog.name != VFIO_FAIL_NTH_PROGRAM:
 			continue
 		for line in prog.lines:
 			m = FAIL_NTH_SITES.search(line)
 			if m:
-				print(f'    {m.group(2):<18} {m.group(1):<16} '
-				      f'{m.group(3):>5} fault sites '
-				      f'{float(m.group(4)):>6.2f} s')
-	for name, status in result.tests.items():
-		if status not in uml_user.PASSED:
-			print(f'  {status}: {name}')
-	problem = uml_user.incomplete_reason('patched', result)
-	if problem and not failed:
-		failed = 1
-	results.add(label, passed, failed, problem or '')
+				out.append(f'    {m.group(2):<18} {m.group(1):<16} '
+					   f'{m.group(3):>5} fault sites '
+					   f'{float(m.group(4)):>6.2f} s')
+	return out
+
+
+def step_fail_nth_results(results, programs, lines):
+	"""Count the fault injection test's results; a test that did not pass
+	fails, a skip too: the boot creates every device and injects faults.
+	Prints the fault sites of each device's sequences.
+	"""
+	count_program(results, programs, VFIO_FAIL_NTH_PROGRAM,
+		      f'fail_nth: {VFIO_FAIL_NTH_PROGRAM}',
+		      details=fail_nth_sites(lines))
 
 
 def step_iommufd_results(results, patched, pristine):
@@ -835,19 +811,29 @@ SANITIZERS_CONFIG = os.path.join(TOP, 'kunit', 'uml-sanitizers.config')
 KMEMLEAK_SCAN = os.path.join(TOP, 'tools', 'kmemleak-scan.c')
 
 
-def count_program(results, programs, name, label):
-	"""One row for a test program of a boot: its tests, or 'did not run'."""
+def count_program(results, programs, name, label, kernel='patched',
+		  details=()):
+	"""One row for a test program of a boot: a test that did not pass
+	fails it, and so do a skip, a Totals line that disagrees, a timeout or
+	a program that did not run. Prints its summary, details and failures.
+	"""
 	result = programs.get(name)
 	if result is None:
 		results.add(label, 0, 1, 'did not run')
 		return
 	passed = result.count(*uml_user.PASSED)
 	failed = len(result.tests) - passed
+	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
+	print(f'\n  {name}: {passed} of {len(result.tests)} tests passed'
+	      f'{seconds}')
+	for line in details:
+		print(line)
 	for test, status in result.tests.items():
 		if status not in uml_user.PASSED:
 			print(f'  {status}: {test}')
-	problem = uml_user.incomplete_reason('sanitizers', result)
-	results.add(label, passed, failed or (1 if problem else 0), problem or '')
+	problem = uml_user.incomplete_reason(kernel, result)
+	results.add(label, passed, failed or (1 if problem else 0),
+		    problem or '')
 
 
 def step_sanitizers(results):
@@ -910,7 +896,8 @@ def step_sanitizers(results):
 	ran = uml_user.results_by_program(boot.log_lines())
 	for path in programs:
 		name = os.path.basename(path)
-		count_program(results, ran, name, f'sanitizers: {name}')
+		count_program(results, ran, name, f'sanitizers: {name}',
+			      kernel='sanitizers')
 	scans = [r for r in uml_user.parse_console(boot.log_lines())
 		 if r.name == 'kmemleak-scan']
 	ok = bool(scans) and scans[-1].exit_code == 0
@@ -1120,6 +1107,9 @@ def bench(cycles, rounds, dma_iterations, dma_rounds):
 
 BENCH_WORK = os.path.join(BUILD, 'bench-work')
 DMA_BENCH_SOURCE = os.path.join(TOP, 'tools', 'vfio-dma-bench.c')
+# What it includes from the kernel tree: the helpers of the VFIO cdev
+# selftests, which the series adds (in the uAPI test's commit)
+DMA_BENCH_HEADER = 'vfio_cdev_util.h'
 DMA_BENCH_LINE = re.compile(r'vfio_dma_bench: (.*)$')
 
 
@@ -1127,19 +1117,27 @@ def dma_bench(linux, iterations, rounds, work=BENCH_WORK, ksrc=KSRC):
 	"""Boot linux with tools/vfio-dma-bench.c as its user space.
 
 	The program is built statically in work against the uAPI headers of
-	ksrc; the boot creates one device of each sample driver. Returns the
-	Boot and the program's lines without their prefix, plus a line
-	'error: ...' if it did not exit 0; raises uml_user.Error if it did not
+	ksrc and the helpers of its VFIO cdev selftests (-I to
+	VFIO_UAPI_FOLDER of ksrc, for DMA_BENCH_HEADER); the boot creates one
+	device of each sample driver. Returns the Boot and the program's lines
+	without their prefix, plus a line 'error: ...' if it did not exit 0;
+	raises uml_user.Error if ksrc lacks the header or the program did not
 	build.
 	"""
+	util = os.path.join(ksrc, VFIO_UAPI_FOLDER)
+	if not os.path.isfile(os.path.join(util, DMA_BENCH_HEADER)):
+		raise uml_user.Error(
+			f'{os.path.join(util, DMA_BENCH_HEADER)} is missing, which '
+			f'{os.path.basename(DMA_BENCH_SOURCE)} includes: {ksrc} '
+			'is not a tree with the series applied (make tree)')
 	log = os.path.join(work, 'build.log')
 	os.makedirs(work, exist_ok=True)
 	open(log, 'w').close()
 	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
 					   log)
 	prog = os.path.join(work, 'vfio-dma-bench')
-	cmd = ['gcc', '-static', '-O2', '-Wall', '-isystem', include, '-o', prog,
-	       DMA_BENCH_SOURCE]
+	cmd = ['gcc', '-static', '-O2', '-Wall', '-isystem', include, '-I', util,
+	       '-o', prog, DMA_BENCH_SOURCE]
 	with open(log, 'a') as out:
 		out.write(f'$ {" ".join(cmd)}\n')
 		out.flush()

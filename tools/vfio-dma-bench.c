@@ -4,12 +4,13 @@
  * measured from user space in one boot.
  *
  * The devices are those vfio_sample_devices.count=1 creates, found as the
- * uAPI test finds them: the driver of /sys/class/vfio-dev/vfioN/device is
- * vfio-sample-emul (C) or rust-vfio-emul (Rust). Each is bound to one
- * iommufd and attached to one IOAS that maps a page of this program's
- * memory. A pread() of an emulated sample's fd at file offset
- * (region << 40) | iova makes the device read guest memory: region 0
- * through vfio_dma_rw(), region 1 through vfio_pin_pages() of the page.
+ * uAPI test finds them, with its helpers (vfio_cdev_util.h): the driver of
+ * /sys/class/vfio-dev/vfioN/device is vfio-sample-emul (C) or
+ * rust-vfio-emul (Rust). Each is bound to one iommufd and attached to one
+ * IOAS that maps a page of this program's memory. A pread() of an emulated
+ * sample's fd at file offset (region << 40) | iova makes the device read
+ * guest memory: region 0 through vfio_dma_rw(), region 1 through
+ * vfio_pin_pages() of the page.
  *
  * Each round times ITERATIONS preads of DMA_LEN bytes per device and
  * region, the devices in alternating order from round to round, after the
@@ -34,45 +35,31 @@
  * Exits 1 when a device is missing or a step or a read fails (with a line
  * "vfio_dma_bench: error: ..."), 2 on bad arguments.
  *
- * Build: gcc -static -O2 -Wall -isystem <uAPI headers of 6.12> \
+ * Build, against a kernel tree with the series applied (for the header):
+ *	gcc -static -O2 -Wall -isystem <uAPI headers of 6.12> \
+ *		-I <kernel tree>/tools/testing/selftests/vfio \
  *		-o vfio-dma-bench vfio-dma-bench.c
  * Run, as root: vfio-dma-bench [-n ITERATIONS] [-r ROUNDS]
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 
-#include <linux/iommufd.h>
-#include <linux/vfio.h>
+/* In the kernel tree's tools/testing/selftests/vfio/ */
+#include "vfio_cdev_util.h"
 
 #define PREFIX		"vfio_dma_bench: "
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
 
-/* File offsets of an emulated sample device's DMA windows */
-#define DMA_REGION_SHIFT	40
+/* The DMA windows of an emulated sample device: DMA_REGION_RW and _PIN */
 #define NR_REGIONS		2
 
 /*
- * Where the page of user memory is mapped. An emulated device has no IOMMU
- * domain, so any IOVA the IOAS accepts will do; this one is also inside the
- * mock IOMMU's aperture (MOCK_APERTURE_START), as the uAPI test uses.
+ * The page of user memory is mapped at TEST_IOVA, the uAPI test's IOVA in
+ * the mock IOMMU's aperture; an emulated device has no IOMMU domain, so any
+ * IOVA the IOAS accepts would do. Each pread() reads DMA_LEN bytes of it,
+ * DMA_OFFSET bytes into the page.
  */
-#define BENCH_IOVA	((__u64)1 << 24)
-/* Bytes per pread(), and where in the page they are */
-#define DMA_LEN		64
 #define DMA_OFFSET	128
 
 #define MAX_ROUNDS	4001
@@ -92,14 +79,15 @@ static const char *const region_names[NR_REGIONS] = { "dma_rw", "pin" };
 struct bench_dev {
 	const char *name;
 	const char *driver;
-	char cdev[PATH_MAX];
-	int fd;
+	struct vfio_dut dut;			/* its cdev and fd */
 	double ns[NR_REGIONS][MAX_ROUNDS];	/* per pread, per round */
 };
 
 static struct bench_dev devs[] = {
-	{ .name = "c-emulated", .driver = "vfio-sample-emul", .fd = -1 },
-	{ .name = "rust-emulated", .driver = "rust-vfio-emul", .fd = -1 },
+	{ .name = "c-emulated", .driver = "vfio-sample-emul",
+	  .dut = { .emulated = true, .fd = -1 } },
+	{ .name = "rust-emulated", .driver = "rust-vfio-emul",
+	  .dut = { .emulated = true, .fd = -1 } },
 };
 
 #define NR_DEVS		ARRAY_SIZE(devs)
@@ -117,94 +105,21 @@ static void __printf(1, 2) fail(const char *fmt, ...)
 	exit(1);
 }
 
-/* The last component of the path the symbolic link @path holds */
-static int link_name(const char *path, char *name, size_t size)
-{
-	char target[PATH_MAX];
-	ssize_t len;
-	char *base;
-
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0)
-		return -1;
-	target[len] = '\0';
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	len = strlen(base);
-	if ((size_t)len >= size)
-		return -1;
-	memcpy(name, base, len + 1);
-	return 0;
-}
-
-/*
- * Whether @name is the driver @driver: the C samples' parents are bound to a
- * driver of that name, the Rust samples' each to a driver of its own, named
- * @driver-N.
- */
-static bool driver_matches(const char *name, const char *driver)
-{
-	size_t len = strlen(driver);
-
-	if (strncmp(name, driver, len))
-		return false;
-	if (!name[len])
-		return true;
-	if (name[len] != '-' || !name[len + 1])
-		return false;
-	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
-}
-
-/* Find the VFIO device whose parent is bound to @d->driver */
-static int find_device(struct bench_dev *d)
-{
-	char path[PATH_MAX], name[NAME_MAX + 1];
-	struct dirent *de;
-	int ret = -1;
-	DIR *dir;
-
-	dir = opendir("/sys/class/vfio-dev");
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
-		if (link_name(path, name, sizeof(name)) ||
-		    !driver_matches(name, d->driver))
-			continue;
-		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
-			 de->d_name);
-		ret = 0;
-		break;
-	}
-	closedir(dir);
-	return ret;
-}
-
 /* Open @d, bind it to @iommufd and attach it to @ioas_id */
 static void setup_device(struct bench_dev *d, int iommufd, __u32 ioas_id)
 {
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind),
-		.iommufd = iommufd,
-	};
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach),
-		.pt_id = ioas_id,
-	};
+	__u32 pt_id = ioas_id;
 
-	if (find_device(d))
+	if (find_vfio_device(d->driver, &d->dut))
 		fail("no VFIO device of driver %s (%s): boot with vfio_sample_devices.count=1",
 		     d->driver, d->name);
-	d->fd = open(d->cdev, O_RDWR);
-	if (d->fd < 0)
-		fail("%s: open %s: %s", d->name, d->cdev, strerror(errno));
-	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+	d->dut.fd = open(d->dut.cdev, O_RDWR);
+	if (d->dut.fd < 0)
+		fail("%s: open %s: %s", d->name, d->dut.cdev, strerror(errno));
+	if (vfio_bind(d->dut.fd, iommufd, NULL))
 		fail("%s: VFIO_DEVICE_BIND_IOMMUFD: %s", d->name,
 		     strerror(errno));
-	if (ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+	if (vfio_attach(d->dut.fd, &pt_id))
 		fail("%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", d->name,
 		     strerror(errno));
 }
@@ -224,8 +139,6 @@ static double now_ns(void)
 static double time_reads(struct bench_dev *d, int region,
 			 unsigned int iterations, const unsigned char *expect)
 {
-	off_t pos = (off_t)((__u64)region << DMA_REGION_SHIFT |
-			    (BENCH_IOVA + DMA_OFFSET));
 	unsigned char buf[DMA_LEN];
 	unsigned int i;
 	double start;
@@ -234,7 +147,8 @@ static double time_reads(struct bench_dev *d, int region,
 	memset(buf, 0, sizeof(buf));
 	start = now_ns();
 	for (i = 0; i < iterations; i++) {
-		ret = pread(d->fd, buf, DMA_LEN, pos);
+		ret = dma_read(d->dut.fd, region, TEST_IOVA + DMA_OFFSET, buf,
+			       DMA_LEN);
 		if (ret != DMA_LEN)
 			fail("%s %s: pread gave %zd (%s)", d->name,
 			     region_names[region], ret,
@@ -247,13 +161,10 @@ static double time_reads(struct bench_dev *d, int region,
 	return start / iterations;
 }
 
-/* Give the bytes the devices read a pattern of its own for each @seed */
-static void fill(unsigned char *buf, unsigned int seed)
+/* Give the bytes the devices read a pattern of its own for round @r */
+static void fill_round(unsigned char *page, unsigned int r)
 {
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN; i++)
-		buf[i] = 1 + seed * 7 + i * 131;
+	fill(page + DMA_OFFSET, DMA_LEN, 1 + r * 7);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -286,13 +197,11 @@ static void bad_arguments(const char *prog)
 int main(int argc, char **argv)
 {
 	unsigned int iterations = 50, rounds = 2001, r, k;
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
 	double med[NR_DEVS][NR_REGIONS], sum[NR_DEVS] = { 0 };
 	double ratios[MAX_ROUNDS], q1, q3, mid;
 	unsigned int noisy = 0;
-	struct iommu_ioas_map map;
-	size_t page_size = sysconf(_SC_PAGESIZE);
 	unsigned char *page;
+	__u32 ioas_id;
 	int iommufd, opt, region;
 
 	while ((opt = getopt(argc, argv, "n:r:")) != -1) {
@@ -311,39 +220,30 @@ int main(int argc, char **argv)
 		bad_arguments(argv[0]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	page = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+	page = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (page == MAP_FAILED)
 		fail("mmap: %s", strerror(errno));
-	memset(page, 0, page_size);
+	memset(page, 0, page_size());
 
 	iommufd = open("/dev/iommu", O_RDWR);
 	if (iommufd < 0)
 		fail("open /dev/iommu: %s", strerror(errno));
-	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
+	if (ioas_alloc(iommufd, &ioas_id))
 		fail("IOMMU_IOAS_ALLOC: %s", strerror(errno));
-	map = (struct iommu_ioas_map) {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = alloc.out_ioas_id,
-		.user_va = (uintptr_t)page,
-		.length = page_size,
-		.iova = BENCH_IOVA,
-	};
-	if (ioctl(iommufd, IOMMU_IOAS_MAP, &map))
+	if (ioas_map(iommufd, ioas_id, page, page_size(), TEST_IOVA))
 		fail("IOMMU_IOAS_MAP: %s", strerror(errno));
 	for (k = 0; k < NR_DEVS; k++)
-		setup_device(&devs[k], iommufd, alloc.out_ioas_id);
+		setup_device(&devs[k], iommufd, ioas_id);
 
 	/* A warm-up round, not counted */
-	fill(page + DMA_OFFSET, rounds);
+	fill_round(page, rounds);
 	for (region = 0; region < NR_REGIONS; region++)
 		for (k = 0; k < NR_DEVS; k++)
 			time_reads(&devs[k], region, WARMUP, page + DMA_OFFSET);
 
 	for (r = 0; r < rounds; r++) {
-		fill(page + DMA_OFFSET, r);
+		fill_round(page, r);
 		for (region = 0; region < NR_REGIONS; region++)
 			for (k = 0; k < NR_DEVS; k++) {
 				struct bench_dev *d = &devs[(k + r) % NR_DEVS];
@@ -382,7 +282,7 @@ int main(int argc, char **argv)
 		       NOISY_SPREAD, noisy);
 
 	for (k = 0; k < NR_DEVS; k++)
-		close(devs[k].fd);
+		close(devs[k].dut.fd);
 	close(iommufd);
 	return 0;
 }

@@ -13,6 +13,9 @@
 
 #include "vfio_kunit.h"
 
+/* Where __vfio_register_dev() WARNs about incomplete iommufd ops */
+#define VFIO_REGISTER_WARN "drivers/vfio/vfio_main.c:__vfio_register_dev"
+
 enum vfio_registration_op {
 	VFIO_REG_OP_NONE,
 	VFIO_REG_OP_BIND,
@@ -106,8 +109,7 @@ static void vfio_registration_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ret, 0);
 
 	if (c->expected)
-		vfio_kunit_expect_warning_begin(test,
-			"drivers/vfio/vfio_main.c:__vfio_register_dev");
+		vfio_kunit_expect_warning_begin(test, VFIO_REGISTER_WARN);
 	ret = vfio_register_emulated_iommu_dev(vdev);
 	if (c->expected)
 		vfio_kunit_expect_warning_end(test);

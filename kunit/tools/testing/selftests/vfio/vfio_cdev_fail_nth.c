@@ -65,37 +65,11 @@
  * The test sets the fault attributes it needs in debugfs and restores them
  * when it ends.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-
-#include <linux/iommufd.h>
-#include <linux/vfio.h>
-
 #include "../kselftest_harness.h"
-#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+#include "vfio_cdev_util.h"
 
-/* File offsets of an emulated sample device's DMA windows */
-#define DMA_REGION_SHIFT	40
-#define DMA_REGION_RW		0	/* vfio_dma_rw() */
-#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
-
-/* An IOVA inside the mock IOMMU's aperture, used for every device */
-#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
 /* Pages of user memory the sequence maps at TEST_IOVA */
 #define GUEST_PAGES		2
-/* Bytes the device reads or writes at a time */
-#define DMA_LEN			64
 
 /*
  * More fault sites than the sequence has on 6.12 (about 50 under UML, see
@@ -105,170 +79,6 @@
 #define MAX_NTH			1000
 /* Seconds a test may take; it takes well under one under UML */
 #define TIMEOUT			120
-
-#define ASSERT_ERRNO(expected_errno, cmd)		\
-	({						\
-		ASSERT_EQ(-1, cmd);			\
-		ASSERT_EQ(expected_errno, errno);	\
-	})
-
-/* The device under test, with the iommufd it is bound to */
-struct vfio_dut {
-	bool emulated;
-	int iommufd;			/* an open /dev/iommu */
-	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
-	char group[PATH_MAX];		/* /dev/vfio/<iommu group> */
-};
-
-static size_t page_size(void)
-{
-	return sysconf(_SC_PAGESIZE);
-}
-
-static void fill(void *buf, size_t len, unsigned int seed)
-{
-	unsigned char *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = seed + i * 131;
-}
-
-/* The ioctls, each returning what ioctl() returns */
-
-static int vfio_bind(int fd, int iommufd, __u32 *devid)
-{
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind),
-		.iommufd = iommufd,
-	};
-	int ret;
-
-	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
-	if (!ret && devid)
-		*devid = bind.out_devid;
-	return ret;
-}
-
-static int vfio_attach(int fd, __u32 *pt_id)
-{
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach),
-		.pt_id = *pt_id,
-	};
-	int ret;
-
-	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
-	if (!ret)
-		*pt_id = attach.pt_id;
-	return ret;
-}
-
-static int vfio_detach(int fd)
-{
-	struct vfio_device_detach_iommufd_pt detach = {
-		.argsz = sizeof(detach),
-	};
-
-	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
-}
-
-/* DMA of an emulated device: it reads guest memory into @buf */
-static ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
-			size_t len)
-{
-	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
-}
-
-/* DMA of an emulated device: it writes @buf into guest memory */
-static ssize_t dma_write(int fd, int region, __u64 iova, const void *buf,
-			 size_t len)
-{
-	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
-}
-
-static int ioas_alloc(int iommufd, __u32 *ioas_id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
-	if (!ret)
-		*ioas_id = cmd.out_ioas_id;
-	return ret;
-}
-
-static int iommufd_destroy(int iommufd, __u32 id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
-}
-
-static int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
-		    __u64 iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)buf,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
-}
-
-static int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova, __u64 *len)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = *len,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
-	if (!ret)
-		*len = cmd.length;
-	return ret;
-}
-
-static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
-		.dev_id = dev_id,
-		.pt_id = pt_id,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
-	if (!ret)
-		*hwpt_id = cmd.out_hwpt_id;
-	return ret;
-}
-
-/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
-static int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova, void *buf,
-			size_t len)
-{
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
-		.id = hwpt_id,
-		.check_map = {
-			.iova = iova,
-			.length = len,
-			.uptr = (uintptr_t)buf,
-		},
-	};
-
-	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
-}
 
 /*
  * Whether each page of @buf has @refs pins (FOLL_PIN references): 0 once
@@ -288,135 +98,6 @@ static int md_check_refs(int iommufd, void *buf, size_t len,
 	};
 
 	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
-}
-
-/* Finding the device */
-
-/* The last component of the path the symbolic link @path holds */
-static int link_name(const char *path, char *name, size_t size)
-{
-	char target[PATH_MAX];
-	ssize_t len;
-	char *base;
-
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0)
-		return -1;
-	target[len] = '\0';
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	len = strlen(base);
-	if ((size_t)len >= size)
-		return -1;
-	memcpy(name, base, len + 1);
-	return 0;
-}
-
-/*
- * Whether @name is the driver @driver: the C samples' parents are bound to a
- * driver of that name, the Rust samples' each to a driver of its own, named
- * @driver-N.
- */
-static bool driver_matches(const char *name, const char *driver)
-{
-	size_t len = strlen(driver);
-
-	if (strncmp(name, driver, len))
-		return false;
-	if (!name[len])
-		return true;
-	if (name[len] != '-' || !name[len + 1])
-		return false;
-	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
-}
-
-/* Find the VFIO device whose parent is bound to @driver */
-static int find_vfio_device(const char *driver, struct vfio_dut *d)
-{
-	char path[PATH_MAX], name[NAME_MAX + 1];
-	struct dirent *de;
-	int ret = -1;
-	DIR *dir;
-
-	dir = opendir("/sys/class/vfio-dev");
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
-		if (link_name(path, name, sizeof(name)) ||
-		    !driver_matches(name, driver))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/sys/class/vfio-dev/%s/device/iommu_group",
-			 de->d_name);
-		if (link_name(path, name, sizeof(name)))
-			break;
-		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
-			 de->d_name);
-		snprintf(d->group, sizeof(d->group), "/dev/vfio/%s", name);
-		ret = 0;
-		break;
-	}
-	closedir(dir);
-	return ret;
-}
-
-/* The kernel log */
-
-/* What the kernel prints when it finds a bug */
-static const char * const kernel_reports[] = {
-	"WARNING:", "BUG:", "kernel BUG at", "possible recursive locking",
-	"circular locking", "INFO: ", "Oops", "KASAN", "UBSAN",
-	"suspected memory leak",
-};
-
-/* /dev/kmsg, positioned after the last record the kernel has logged */
-static int kmsg_open(struct __test_metadata *_metadata)
-{
-	int fd;
-
-	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/kmsg");
-	ASSERT_LE(0, lseek(fd, 0, SEEK_END));
-	return fd;
-}
-
-/*
- * Log each record of @kmsg, up to the last one, that reports a bug; return
- * how many did. A record is "<prio>,<seq>,<time>,<flags>;<message>\n".
- */
-static int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
-{
-	char rec[8192], *msg, *end;
-	int found = 0;
-	ssize_t len;
-	size_t i;
-
-	for (;;) {
-		len = read(kmsg, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)	/* records were overwritten */
-			continue;
-		if (len < 0)	/* EAGAIN: no more records */
-			EXPECT_EQ(EAGAIN, errno);
-		if (len <= 0)
-			return found;
-		rec[len] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		end = strchr(msg, '\n');
-		if (end)
-			*end = '\0';
-		for (i = 0; i < ARRAY_SIZE(kernel_reports); i++) {
-			if (!strstr(msg, kernel_reports[i]))
-				continue;
-			if (found++ < 20)
-				TH_LOG("kernel: %s", msg);
-			break;
-		}
-	}
 }
 
 /* Fault injection */
@@ -830,43 +511,6 @@ static bool errno_explained(bool emulated, enum step_id step, int err)
 
 /* Test helpers that assert */
 
-/* A new iommufd context */
-static int open_iommufd(struct __test_metadata *_metadata)
-{
-	int fd;
-
-	fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
-	return fd;
-}
-
-/* @len bytes of user memory, filled with a pattern and faulted in */
-static unsigned char *guest_mem(struct __test_metadata *_metadata,
-				size_t len)
-{
-	void *mem;
-
-	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	fill(mem, len, 1);
-	return mem;
-}
-
-/* An emulated device reads @mem through @region and its writes land there */
-static void check_dma(struct __test_metadata *_metadata, int fd, int region,
-		      unsigned char *mem)
-{
-	unsigned char buf[DMA_LEN];
-
-	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA, buf, DMA_LEN));
-	ASSERT_EQ(0, memcmp(mem, buf, DMA_LEN));
-	fill(buf, DMA_LEN, 2 + region);
-	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + DMA_LEN, buf,
-				     DMA_LEN));
-	ASSERT_EQ(0, memcmp(mem + DMA_LEN, buf, DMA_LEN));
-}
-
 /*
  * The device binds to @iommufd, attaches to a new IOAS, reaches @page
  * mapped there (its mock IOMMU domain maps it, or it reads and writes it
@@ -876,35 +520,30 @@ static void check_dma(struct __test_metadata *_metadata, int fd, int region,
 static void check_device_works(struct __test_metadata *_metadata,
 			       struct vfio_dut *d, unsigned char *page)
 {
-	__u32 devid, ioas_id, pt_id;
+	__u32 ioas_id, pt_id;
 	__u64 len;
-	int fd;
 
-	fd = open(d->cdev, O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("cannot open %s", d->cdev);
-	ASSERT_EQ(0, vfio_bind(fd, d->iommufd, &devid));
-	ASSERT_EQ(0, ioas_alloc(d->iommufd, &ioas_id));
+	d->fd = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
 	pt_id = ioas_id;
-	ASSERT_EQ(0, vfio_attach(fd, &pt_id));
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
 	ASSERT_EQ(d->emulated, pt_id == ioas_id);
 	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, page, page_size(),
 			      TEST_IOVA));
-	if (d->emulated) {
-		check_dma(_metadata, fd, DMA_REGION_RW, page);
-		check_dma(_metadata, fd, DMA_REGION_PIN, page);
-	} else {
-		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, page,
-					  page_size()));
-		/* The domain pins the page: md_check_refs() sees pins */
+	check_device_sees(_metadata, d, pt_id, page, page_size());
+	/* The domain pins the page: md_check_refs() sees pins */
+	if (!d->emulated)
 		ASSERT_EQ(0, md_check_refs(d->iommufd, page, page_size(), 1));
-	}
-	ASSERT_EQ(0, vfio_detach(fd));
+	ASSERT_EQ(0, vfio_detach(d->fd));
 	len = page_size();
 	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &len));
 	ASSERT_EQ(page_size(), len);
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
-	ASSERT_EQ(0, close(fd));
-	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
 	ASSERT_EQ(0, md_check_refs(d->iommufd, page, page_size(), 0));
 }
 
@@ -952,14 +591,6 @@ static void check_clean(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, close(d->iommufd));
 	d->iommufd = open_iommufd(_metadata);
 	check_device_works(_metadata, d, page);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The errnos the summary counts the failed calls by */
@@ -1135,6 +766,7 @@ FIXTURE_SETUP(vfio_cdev_fail_nth)
 	struct vfio_dut *d = &self->d;
 
 	d->emulated = variant->emulated;
+	d->fd = -1;
 	d->iommufd = -1;
 	self->kmsg = -1;
 	if (!have_fault_injection)
@@ -1150,8 +782,12 @@ FIXTURE_SETUP(vfio_cdev_fail_nth)
 
 FIXTURE_TEARDOWN(vfio_cdev_fail_nth)
 {
-	if (self->d.iommufd >= 0)
-		close(self->d.iommufd);
+	struct vfio_dut *d = &self->d;
+
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
 	if (self->kmsg >= 0)
 		EXPECT_EQ(0, kmsg_reports(_metadata, self->kmsg))
 			TH_LOG("the kernel reported bugs during the test");

@@ -29,8 +29,8 @@
  * detached, or its fd closed while it is attached, every HWPT and IOAS must
  * destroy with IOMMU_DESTROY returning 0, and the device must bind again to
  * a fresh iommufd, attach and reach memory mapped there. A test fails, too,
- * if the kernel logged a WARNING, BUG, lockdep, KASAN or UBSAN report
- * (/dev/kmsg) while it ran.
+ * if the kernel logged a WARNING, BUG, lockdep, KASAN, UBSAN or kmemleak
+ * report (/dev/kmsg) while it ran.
  *
  * The devices are those of the VFIO sample drivers, found through the
  * driver of /sys/class/vfio-dev/vfioN/device, as vfio_cdev_uapi_test finds
@@ -42,36 +42,10 @@
  *
  *	./vfio_cdev_stress_test
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-
-#include <linux/iommufd.h>
-#include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
-#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
-
-/* File offsets of an emulated sample device's DMA windows */
-#define DMA_REGION_SHIFT	40
-#define DMA_REGION_RW		0	/* vfio_dma_rw() */
-#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
-
-/* An IOVA inside the mock IOMMU's aperture, used for every device */
-#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
-/* Bytes the device reads or writes at a time */
-#define DMA_LEN			64
+#include "vfio_cdev_util.h"
 
 /*
  * Rounds of each test, and the attach and map cycles of a round: a test
@@ -84,310 +58,6 @@
 #define MAX_CALLS		100000
 /* Seconds a test may take */
 #define TIMEOUT			120
-
-#define ASSERT_ERRNO(expected_errno, cmd)		\
-	({						\
-		ASSERT_EQ(-1, cmd);			\
-		ASSERT_EQ(expected_errno, errno);	\
-	})
-
-/* The device under test, with the iommufd it is bound to */
-struct vfio_dut {
-	bool emulated;
-	int iommufd;			/* an open /dev/iommu */
-	int fd;				/* the device cdev, -1 once closed */
-	__u32 devid;			/* its id in iommufd, after BIND */
-	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
-};
-
-static size_t page_size(void)
-{
-	return sysconf(_SC_PAGESIZE);
-}
-
-static void fill(void *buf, size_t len, unsigned int seed)
-{
-	unsigned char *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = seed + i * 131;
-}
-
-/* The ioctls, each returning what ioctl() returns */
-
-static int vfio_bind(int fd, int iommufd, __u32 *devid)
-{
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind),
-		.iommufd = iommufd,
-	};
-	int ret;
-
-	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
-	if (!ret && devid)
-		*devid = bind.out_devid;
-	return ret;
-}
-
-static int vfio_attach(int fd, __u32 *pt_id)
-{
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach),
-		.pt_id = *pt_id,
-	};
-	int ret;
-
-	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
-	if (!ret)
-		*pt_id = attach.pt_id;
-	return ret;
-}
-
-static int vfio_detach(int fd)
-{
-	struct vfio_device_detach_iommufd_pt detach = {
-		.argsz = sizeof(detach),
-	};
-
-	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
-}
-
-/* DMA of an emulated device: it reads guest memory into @buf */
-static ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
-			size_t len)
-{
-	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
-}
-
-/* DMA of an emulated device: it writes @buf into guest memory */
-static ssize_t dma_write(int fd, int region, __u64 iova, const void *buf,
-			 size_t len)
-{
-	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
-}
-
-static int ioas_alloc(int iommufd, __u32 *ioas_id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
-	if (!ret)
-		*ioas_id = cmd.out_ioas_id;
-	return ret;
-}
-
-static int iommufd_destroy(int iommufd, __u32 id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
-}
-
-static int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
-		    __u64 iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)buf,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
-}
-
-static int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova, __u64 *len)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = *len,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
-	if (!ret)
-		*len = cmd.length;
-	return ret;
-}
-
-static int ioas_iova_alignment(int iommufd, __u32 ioas_id, __u64 *alignment)
-{
-	struct iommu_iova_range ranges[8];
-	struct iommu_ioas_iova_ranges cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.num_iovas = ARRAY_SIZE(ranges),
-		.allowed_iovas = (uintptr_t)ranges,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd);
-	if (!ret)
-		*alignment = cmd.out_iova_alignment;
-	return ret;
-}
-
-static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
-		.dev_id = dev_id,
-		.pt_id = pt_id,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
-	if (!ret)
-		*hwpt_id = cmd.out_hwpt_id;
-	return ret;
-}
-
-/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
-static int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova, void *buf,
-			size_t len)
-{
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
-		.id = hwpt_id,
-		.check_map = {
-			.iova = iova,
-			.length = len,
-			.uptr = (uintptr_t)buf,
-		},
-	};
-
-	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
-}
-
-/* Finding the device */
-
-/* The last component of the path the symbolic link @path holds */
-static int link_name(const char *path, char *name, size_t size)
-{
-	char target[PATH_MAX];
-	ssize_t len;
-	char *base;
-
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0)
-		return -1;
-	target[len] = '\0';
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	len = strlen(base);
-	if ((size_t)len >= size)
-		return -1;
-	memcpy(name, base, len + 1);
-	return 0;
-}
-
-/*
- * Whether @name is the driver @driver: the C samples' parents are bound to a
- * driver of that name, the Rust samples' each to a driver of its own, named
- * @driver-N.
- */
-static bool driver_matches(const char *name, const char *driver)
-{
-	size_t len = strlen(driver);
-
-	if (strncmp(name, driver, len))
-		return false;
-	if (!name[len])
-		return true;
-	if (name[len] != '-' || !name[len + 1])
-		return false;
-	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
-}
-
-/* Find the VFIO device whose parent is bound to @driver */
-static int find_vfio_device(const char *driver, struct vfio_dut *d)
-{
-	char path[PATH_MAX], name[NAME_MAX + 1];
-	struct dirent *de;
-	int ret = -1;
-	DIR *dir;
-
-	dir = opendir("/sys/class/vfio-dev");
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
-		if (link_name(path, name, sizeof(name)) ||
-		    !driver_matches(name, driver))
-			continue;
-		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
-			 de->d_name);
-		ret = 0;
-		break;
-	}
-	closedir(dir);
-	return ret;
-}
-
-/* The kernel log */
-
-/* What the kernel prints when it finds a bug */
-static const char * const kernel_reports[] = {
-	"WARNING:", "BUG:", "kernel BUG at", "possible recursive locking",
-	"circular locking", "INFO: ", "Oops", "KASAN", "UBSAN",
-};
-
-/* /dev/kmsg, positioned after the last record the kernel has logged */
-static int kmsg_open(struct __test_metadata *_metadata)
-{
-	int fd;
-
-	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/kmsg");
-	ASSERT_LE(0, lseek(fd, 0, SEEK_END));
-	return fd;
-}
-
-/*
- * Log each record of @kmsg, up to the last one, that reports a bug; return
- * how many did. A record is "<prio>,<seq>,<time>,<flags>;<message>\n".
- */
-static int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
-{
-	char rec[8192], *msg, *end;
-	int found = 0;
-	ssize_t len;
-	size_t i;
-
-	for (;;) {
-		len = read(kmsg, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)	/* records were overwritten */
-			continue;
-		if (len < 0)	/* EAGAIN: no more records */
-			EXPECT_EQ(EAGAIN, errno);
-		if (len <= 0)
-			return found;
-		rec[len] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		end = strchr(msg, '\n');
-		if (end)
-			*end = '\0';
-		for (i = 0; i < ARRAY_SIZE(kernel_reports); i++) {
-			if (!strstr(msg, kernel_reports[i]))
-				continue;
-			if (found++ < 20)
-				TH_LOG("kernel: %s", msg);
-			break;
-		}
-	}
-}
 
 /* The threads of a round */
 
@@ -608,57 +278,13 @@ static void *second_open_worker(void *arg)
 
 /* Test helpers that assert */
 
-/* A new iommufd context */
-static int open_iommufd(struct __test_metadata *_metadata)
-{
-	int fd;
-
-	fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
-	return fd;
-}
-
-/* A page of user memory, filled with a pattern */
-static unsigned char *guest_page(struct __test_metadata *_metadata)
-{
-	void *mem;
-
-	mem = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	fill(mem, page_size(), 1);
-	return mem;
-}
-
-static __u32 new_ioas(struct __test_metadata *_metadata, int iommufd)
-{
-	__u32 ioas_id;
-
-	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas_id));
-	return ioas_id;
-}
-
-/*
- * Whether anything uses the IOAS's page table: an IOMMU domain or an
- * iommufd_access raises its IOVA alignment above 1.
- */
-static bool ioas_attached(struct __test_metadata *_metadata, int iommufd,
-			  __u32 ioas_id)
-{
-	__u64 alignment;
-
-	ASSERT_EQ(0, ioas_iova_alignment(iommufd, ioas_id, &alignment));
-	return alignment > 1;
-}
-
 /* Open the cdev and BIND it to the device's iommufd */
 static void dut_open_bind(struct __test_metadata *_metadata,
 			  struct vfio_dut *d)
 {
 	d->fd = open(d->cdev, O_RDWR);
 	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
-	ASSERT_EQ(0, vfio_bind(d->fd, d->iommufd, &d->devid));
-	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+	dut_bind(_metadata, d);
 }
 
 /* Close the device fd, which unbinds it; its id is gone */
@@ -669,20 +295,6 @@ static void dut_close(struct __test_metadata *_metadata, struct vfio_dut *d)
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
 }
 
-/* An emulated device reads @mem through @region and its writes land there */
-static void check_dma(struct __test_metadata *_metadata, int fd, int region,
-		      unsigned char *mem)
-{
-	unsigned char buf[DMA_LEN];
-
-	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA, buf, DMA_LEN));
-	ASSERT_EQ(0, memcmp(mem, buf, DMA_LEN));
-	fill(buf, DMA_LEN, 2 + region);
-	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + DMA_LEN, buf,
-				     DMA_LEN));
-	ASSERT_EQ(0, memcmp(mem + DMA_LEN, buf, DMA_LEN));
-}
-
 /*
  * The bound device attaches to a new IOAS, reaches a page mapped there (its
  * mock IOMMU domain maps it, or it reads and writes it through both
@@ -691,7 +303,7 @@ static void check_dma(struct __test_metadata *_metadata, int fd, int region,
 static void check_device_works(struct __test_metadata *_metadata,
 			       struct vfio_dut *d)
 {
-	unsigned char *mem = guest_page(_metadata);
+	unsigned char *mem = guest_mem(_metadata, page_size());
 	__u32 ioas_id, pt_id;
 	__u64 len;
 
@@ -701,13 +313,7 @@ static void check_device_works(struct __test_metadata *_metadata,
 	ASSERT_EQ(d->emulated, pt_id == ioas_id);
 	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, page_size(),
 			      TEST_IOVA));
-	if (d->emulated) {
-		check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
-		check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
-	} else {
-		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, mem,
-					  page_size()));
-	}
+	check_device_sees(_metadata, d, pt_id, mem, page_size());
 	ASSERT_EQ(0, vfio_detach(d->fd));
 	len = page_size();
 	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &len));
@@ -841,14 +447,6 @@ static void round_end(struct __test_metadata *_metadata, struct stress *s,
 	check_device_works(_metadata, d);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ROUNDS rounds of the threads on the device, each ended as @close_attached */
 static void stress_device(struct __test_metadata *_metadata,
 			  struct vfio_dut *d, bool close_attached)
@@ -860,7 +458,7 @@ static void stress_device(struct __test_metadata *_metadata,
 	int round;
 
 	memcpy(w, workers, sizeof(w));
-	s.mem = guest_page(_metadata);
+	s.mem = guest_mem(_metadata, page_size());
 	dut_open_bind(_metadata, d);
 	for (round = 0; round < ROUNDS; round++) {
 		round_setup(_metadata, &s, d);

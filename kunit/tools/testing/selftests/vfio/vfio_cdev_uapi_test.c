@@ -30,24 +30,8 @@
  *
  *	./vfio_cdev_uapi_test
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-
-#include <linux/iommufd.h>
-#include <linux/vfio.h>
-
 #include "../kselftest_harness.h"
-#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+#include "vfio_cdev_util.h"
 
 /*
  * The argsz each call needs at least: up to the end of its last field in
@@ -60,110 +44,10 @@
 #define DETACH_MINSZ \
 	(offsetof(struct vfio_device_detach_iommufd_pt, flags) + sizeof(__u32))
 
-/* File offsets of an emulated sample device's DMA windows */
-#define DMA_REGION_SHIFT	40
-#define DMA_REGION_RW		0	/* vfio_dma_rw() */
-#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
-
-/* An IOVA inside the mock IOMMU's aperture, used for every device */
-#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
 /* Pages of user memory mapped at TEST_IOVA */
 #define GUEST_PAGES		2
-/* Bytes the device reads or writes at a time in the DMA checks */
-#define DMA_LEN			64
 /* An object id no test allocates (ids are 31 bit, 0 is never used) */
 #define UNKNOWN_ID		0x7fffffffU
-
-#define ASSERT_ERRNO(expected_errno, cmd)		\
-	({						\
-		ASSERT_EQ(-1, cmd);			\
-		ASSERT_EQ(expected_errno, errno);	\
-	})
-
-/* The device under test, with the iommufd it is bound to */
-struct vfio_dut {
-	bool emulated;
-	int iommufd;			/* an open /dev/iommu */
-	int fd;				/* the device cdev, -1 once closed */
-	__u32 devid;			/* its id in iommufd, after BIND */
-	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
-	char group[PATH_MAX];		/* /dev/vfio/<iommu group id> */
-};
-
-static size_t page_size(void)
-{
-	return sysconf(_SC_PAGESIZE);
-}
-
-static void fill(void *buf, size_t len, unsigned int seed)
-{
-	unsigned char *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = seed + i * 131;
-}
-
-/* The VFIO device ioctls, each returning what ioctl() returns */
-
-static int __vfio_bind(int fd, __u32 argsz, __u32 flags, __s32 iommufd,
-		       __u32 *devid)
-{
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = argsz,
-		.flags = flags,
-		.iommufd = iommufd,
-	};
-	int ret;
-
-	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
-	if (!ret && devid)
-		*devid = bind.out_devid;
-	return ret;
-}
-
-static int vfio_bind(int fd, int iommufd, __u32 *devid)
-{
-	return __vfio_bind(fd, sizeof(struct vfio_device_bind_iommufd), 0,
-			   iommufd, devid);
-}
-
-static int __vfio_attach(int fd, __u32 argsz, __u32 flags, __u32 *pt_id)
-{
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = argsz,
-		.flags = flags,
-		.pt_id = *pt_id,
-	};
-	int ret;
-
-	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
-	if (!ret)
-		*pt_id = attach.pt_id;
-	return ret;
-}
-
-static int vfio_attach(int fd, __u32 *pt_id)
-{
-	return __vfio_attach(fd, sizeof(struct vfio_device_attach_iommufd_pt),
-			     0, pt_id);
-}
-
-static int __vfio_detach(int fd, __u32 argsz, __u32 flags)
-{
-	struct vfio_device_detach_iommufd_pt detach = {
-		.argsz = argsz,
-		.flags = flags,
-	};
-
-	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
-}
-
-static int vfio_detach(int fd)
-{
-	return __vfio_detach(fd, sizeof(struct vfio_device_detach_iommufd_pt),
-			     0);
-}
 
 /* Probe for migration support: ENOTTY from a bound sample device */
 static int vfio_feature_probe(int fd)
@@ -175,104 +59,6 @@ static int vfio_feature_probe(int fd)
 	};
 
 	return ioctl(fd, VFIO_DEVICE_FEATURE, &feature);
-}
-
-/* DMA of an emulated device: it reads guest memory into @buf */
-static ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
-			size_t len)
-{
-	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
-}
-
-/* DMA of an emulated device: it writes @buf into guest memory */
-static ssize_t dma_write(int fd, int region, __u64 iova, const void *buf,
-			 size_t len)
-{
-	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
-}
-
-/* The iommufd ioctls, each returning what ioctl() returns */
-
-static int ioas_alloc(int iommufd, __u32 *ioas_id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
-	if (!ret)
-		*ioas_id = cmd.out_ioas_id;
-	return ret;
-}
-
-static int iommufd_destroy(int iommufd, __u32 id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
-}
-
-static int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
-		    __u64 iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)buf,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
-}
-
-static int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova, __u64 *len)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = *len,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
-	if (!ret)
-		*len = cmd.length;
-	return ret;
-}
-
-static int ioas_iova_alignment(int iommufd, __u32 ioas_id, __u64 *alignment)
-{
-	struct iommu_iova_range ranges[8];
-	struct iommu_ioas_iova_ranges cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.num_iovas = ARRAY_SIZE(ranges),
-		.allowed_iovas = (uintptr_t)ranges,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd);
-	if (!ret)
-		*alignment = cmd.out_iova_alignment;
-	return ret;
-}
-
-static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 *hwpt_id)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
-		.dev_id = dev_id,
-		.pt_id = pt_id,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
-	if (!ret)
-		*hwpt_id = cmd.out_hwpt_id;
-	return ret;
 }
 
 /*
@@ -299,107 +85,7 @@ static int mock_domain(int iommufd, __u32 ioas_id, __u32 *stdev_id,
 	return 0;
 }
 
-/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
-static int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova, void *buf,
-			size_t len)
-{
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
-		.id = hwpt_id,
-		.check_map = {
-			.iova = iova,
-			.length = len,
-			.uptr = (uintptr_t)buf,
-		},
-	};
-
-	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
-}
-
-/* Finding the device, and the fixture's setup and teardown */
-
-/* The last component of the path the symbolic link @path holds */
-static int link_name(const char *path, char *name, size_t size)
-{
-	char target[PATH_MAX];
-	ssize_t len;
-	char *base;
-
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0)
-		return -1;
-	target[len] = '\0';
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	len = strlen(base);
-	if ((size_t)len >= size)
-		return -1;
-	memcpy(name, base, len + 1);
-	return 0;
-}
-
-/*
- * Whether @name is the driver @driver: the C samples' parents are bound to a
- * driver of that name, the Rust samples' each to a driver of its own, named
- * @driver-N.
- */
-static bool driver_matches(const char *name, const char *driver)
-{
-	size_t len = strlen(driver);
-
-	if (strncmp(name, driver, len))
-		return false;
-	if (!name[len])
-		return true;
-	if (name[len] != '-' || !name[len + 1])
-		return false;
-	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
-}
-
-/* Find the VFIO device whose parent is bound to @driver */
-static int find_vfio_device(const char *driver, struct vfio_dut *d)
-{
-	char path[PATH_MAX], name[NAME_MAX + 1];
-	struct dirent *de;
-	int ret = -1;
-	DIR *dir;
-
-	dir = opendir("/sys/class/vfio-dev");
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
-		if (link_name(path, name, sizeof(name)) ||
-		    !driver_matches(name, driver))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/sys/class/vfio-dev/%s/device/iommu_group",
-			 de->d_name);
-		if (link_name(path, name, sizeof(name)))
-			break;
-		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
-			 de->d_name);
-		snprintf(d->group, sizeof(d->group), "/dev/vfio/%s", name);
-		ret = 0;
-		break;
-	}
-	closedir(dir);
-	return ret;
-}
-
-/* A new iommufd context */
-static int open_iommufd(struct __test_metadata *_metadata)
-{
-	int fd;
-
-	fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
-	return fd;
-}
+/* The fixture's setup and teardown */
 
 static void dut_setup(struct __test_metadata *_metadata, struct vfio_dut *d,
 		      const char *driver, bool emulated)
@@ -438,35 +124,6 @@ static void dut_reopen(struct __test_metadata *_metadata, struct vfio_dut *d)
 }
 
 /* Helpers that assert */
-
-static __u32 new_ioas(struct __test_metadata *_metadata, int iommufd)
-{
-	__u32 ioas_id;
-
-	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas_id));
-	return ioas_id;
-}
-
-/*
- * Whether anything uses the IOAS's page table: an IOMMU domain or an
- * iommufd_access raises its IOVA alignment above 1. With no HWPT made by
- * IOMMU_HWPT_ALLOC on it, this is whether a device is attached.
- */
-static bool ioas_attached(struct __test_metadata *_metadata, int iommufd,
-			  __u32 ioas_id)
-{
-	__u64 alignment;
-
-	ASSERT_EQ(0, ioas_iova_alignment(iommufd, ioas_id, &alignment));
-	return alignment > 1;
-}
-
-/* BIND the device to its iommufd; it is an object there while bound */
-static void dut_bind(struct __test_metadata *_metadata, struct vfio_dut *d)
-{
-	ASSERT_EQ(0, vfio_bind(d->fd, d->iommufd, &d->devid));
-	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
-}
 
 /*
  * ATTACH to @ioas_id. A physical device gets the id of the HWPT made for it,
@@ -600,18 +257,6 @@ static void check_fd_refused(struct __test_metadata *_metadata, int fd)
 	ASSERT_EQ(EINVAL, errno);
 }
 
-/* User memory to map into an IOAS, filled with a pattern */
-static unsigned char *guest_mem(struct __test_metadata *_metadata, size_t len)
-{
-	void *mem;
-
-	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	fill(mem, len, 1);
-	return mem;
-}
-
 /*
  * ATTACH arguments on a page of their own with protection @prot: read-only
  * lets the kernel read them but not write pt_id back.
@@ -652,23 +297,6 @@ attach_args_unmapped(struct __test_metadata *_metadata)
 	return args;
 }
 
-/*
- * An emulated device reaches @mem, mapped at TEST_IOVA, through @region: it
- * reads what is there and its writes land there.
- */
-static void check_dma(struct __test_metadata *_metadata, int fd, int region,
-		      unsigned char *mem)
-{
-	size_t rd = page_size() - 2 * DMA_LEN, wr = page_size() + DMA_LEN;
-	unsigned char buf[DMA_LEN];
-
-	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA + rd, buf, DMA_LEN));
-	ASSERT_EQ(0, memcmp(mem + rd, buf, DMA_LEN));
-	fill(buf, DMA_LEN, 2 + region);
-	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + wr, buf, DMA_LEN));
-	ASSERT_EQ(0, memcmp(mem + wr, buf, DMA_LEN));
-}
-
 /* An emulated device can neither read nor write @mem through @region */
 static void check_no_dma(struct __test_metadata *_metadata, int fd,
 			 int region, unsigned char *mem)
@@ -683,24 +311,6 @@ static void check_no_dma(struct __test_metadata *_metadata, int fd,
 	ASSERT_ERRNO(ENOENT, dma_write(fd, region, TEST_IOVA + off, buf,
 				       DMA_LEN));
 	ASSERT_EQ(0, memcmp(before, mem + off, DMA_LEN));
-}
-
-/*
- * The device reaches @len bytes of @mem mapped at TEST_IOVA while attached
- * as @pt_id: a physical device's mock IOMMU domain maps them, an emulated
- * device reads and writes them through both regions.
- */
-static void check_device_sees(struct __test_metadata *_metadata,
-			      struct vfio_dut *d, __u32 pt_id,
-			      unsigned char *mem, size_t len)
-{
-	if (!d->emulated) {
-		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, mem,
-					  len));
-		return;
-	}
-	check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
-	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
 }
 
 /* Every device, every rule that applies to all of them */
@@ -1435,16 +1045,16 @@ TEST_F(vfio_emulated, s3_no_dma_after_detach)
 	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
 
 	dut_attach_ioas(_metadata, d, ioas_id);
-	check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
-	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+	check_dma(_metadata, d->fd, DMA_REGION_RW, mem, len);
+	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem, len);
 
 	ASSERT_EQ(0, vfio_detach(d->fd));
 	check_no_dma(_metadata, d->fd, DMA_REGION_RW, mem);
 	check_no_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
 
 	dut_attach_ioas(_metadata, d, ioas_id);
-	check_dma(_metadata, d->fd, DMA_REGION_RW, mem);
-	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem);
+	check_dma(_metadata, d->fd, DMA_REGION_RW, mem, len);
+	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem, len);
 	dut_detach_ioas(_metadata, d, ioas_id, ioas_id);
 }
 

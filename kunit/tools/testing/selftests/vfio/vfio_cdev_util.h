@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the tests of the VFIO device cdev in this folder and by
+ * other programs that drive the devices of the VFIO sample drivers through
+ * /dev/vfio/devices/vfioN: finding such a device, the VFIO and iommufd
+ * ioctls, the DMA of an emulated sample device, and checks for tests.
+ *
+ * A device is found through the driver of /sys/class/vfio-dev/vfioN/device:
+ * the parents of the C samples are bound to vfio-sample-phys (physical, on
+ * iommufd's mock IOMMU) or vfio-sample-emul (emulated IOMMU, through
+ * iommufd_access), each parent of a Rust sample to a driver of its own,
+ * rust-vfio-phys-N or rust-vfio-emul-N. Reading or writing an emulated
+ * device's fd makes it do DMA at the file offset (region << 40) | iova, up
+ * to a page at a time: region 0 through vfio_dma_rw(), region 1 through
+ * vfio_pin_pages() of the page holding the range.
+ *
+ * The helpers that assert take the harness's _metadata: they are defined
+ * when kselftest_harness.h is included before this header, as the tests
+ * do. A program outside the harness gets the others.
+ */
+#ifndef __SELFTESTS_VFIO_CDEV_UTIL_H
+#define __SELFTESTS_VFIO_CDEV_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* File offsets of an emulated sample device's DMA windows */
+#define DMA_REGION_SHIFT	40
+#define DMA_REGION_RW		0	/* vfio_dma_rw() */
+#define DMA_REGION_PIN		1	/* vfio_pin_pages() */
+
+/* An IOVA inside the mock IOMMU's aperture, used for every device */
+#define TEST_IOVA		((__u64)MOCK_APERTURE_START)
+/* Bytes the device reads or writes at a time in the DMA checks */
+#define DMA_LEN			64
+
+/* The device under test, with the iommufd it is bound to */
+struct vfio_dut {
+	bool emulated;
+	int iommufd;			/* an open /dev/iommu */
+	int fd;				/* the device cdev, -1 once closed */
+	__u32 devid;			/* its id in iommufd, after BIND */
+	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
+	char group[PATH_MAX];		/* /dev/vfio/<iommu group id> */
+};
+
+static inline size_t page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/* Fill @buf with a pattern of its own for each @seed */
+static inline void fill(void *buf, size_t len, unsigned int seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = seed + i * 131;
+}
+
+/* Seconds of CLOCK_MONOTONIC */
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The VFIO device ioctls, each returning what ioctl() returns */
+
+static inline int __vfio_bind(int fd, __u32 argsz, __u32 flags,
+			      __s32 iommufd, __u32 *devid)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = argsz,
+		.flags = flags,
+		.iommufd = iommufd,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+	if (!ret && devid)
+		*devid = bind.out_devid;
+	return ret;
+}
+
+static inline int vfio_bind(int fd, int iommufd, __u32 *devid)
+{
+	return __vfio_bind(fd, sizeof(struct vfio_device_bind_iommufd), 0,
+			   iommufd, devid);
+}
+
+static inline int __vfio_attach(int fd, __u32 argsz, __u32 flags,
+				__u32 *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = argsz,
+		.flags = flags,
+		.pt_id = *pt_id,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+	if (!ret)
+		*pt_id = attach.pt_id;
+	return ret;
+}
+
+static inline int vfio_attach(int fd, __u32 *pt_id)
+{
+	return __vfio_attach(fd, sizeof(struct vfio_device_attach_iommufd_pt),
+			     0, pt_id);
+}
+
+static inline int __vfio_detach(int fd, __u32 argsz, __u32 flags)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = argsz,
+		.flags = flags,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
+static inline int vfio_detach(int fd)
+{
+	return __vfio_detach(fd, sizeof(struct vfio_device_detach_iommufd_pt),
+			     0);
+}
+
+/* DMA of an emulated device: it reads guest memory into @buf */
+static inline ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
+			       size_t len)
+{
+	return pread(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* DMA of an emulated device: it writes @buf into guest memory */
+static inline ssize_t dma_write(int fd, int region, __u64 iova,
+				const void *buf, size_t len)
+{
+	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* The iommufd ioctls, each returning what ioctl() returns */
+
+static inline int ioas_alloc(int iommufd, __u32 *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
+	if (!ret)
+		*ioas_id = cmd.out_ioas_id;
+	return ret;
+}
+
+static inline int iommufd_destroy(int iommufd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
+}
+
+static inline int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
+			   __u64 iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
+}
+
+static inline int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova,
+			     __u64 *len)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = *len,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+	if (!ret)
+		*len = cmd.length;
+	return ret;
+}
+
+static inline int ioas_iova_alignment(int iommufd, __u32 ioas_id,
+				      __u64 *alignment)
+{
+	struct iommu_iova_range ranges[8];
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = ARRAY_SIZE(ranges),
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	if (!ret)
+		*alignment = cmd.out_iova_alignment;
+	return ret;
+}
+
+static inline int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id,
+			     __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!ret)
+		*hwpt_id = cmd.out_hwpt_id;
+	return ret;
+}
+
+/* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
+static inline int md_check_map(int iommufd, __u32 hwpt_id, __u64 iova,
+			       void *buf, size_t len)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* Finding the device */
+
+/* The last component of the path the symbolic link @path holds */
+static inline int link_name(const char *path, char *name, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	char *base;
+
+	len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0)
+		return -1;
+	target[len] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if ((size_t)len >= size)
+		return -1;
+	memcpy(name, base, len + 1);
+	return 0;
+}
+
+/*
+ * Whether @name is the driver @driver: the C samples' parents are bound to a
+ * driver of that name, the Rust samples' each to a driver of its own, named
+ * @driver-N.
+ */
+static inline bool driver_matches(const char *name, const char *driver)
+{
+	size_t len = strlen(driver);
+
+	if (strncmp(name, driver, len))
+		return false;
+	if (!name[len])
+		return true;
+	if (name[len] != '-' || !name[len + 1])
+		return false;
+	return strspn(name + len + 1, "0123456789") == strlen(name + len + 1);
+}
+
+/*
+ * Find the VFIO device whose parent is bound to @driver: fill in @d->cdev
+ * and @d->group, the node of its IOMMU group, which every VFIO device has
+ */
+static inline int find_vfio_device(const char *driver, struct vfio_dut *d)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1];
+	struct dirent *de;
+	int ret = -1;
+	DIR *dir;
+
+	dir = opendir("/sys/class/vfio-dev");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/driver", de->d_name);
+		if (link_name(path, name, sizeof(name)) ||
+		    !driver_matches(name, driver))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/class/vfio-dev/%s/device/iommu_group",
+			 de->d_name);
+		if (link_name(path, name, sizeof(name)))
+			break;
+		snprintf(d->cdev, sizeof(d->cdev), "/dev/vfio/devices/%s",
+			 de->d_name);
+		snprintf(d->group, sizeof(d->group), "/dev/vfio/%s", name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+#ifdef __KSELFTEST_HARNESS_H
+
+/* Helpers that assert */
+
+#define ASSERT_ERRNO(expected_errno, cmd)		\
+	({						\
+		ASSERT_EQ(-1, cmd);			\
+		ASSERT_EQ(expected_errno, errno);	\
+	})
+
+/* A new iommufd context */
+static inline int open_iommufd(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
+	return fd;
+}
+
+static inline __u32 new_ioas(struct __test_metadata *_metadata, int iommufd)
+{
+	__u32 ioas_id;
+
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas_id));
+	return ioas_id;
+}
+
+/*
+ * Whether anything uses the IOAS's page table: an IOMMU domain or an
+ * iommufd_access raises its IOVA alignment above 1. With no HWPT made by
+ * IOMMU_HWPT_ALLOC on it, this is whether a device is attached.
+ */
+static inline bool ioas_attached(struct __test_metadata *_metadata,
+				 int iommufd, __u32 ioas_id)
+{
+	__u64 alignment;
+
+	ASSERT_EQ(0, ioas_iova_alignment(iommufd, ioas_id, &alignment));
+	return alignment > 1;
+}
+
+/* BIND the device to its iommufd; it is an object there while bound */
+static inline void dut_bind(struct __test_metadata *_metadata,
+			    struct vfio_dut *d)
+{
+	ASSERT_EQ(0, vfio_bind(d->fd, d->iommufd, &d->devid));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
+}
+
+/* @len bytes of user memory to map into an IOAS, filled with a pattern */
+static inline unsigned char *guest_mem(struct __test_metadata *_metadata,
+				       size_t len)
+{
+	void *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	fill(mem, len, 1);
+	return mem;
+}
+
+/*
+ * An emulated device reaches @mem, @len bytes (at least a page) mapped at
+ * TEST_IOVA, through @region: it reads what is at the end of the first
+ * page, and its writes land in the last page.
+ */
+static inline void check_dma(struct __test_metadata *_metadata, int fd,
+			     int region, unsigned char *mem, size_t len)
+{
+	size_t rd = page_size() - 2 * DMA_LEN;
+	size_t wr = len - page_size() + DMA_LEN;
+	unsigned char buf[DMA_LEN];
+
+	ASSERT_EQ(DMA_LEN, dma_read(fd, region, TEST_IOVA + rd, buf, DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem + rd, buf, DMA_LEN));
+	fill(buf, DMA_LEN, 2 + region);
+	ASSERT_EQ(DMA_LEN, dma_write(fd, region, TEST_IOVA + wr, buf, DMA_LEN));
+	ASSERT_EQ(0, memcmp(mem + wr, buf, DMA_LEN));
+}
+
+/*
+ * The device reaches @len bytes of @mem mapped at TEST_IOVA while attached
+ * as @pt_id: a physical device's mock IOMMU domain maps them, an emulated
+ * device reads and writes them through both regions.
+ */
+static inline void check_device_sees(struct __test_metadata *_metadata,
+				     struct vfio_dut *d, __u32 pt_id,
+				     unsigned char *mem, size_t len)
+{
+	if (!d->emulated) {
+		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, mem,
+					  len));
+		return;
+	}
+	check_dma(_metadata, d->fd, DMA_REGION_RW, mem, len);
+	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem, len);
+}
+
+/* The kernel log */
+
+/* /dev/kmsg, positioned after the last record the kernel has logged */
+static inline int kmsg_open(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/kmsg");
+	ASSERT_LE(0, lseek(fd, 0, SEEK_END));
+	return fd;
+}
+
+/*
+ * Log each record of @kmsg, up to the last one, that reports a bug: a
+ * WARNING, BUG, Oops, lockdep, hung task, KASAN, UBSAN or kmemleak report;
+ * return how many did. A record is "<prio>,<seq>,<time>,<flags>;<message>\n".
+ */
+static inline int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
+{
+	static const char * const kernel_reports[] = {
+		"WARNING:", "BUG:", "kernel BUG at",
+		"possible recursive locking", "circular locking", "INFO: ",
+		"Oops", "KASAN", "UBSAN", "suspected memory leak",
+	};
+	char rec[8192], *msg, *end;
+	int found = 0;
+	ssize_t len;
+	size_t i;
+
+	for (;;) {
+		len = read(kmsg, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)	/* records were overwritten */
+			continue;
+		if (len < 0)	/* EAGAIN: no more records */
+			EXPECT_EQ(EAGAIN, errno);
+		if (len <= 0)
+			return found;
+		rec[len] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = '\0';
+		for (i = 0; i < ARRAY_SIZE(kernel_reports); i++) {
+			if (!strstr(msg, kernel_reports[i]))
+				continue;
+			if (found++ < 20)
+				TH_LOG("kernel: %s", msg);
+			break;
+		}
+	}
+}
+
+#endif /* __KSELFTEST_HARNESS_H */
+
+#endif /* __SELFTESTS_VFIO_CDEV_UTIL_H */
