@@ -18,9 +18,12 @@
 
 #include "vfio_sample.h"
 
+/* Enough for any test; more would only use up VFIO device minors */
+#define VFIO_SAMPLE_DEVICES_MAX	16
+
 static unsigned int count;
 module_param(count, uint, 0444);
-MODULE_PARM_DESC(count, "devices to create per sample driver (default 0)");
+MODULE_PARM_DESC(count, "devices to create per sample driver (default 0, at most 16)");
 
 struct vfio_sample_devices_driver {
 	const char *name;
@@ -67,6 +70,10 @@ static int __init vfio_sample_devices_init(void)
 
 	if (!count)
 		return 0;
+	if (count > VFIO_SAMPLE_DEVICES_MAX) {
+		pr_err("count=%u is above %u\n", count, VFIO_SAMPLE_DEVICES_MAX);
+		return -EINVAL;
+	}
 
 	vfio_sample_devices = kcalloc(count, sizeof(*vfio_sample_devices) *
 				      ARRAY_SIZE(vfio_sample_drivers),

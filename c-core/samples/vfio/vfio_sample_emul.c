@@ -33,6 +33,7 @@
 #include <linux/rwsem.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
@@ -113,11 +114,27 @@ out_unlock:
 	return ret;
 }
 
-static ssize_t vfio_sample_emul_rw(struct vfio_device *vdev, char __user *ubuf,
-				   size_t count, loff_t *ppos, bool write)
+/* DMA between @buf and guest memory, as the region of file offset @pos says */
+static int vfio_sample_emul_dma(struct vfio_device *vdev, loff_t pos,
+				void *buf, size_t count, bool write)
 {
-	u64 region = *ppos >> VFIO_SAMPLE_REGION_SHIFT;
-	u64 iova = *ppos & (BIT_ULL(VFIO_SAMPLE_REGION_SHIFT) - 1);
+	u64 region = pos >> VFIO_SAMPLE_REGION_SHIFT;
+	u64 iova = pos & (BIT_ULL(VFIO_SAMPLE_REGION_SHIFT) - 1);
+
+	switch (region) {
+	case VFIO_SAMPLE_REGION_DMA_RW:
+		return vfio_dma_rw(vdev, iova, buf, count, write);
+	case VFIO_SAMPLE_REGION_PIN:
+		return vfio_sample_emul_pin_rw(vdev, iova, buf, count, write);
+	default:
+		return -EINVAL;
+	}
+}
+
+static ssize_t vfio_sample_emul_read(struct vfio_device *vdev,
+				     char __user *ubuf, size_t count,
+				     loff_t *ppos)
+{
 	void *buf;
 	int ret;
 
@@ -129,45 +146,39 @@ static ssize_t vfio_sample_emul_rw(struct vfio_device *vdev, char __user *ubuf,
 	buf = kmalloc(count, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-
-	if (write && copy_from_user(buf, ubuf, count)) {
+	ret = vfio_sample_emul_dma(vdev, *ppos, buf, count, false);
+	if (!ret && copy_to_user(ubuf, buf, count))
 		ret = -EFAULT;
-		goto out;
-	}
-
-	switch (region) {
-	case VFIO_SAMPLE_REGION_DMA_RW:
-		ret = vfio_dma_rw(vdev, iova, buf, count, write);
-		break;
-	case VFIO_SAMPLE_REGION_PIN:
-		ret = vfio_sample_emul_pin_rw(vdev, iova, buf, count, write);
-		break;
-	default:
-		ret = -EINVAL;
-	}
-
-	if (!ret && !write && copy_to_user(ubuf, buf, count))
-		ret = -EFAULT;
-	if (!ret) {
-		*ppos += count;
-		ret = count;
-	}
-out:
 	kfree(buf);
-	return ret;
-}
+	if (ret)
+		return ret;
 
-static ssize_t vfio_sample_emul_read(struct vfio_device *vdev, char __user *buf,
-				     size_t count, loff_t *ppos)
-{
-	return vfio_sample_emul_rw(vdev, buf, count, ppos, false);
+	*ppos += count;
+	return count;
 }
 
 static ssize_t vfio_sample_emul_write(struct vfio_device *vdev,
-				      const char __user *buf, size_t count,
+				      const char __user *ubuf, size_t count,
 				      loff_t *ppos)
 {
-	return vfio_sample_emul_rw(vdev, (char __user *)buf, count, ppos, true);
+	void *buf;
+	int ret;
+
+	if (*ppos < 0 || count > PAGE_SIZE)
+		return -EINVAL;
+	if (!count)
+		return 0;
+
+	buf = memdup_user(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	ret = vfio_sample_emul_dma(vdev, *ppos, buf, count, true);
+	kfree(buf);
+	if (ret)
+		return ret;
+
+	*ppos += count;
+	return count;
 }
 
 static const struct vfio_device_ops vfio_sample_emul_ops = {
@@ -193,7 +204,6 @@ static struct platform_driver vfio_sample_emul_driver = {
 		.name			= "vfio-sample-emul",
 		.suppress_bind_attrs	= true,
 	},
-	.driver_managed_dma = true,
 };
 
 /**
