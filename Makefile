@@ -2,9 +2,13 @@
 #
 # make          the main job: install the toolchain, build the patched
 #               kernel (UML, LLVM=1, CONFIG_RUST=y) and run the KUnit suites
+#               and the user space tests; the same on x86_64 under QEMU,
+#               with vfio-pci and QEMU's edu device behind intel-iommu and
+#               virtio-iommu
 # make check    the tests: everything 'make' does plus each commit's build,
 #               the memory-checking kernel (KASAN, UBSAN, kmemleak), the
-#               Rust compile-fail cases and the static checks (Coccinelle,
+#               Rust compile-fail cases, GCC with W=1 and sparse on the
+#               series' C files, and the static checks (Coccinelle,
 #               git am of the series, checkpatch --strict)
 #
 # Both end with the line 'N passed, N failed'. See README.md.

@@ -19,6 +19,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev
 	flex bison bc libelf-dev libssl-dev gcc libc6-dev
 	coccinelle python3 python3-ply python3-git python3-docutils rsync git make
+	qemu-system-x86 sparse cpio
 )
 
 missing=()

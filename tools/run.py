@@ -4,11 +4,14 @@
 
   main   install the toolchain, build the patched kernel (UML, LLVM=1,
          CONFIG_RUST=y) and run the KUnit suites; show kunit.py's results,
-         a table per suite and the kernel log check.
+         a table per suite and the kernel log check. Then its user space
+         tests, and the same on x86_64 under QEMU: KUnit on 2 vCPUs, and
+         vfio-pci with QEMU's edu device behind intel-iommu and
+         virtio-iommu.
   check  everything 'main' does, plus the static checks: the Coccinelle
          rule on the pristine and the patched tree, 'git am' of the
-         exported series on the pristine base, and checkpatch --strict on
-         every patch.
+         exported series on the pristine base, checkpatch --strict on
+         every patch, and GCC with W=1 and sparse on the series' C files.
 
 Both end with one line 'N passed, N failed' over every step, and exit
 non-zero on any failure, on a suite that did not run or skipped a case, on
@@ -33,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compile_fail  # noqa: E402
 import series  # noqa: E402
 import uml_user  # noqa: E402
+import x86_guest  # noqa: E402
 
 TOP = series.TOP
 BUILD = series.BUILD
@@ -44,9 +48,23 @@ ARM64_CONFIG = os.path.join(TOP, 'linux', 'cdx-arm64.config')
 BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
 
 # Every --kunitconfig of the run; paths in the kernel tree are relative to it.
-# The same kernel boots user space for the uAPI tests (uml-user.config).
-KUNITCONFIGS = [os.path.join(TOP, 'kunit', '.kunitconfig'),
-		'drivers/vfio/tests/.kunitconfig', uml_user.USER_CONFIG]
+# The same kernel boots user space for the uAPI tests (user.config, and the
+# arch's root file system: uml-user.config, x86_64.config).
+KUNITCONFIGS_ANY_ARCH = [os.path.join(TOP, 'kunit', '.kunitconfig'),
+			 'drivers/vfio/tests/.kunitconfig',
+			 os.path.join(TOP, 'kunit', 'user.config')]
+KUNITCONFIGS = KUNITCONFIGS_ANY_ARCH + [uml_user.USER_CONFIG]
+
+# The same suites on x86_64, under QEMU with two vCPUs, and its user space:
+# q35 guests with a virtual IOMMU and the edu device on vfio-pci.
+X86_BUILD = os.path.join(BUILD, 'kunit-x86_64')
+X86_JSON = os.path.join(BUILD, 'kunit-x86_64-results.json')
+X86_KUNITCONFIGS = KUNITCONFIGS_ANY_ARCH + [
+	os.path.join(TOP, 'kunit', 'x86_64.config')]
+X86_KERNEL = os.path.join(X86_BUILD, 'arch', 'x86', 'boot', 'bzImage')
+X86_USER_BUILD = os.path.join(BUILD, 'x86_64-user')
+PRISTINE_X86_BUILD = os.path.join(BUILD, 'pristine-x86_64')
+X86_EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-x86_64.expected')
 
 # User space under UML: headers, test programs, roots and console logs.
 USER_BUILD = os.path.join(BUILD, 'uml-user')
@@ -75,7 +93,10 @@ FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
 # after the sample driver, as in the vfio_iommufd KUnit suite.
 UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
 		'rust_physical': 'rust-physical',
-		'rust_emulated': 'rust-emulated'}
+		'rust_emulated': 'rust-emulated', 'vfio_pci': 'vfio-pci'}
+# Where there is no edu device (under UML) the uAPI test runs without its
+# vfio_pci variant, rather than count its skips.
+UAPI_UML_ARGS = ['-V', 'vfio_pci']
 
 # The suites the run must show; one that is missing fails the run.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
@@ -159,9 +180,12 @@ class Progress(threading.Thread):
 
 
 def kunit_cmd(action, *extra, build_dir=KUNIT_BUILD,
-	      kunitconfigs=KUNITCONFIGS):
+	      kunitconfigs=KUNITCONFIGS, arch='um'):
 	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', action,
-	       '--arch=um', f'--build_dir={build_dir}', *extra]
+	       f'--arch={arch}', f'--build_dir={build_dir}', *extra]
+	if arch == 'x86_64':
+		# Two vCPUs under TCG: QEMU's default is one.
+		cmd.append(f'--qemu_args=-smp {x86_guest.CPUS}')
 	cmd += [f'--kunitconfig={k}' for k in kunitconfigs]
 	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
 	return cmd
@@ -235,41 +259,56 @@ def step_commits_build(results):
 def step_kunit(results):
 	"""Build the UML kernel and run the suites with kunit.py."""
 	banner('KUnit under UML (build and run; a clean build takes minutes)')
-	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={KUNIT_JSON}',
-			'--timeout=600')
-	if os.path.exists(KUNIT_JSON):
-		os.unlink(KUNIT_JSON)
+	returncode, results_json, log_lines = run_kunit(
+		KUNIT_BUILD, KUNIT_JSON, KUNITCONFIGS, timeout=600)
+	kunit_counts(results, results_json, log_lines)
+	if returncode and not any(r[2] for r in results.rows):
+		results.add('kunit.py', 0, 1, f'exited {returncode}')
+	step_kernel_log(results, os.path.join(KUNIT_BUILD, 'test.log'))
+
+
+def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
+	      arch='um'):
+	"""kunit.py run in build_dir; (its exit code, its JSON or None, the
+	lines of build_dir/test.log). Its output goes to log, if given."""
+	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={json_path}',
+			f'--timeout={timeout}', build_dir=build_dir,
+			kunitconfigs=kunitconfigs, arch=arch)
+	if os.path.exists(json_path):
+		os.unlink(json_path)
 	start = time.time()
-	progress = Progress(KUNIT_BUILD)
+	progress = Progress(build_dir)
 	progress.start()
-	res = run(cmd, cwd=KSRC, env=KERNEL_ENV)
+	with open(log or os.devnull, 'w') as out:
+		res = run(cmd, cwd=KSRC, env=KERNEL_ENV,
+			  stdout=out if log else None,
+			  stderr=subprocess.STDOUT if log else None)
 	progress.stop.set()
 	print(f'  kunit.py exited {res.returncode} after '
-	      f'{time.time() - start:.0f} s')
+	      f'{time.time() - start:.0f} s' +
+	      (f' (output in {os.path.relpath(log, TOP)})' if log else ''))
 
 	results_json = None
-	if os.path.exists(KUNIT_JSON):
-		with open(KUNIT_JSON) as f:
+	if os.path.exists(json_path):
+		with open(json_path) as f:
 			results_json = json.load(f)
-	test_log = os.path.join(KUNIT_BUILD, 'test.log')
 	log_lines = []
+	test_log = os.path.join(build_dir, 'test.log')
 	if os.path.exists(test_log):
 		with open(test_log, errors='replace') as f:
 			log_lines = f.read().splitlines()
-	kunit_counts(results, results_json, log_lines)
-	if res.returncode and not any(r[2] for r in results.rows):
-		results.add('kunit.py', 0, 1, f'exited {res.returncode}')
-	step_kernel_log(results, test_log)
+	return res.returncode, results_json, log_lines
 
 
-def kunit_counts(results, results_json, log_lines=()):
+def kunit_counts(results, results_json, log_lines=(), prefix=''):
 	"""Count kunit.py's JSON (None: there is none) into results.
 
 	The conformance matrix of vfio_iommufd, then a row per suite. A suite
 	the run must show (EXPECTED_SUITES) fails when it did not run, when it
 	has no case, and for each case that skipped: each is shown, with its
 	reason from the KTAP log lines (kunit.py's test.log) if it gave one.
-	A skip of another suite is noted, not counted.
+	A skip of another suite is noted, not counted. Each row's label
+	starts with prefix.
 	"""
 	suites = {}
 	matrix = None
@@ -281,7 +320,7 @@ def kunit_counts(results, results_json, log_lines=()):
 	for name, (passed, failed, skipped) in suites.items():
 		print(f'  {name:<28} {passed:>6}  {failed:>6}  {skipped:>7}')
 		if name not in EXPECTED_SUITES:
-			results.add(f'kunit: {name}', passed, failed,
+			results.add(f'{prefix}kunit: {name}', passed, failed,
 				    f'({skipped} skipped, not counted)'
 				    if skipped else '')
 			continue
@@ -292,15 +331,15 @@ def kunit_counts(results, results_json, log_lines=()):
 		note = f'({skipped} skipped, counted as failed)' if skipped else ''
 		if not passed + failed + skipped:
 			failed, note = 1, 'no case'
-		results.add(f'kunit: {name}', passed, failed + skipped, note)
+		results.add(f'{prefix}kunit: {name}', passed, failed + skipped, note)
 	for name in EXPECTED_SUITES:
 		if name not in suites:
 			print(f'  {name:<28} did not run')
-			results.add(f'kunit: {name}', 0, 1, 'did not run')
+			results.add(f'{prefix}kunit: {name}', 0, 1, 'did not run')
 	for line in matrix or ():
 		print(f'  conformance matrix: {line}')
 	if matrix is not None:
-		results.add('kunit: vfio_iommufd matrix', 0 if matrix else 1,
+		results.add(f'{prefix}kunit: vfio_iommufd matrix', 0 if matrix else 1,
 			    len(matrix), '; '.join(matrix))
 
 
@@ -387,22 +426,31 @@ UAPI_RULE_CASES = {
 	'emulated': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
 		     'U7': 1, 'U8': 1, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1,
 		     'S4': 2},
+	# vfio-pci with QEMU's edu device, in the x86_64 guests: the physical
+	# device's tests of fixtures vfio_cdev and vfio_physical, and those of
+	# vfio_dma, whose proof is the device's DMA (36 tests). The stress test
+	# has no vfio-pci variant, so U9 does not apply.
+	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
+		'U7': 3, 'U8': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
 }
+# The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
+X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})
 
 
-def print_rule_matrix(title, source, cells, mark, expected):
+def print_rule_matrix(title, source, cells, mark, expected,
+		      kinds=DRIVER_KINDS):
 	"""A table with a row per driver and a column per rule of the contract.
 
 	cells: {driver: {rule: [status, ...]}}; mark(statuses) is the cell's
 	text. expected: {kind: {rule: number of cases}}, the kind of a driver
-	is DRIVER_KINDS'. A rule that does not apply to a driver's kind and has
+	is kinds'. A rule that does not apply to a driver's kind and has
 	no case is '-'; one that applies and has no case is 'MISS', one with
 	another number of cases than expected 'n/m' (n cases, m expected).
 	Returns those problems, one line each (a driver that lost its row
-	gives one per rule that applies); a driver DRIVER_KINDS does not know
+	gives one per rule that applies); a driver kinds does not know
 	is one problem.
 	"""
-	drivers = list(DRIVER_KINDS) + [d for d in cells if d not in DRIVER_KINDS]
+	drivers = list(kinds) + [d for d in cells if d not in kinds]
 	rules = sorted({r for row in cells.values() for r in row} |
 		       {r for kind in expected.values() for r in kind},
 		       key=lambda r: (RULE_ORDER.find(r[0]),
@@ -414,9 +462,9 @@ def print_rule_matrix(title, source, cells, mark, expected):
 	problems = []
 	for drv in drivers:
 		row = cells.get(drv, {})
-		if drv not in DRIVER_KINDS:
+		if drv not in kinds:
 			problems.append(f'{drv}: a driver of no known kind')
-		want = expected.get(DRIVER_KINDS.get(drv), {})
+		want = expected.get(kinds.get(drv), {})
 		marks = []
 		for r in rules:
 			got, need = len(row.get(r, [])), want.get(r, 0)
@@ -424,7 +472,7 @@ def print_rule_matrix(title, source, cells, mark, expected):
 				marks.append(mark(row[r]) if got else '-')
 				continue
 			marks.append('MISS' if not got else f'{got}/{need}')
-			if drv in DRIVER_KINDS:
+			if drv in kinds:
 				problems.append(f'{drv} {r}: {got} cases, {need} '
 						'expected')
 		print('  ' + f'{drv:<14}' + ''.join(f'{m:>6}' for m in marks))
@@ -476,6 +524,16 @@ REPORT = re.compile(r'(WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|UBSAN:|'
 # function, when one is named).
 EXPECT_BEGIN = re.compile(r'vfio-kunit: expected WARNING from (\S+) begins')
 EXPECT_END = re.compile(r'vfio-kunit: expected WARNING ends')
+# A fault an IOMMU driver reports for a device's DMA: Intel VT-d's
+# "DMAR: [DMA Write NO_PASID] Request device [00:03.0] fault addr ..." with
+# its "DMAR: DRHD: handling fault status reg N", virtio-iommu's
+# "virtio_iommu virtio0: mapping fault from EP 24 at 0x1000800 [w]". None
+# may come but between the lines the uAPI test writes to /dev/kmsg around
+# the DMA it makes fault, and there at least one must.
+IOMMU_FAULT = re.compile(r'DMAR: \[(?:DMA|INTR-REMAP)|DMAR: DRHD: handling '
+			 r'fault|\bfault from EP \d+')
+FAULTS_BEGIN = re.compile(r'vfio-selftest: expected IOMMU fault begins')
+FAULTS_END = re.compile(r'vfio-selftest: expected IOMMU fault ends')
 # 'WARNING: CPU: 0 PID: 1 at FILE:LINE FUNCTION+0x45/0x80 [module]'; without
 # symbols the function is an address.
 WARNING_AT = re.compile(r'WARNING: .*? at (\S+):(\d+) (\S+)')
@@ -542,13 +600,38 @@ def check_kernel_log(lines):
 	'FILE', or from a function of it, 'FILE:FUNCTION'; a "WARNING: ... at
 	<file>:<line> <function>+0x..." report counts for an announcement of
 	that file (and function, if it names one; those are matched first),
-	and at the end every announcement must have its report.
-	Returns (announced warnings seen, list of problems).
+	and at the end every announcement must have its report. An IOMMU
+	fault report (IOMMU_FAULT) is expected between the two lines of a
+	FAULTS_BEGIN/FAULTS_END bracket, which must have at least one.
+	Returns (announced warnings and IOMMU faults seen, list of problems).
 	"""
 	problems = []
 	seen = 0
 	expected = None		# (line of the first begin, files still expected)
+	faults = None		# (line of the begin, IOMMU faults seen in it)
 	for n, line in enumerate(lines, 1):
+		if FAULTS_BEGIN.search(line):
+			if faults is not None:
+				problems.append(f'line {n}: IOMMU fault bracket '
+						'begins twice')
+			faults = (n, 0)
+			continue
+		if FAULTS_END.search(line):
+			if faults is None:
+				problems.append(f'line {n}: IOMMU fault bracket end '
+						'without begin')
+			elif not faults[1]:
+				problems.append(f'line {faults[0]}: announced IOMMU '
+						'faults did not come')
+			faults = None
+			continue
+		if IOMMU_FAULT.search(line):
+			if faults is None:
+				problems.append(f'line {n}: {line.strip()}')
+			else:
+				faults = (faults[0], faults[1] + 1)
+				seen += 1
+			continue
 		m = EXPECT_BEGIN.search(line)
 		if m:
 			if expected is None:
@@ -577,6 +660,8 @@ def check_kernel_log(lines):
 			problems.append(f'line {n}: {line.strip()}')
 	if expected is not None:
 		problems.append(f'line {expected[0]}: bracket never ended')
+	if faults is not None:
+		problems.append(f'line {faults[0]}: IOMMU fault bracket never ended')
 	return seen, problems
 
 
@@ -588,14 +673,15 @@ def step_kernel_log(results, path, label='kernel log'):
 		seen, problems = check_kernel_log(f.read().splitlines())
 	for p in problems:
 		print(f'  {label}: {p}')
-	print(f'  {label}: {seen} announced WARNINGs seen where expected, '
-	      f'{len(problems)} problems')
+	print(f'  {label}: {seen} announced WARNINGs and IOMMU faults seen '
+	      f'where expected, {len(problems)} problems')
 	results.add(label, 0 if problems else 1, 1 if problems else 0,
-		    f'({seen} announced WARNINGs)')
+		    f'({seen} announced reports)')
 
 
-def build_programs(ksrc, work, log, vfio):
-	"""Static test programs of ksrc, in the order a boot runs them."""
+def build_programs(ksrc, work, log, vfio, uapi_args=UAPI_UML_ARGS):
+	"""Static test programs of ksrc, in the order a boot runs them, as
+	uml_user.make_root() takes them; the uAPI test with uapi_args."""
 	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
 					   log)
 	iommu = uml_user.build_selftests(ksrc, include,
@@ -608,6 +694,7 @@ def build_programs(ksrc, work, log, vfio):
 			ksrc, include, os.path.join(work, 'vfio'),
 			folder=VFIO_UAPI_FOLDER, programs=names, log=log)
 		programs[0:0] = [built[name] for name in names]
+		programs[0] = (programs[0], list(uapi_args))
 	return programs
 
 
@@ -623,8 +710,9 @@ def boot_programs(linux, work, programs, args, log):
 	return boot
 
 
-def pristine_kernel(log):
-	"""The base plus BASELINE_FIXES, built for UML.
+def pristine_kernel(log, arch='um'):
+	"""The base plus BASELINE_FIXES, built for UML or x86_64 (arch); the
+	path of its kernel image.
 
 	A git worktree of build/linux, at the fixes' commits made on 'base' as
 	the series' are; like the series' tree, it is moved with 'git reset
@@ -642,28 +730,36 @@ def pristine_kernel(log):
 		series.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
 	series.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
 	symbols = uml_user.kconfig_symbols(KSRC, 'base')
-	config = os.path.join(BUILD, 'pristine.kunitconfig')
+	config = os.path.join(BUILD, f'pristine-{arch}.kunitconfig')
 	with open(config, 'w') as f:
 		f.write(uml_user.filter_kunitconfig(
-			[os.path.join(KSRC, k) for k in KUNITCONFIGS],
+			[os.path.join(KSRC, k) for k in
+			 (KUNITCONFIGS if arch == 'um' else X86_KUNITCONFIGS)],
 			exists=lambda sym: sym in symbols, rust=False))
+	build_dir = PRISTINE_BUILD if arch == 'um' else PRISTINE_X86_BUILD
 	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
-			build_dir=PRISTINE_BUILD, kunitconfigs=[config])
+			build_dir=build_dir, kunitconfigs=[config], arch=arch)
+	progress = Progress(build_dir)
+	progress.start()
 	with open(log, 'a') as out:
 		res = run(cmd, cwd=PRISTINE_SRC, env=KERNEL_ENV, stdout=out,
 			  stderr=subprocess.STDOUT)
+	progress.stop.set()
 	if res.returncode:
 		raise uml_user.Error(f'pristine kernel build failed, see {log}')
-	return os.path.join(PRISTINE_BUILD, 'linux')
+	if arch == 'um':
+		return os.path.join(PRISTINE_BUILD, 'linux')
+	return os.path.join(build_dir, 'arch', 'x86', 'boot', 'bzImage')
 
 
-def print_uapi_matrix(*results):
+def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix'):
 	"""The uAPI matrix of vfio_cdev_uapi_test and vfio_cdev_stress_test.
 
 	Test names are '<fixture>.<variant>.<rule>_<what>'; a rule passes for a
 	driver when all its tests passed. A result may be None (did not run).
+	The rows are the drivers of kinds.
 	"""
-	cells = {drv: {} for drv in UAPI_DRIVERS.values()}
+	cells = {drv: {} for drv in kinds}
 	for result in filter(None, results):
 		for name, status in result.tests.items():
 			parts = name.split('.')
@@ -673,45 +769,38 @@ def print_uapi_matrix(*results):
 			cells[UAPI_DRIVERS[parts[1]]].setdefault(
 				rule, []).append(status)
 	return print_rule_matrix(
-		'uAPI matrix', f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
+		title, f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
 		cells,
 		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
-		else 'FAIL', UAPI_RULE_CASES)
+		else 'FAIL', UAPI_RULE_CASES, kinds)
 
 
-def step_uapi_results(results, programs):
+def step_uapi_results(results, programs, prefix='', kinds=DRIVER_KINDS):
 	"""Count the uAPI test's results; a test that did not pass fails (an
 	XFAIL or XPASS too). Then the matrix: each rule that applies to a
-	driver must have UAPI_RULE_CASES' number of tests."""
+	driver of kinds must have UAPI_RULE_CASES' number of tests."""
 	result = programs.get(VFIO_UAPI_PROGRAM)
-	label = f'uapi: {VFIO_UAPI_PROGRAM}'
+	matrix = result and print_uapi_matrix(
+		result, programs.get(VFIO_STRESS_PROGRAM), kinds=kinds,
+		title=f'{prefix}uAPI matrix')
+	count_program(results, programs, VFIO_UAPI_PROGRAM,
+		      f'{prefix}uapi: {VFIO_UAPI_PROGRAM}')
 	if result is None:
-		results.add(label, 0, 1, 'did not run')
 		return
-	matrix = print_uapi_matrix(result, programs.get(VFIO_STRESS_PROGRAM))
-	passed = result.count(*uml_user.PASSED)
-	failed = len(result.tests) - passed
-	for name, status in result.tests.items():
-		if status not in uml_user.PASSED:
-			print(f'  {status}: {name}')
-	problem = uml_user.incomplete_reason('patched', result)
-	if problem and not failed:
-		failed = 1
-	results.add(label, passed, failed, problem or '')
 	for line in matrix:
-		print(f'  uAPI matrix: {line}')
-	results.add('uapi: matrix', 0 if matrix else 1, len(matrix),
+		print(f'  {prefix}uAPI matrix: {line}')
+	results.add(f'{prefix}uapi: matrix', 0 if matrix else 1, len(matrix),
 		    '; '.join(matrix))
 
 
-def step_stress_results(results, programs):
+def step_stress_results(results, programs, prefix=''):
 	"""Count the stress test's results; a test that did not pass fails.
 
 	Its tests are '<fixture>.<variant>.<test>', one variant per sample
 	driver. A skip counts as a failure: the boot creates every device.
 	"""
 	count_program(results, programs, VFIO_STRESS_PROGRAM,
-		      f'stress: {VFIO_STRESS_PROGRAM}')
+		      f'{prefix}stress: {VFIO_STRESS_PROGRAM}')
 
 
 def fail_nth_sites(lines):
@@ -740,32 +829,39 @@ def step_fail_nth_results(results, programs, lines):
 		      details=fail_nth_sites(lines))
 
 
-def step_iommufd_results(results, patched, pristine):
-	"""iommufd's selftests: the patched kernel against the base + fixes."""
+def step_iommufd_results(results, patched, pristine, arch='um'):
+	"""iommufd's selftests: the patched kernel against the base + fixes,
+	under UML or on x86_64 (arch), each with its own expected failures."""
+	expected = uml_user.EXPECTED if arch == 'um' else X86_EXPECTED
+	where, prefix = ('under UML', '') if arch == 'um' else \
+		('on x86_64', 'x86_64: ')
 	patched = {n: r for n, r in patched.items()
 		   if n in uml_user.IOMMU_PROGRAMS}
 	comparison = uml_user.compare(pristine, patched,
-				      uml_user.read_expected())
-	print(f'\n  iommufd selftests under UML, the {BASELINE_LABEL} (patches '
+				      uml_user.read_expected(expected))
+	print(f'\n  iommufd selftests {where}, the {BASELINE_LABEL} (patches '
 	      f'{", ".join(BASELINE_FIXES)}) and the patched kernel (failures '
-	      'listed in linux/iommufd-selftests-uml.expected with their '
+	      f'listed in {os.path.relpath(expected, TOP)} with their '
 	      'reasons are not counted)')
 	for line in uml_user.format_comparison(comparison, BASELINE_LABEL):
 		print(line)
 	for name in uml_user.IOMMU_PROGRAMS:
 		result = patched.get(name)
 		if result is None:
-			results.add(f'selftest: {name}', 0, 1, 'did not run')
+			results.add(f'{prefix}selftest: {name}', 0, 1, 'did not run')
 			continue
 		passed = result.count(*uml_user.PASSED)
 		found = [f for f in comparison.regressions + comparison.unexpected
 			 + comparison.incomplete if name in f.split(':')[0].split()]
 		listed = len(result.tests) - passed
-		results.add(f'selftest: {name}', passed, len(found),
-			    f'({listed} listed UML failures not counted)')
+		results.add(f'{prefix}selftest: {name}', passed, len(found),
+			    f'({listed} listed failures not counted)'
+			    if listed else '')
 	if comparison.incomplete and not any(
-			r[0].startswith('selftest:') and r[2] for r in results.rows):
-		results.add('selftests', 0, 1, '; '.join(comparison.incomplete))
+			r[0].startswith(f'{prefix}selftest:') and r[2]
+			for r in results.rows):
+		results.add(f'{prefix}selftests', 0, 1,
+			    '; '.join(comparison.incomplete))
 
 
 def step_user(results):
@@ -805,6 +901,105 @@ def step_user(results):
 				f'kernel log ({BASELINE_LABEL})')
 
 
+
+def step_x86_kunit(results):
+	"""Build the x86_64 kernel and run the same suites on it with kunit.py,
+	under QEMU (TCG) with two vCPUs."""
+	banner(f'KUnit on x86_64 under QEMU (TCG, {x86_guest.CPUS} vCPUs; a clean '
+	       'build takes about 5 minutes)')
+	returncode, results_json, log_lines = run_kunit(
+		X86_BUILD, X86_JSON, X86_KUNITCONFIGS, timeout=900,
+		log=os.path.join(BUILD, 'kunit-x86_64.log'), arch='x86_64')
+	before = len(results.rows)
+	kunit_counts(results, results_json, log_lines, prefix='x86_64: ')
+	if returncode and not any(r[2] for r in results.rows[before:]):
+		results.add('x86_64: kunit.py', 0, 1, f'exited {returncode}')
+	step_kernel_log(results, os.path.join(X86_BUILD, 'test.log'),
+			'kernel log (x86_64, KUnit)')
+
+
+def x86_boot(work, kernel, programs, iommu, log, args=()):
+	"""Boot kernel on a q35 guest with iommu and the edu device, programs
+	as its user space; the Boot."""
+	init = uml_user.build_init(os.path.join(work, 'init'), log)
+	root = os.path.join(work, 'root')
+	uml_user.make_root(root, init, programs)
+	initrd = x86_guest.make_initramfs(root, os.path.join(work,
+							     'initramfs.cpio'))
+	boot = x86_guest.boot_qemu(kernel, initrd,
+				   os.path.join(work, 'console.log'), iommu,
+				   args=args)
+	print(f'  booted {os.path.relpath(kernel, TOP)} with {iommu} (TCG): '
+	      f'{boot.seconds:.0f} s, '
+	      f'{"timed out" if boot.timed_out else f"exit {boot.exit_code}"}, '
+	      f'console in {os.path.relpath(boot.log, TOP)}')
+	return boot
+
+
+def step_x86_user(results):
+	"""User space on the x86_64 kernel, a guest per virtual IOMMU: the uAPI
+	test on the samples and on vfio-pci with the edu device, the stress
+	test on two vCPUs; iommufd's selftests in the intel-iommu guest, and
+	on the base + fixes built for x86_64, in the same machine."""
+	banner('User space on x86_64 (q35 under TCG): vfio-pci and the edu '
+	       'device behind intel-iommu and virtio-iommu; iommufd\'s '
+	       'selftests against the ' + BASELINE_LABEL)
+	os.makedirs(X86_USER_BUILD, exist_ok=True)
+	log = os.path.join(X86_USER_BUILD, 'build.log')
+	open(log, 'w').close()
+	try:
+		programs = build_programs(KSRC, os.path.join(X86_USER_BUILD,
+							     'programs'),
+					  log, vfio=True, uapi_args=())
+	except uml_user.Error as e:
+		results.add('x86_64: user space', 0, 1, str(e))
+		return
+	# The uAPI and stress tests, then iommufd's selftests (build_programs()
+	# order); the device cdev's fault injection runs under UML only. Next
+	# to an IOMMU the mock IOMMU cannot share the guest with, only vfio-pci
+	# is tested, and iommufd's selftests run in the other guest.
+	uapi, stress = programs[0][0], programs[1]
+	selftests = programs[-len(uml_user.IOMMU_PROGRAMS):]
+	patched = {}
+	for iommu, spec in x86_guest.IOMMUS.items():
+		prefix = f'x86_64 {iommu}: '
+		work = os.path.join(X86_USER_BUILD, iommu)
+		os.makedirs(work, exist_ok=True)
+		if spec.mock:
+			guest = [uapi, stress] + selftests
+			kinds = X86_DRIVER_KINDS
+		else:
+			guest = [(uapi, ['-v', 'vfio_pci'])]
+			kinds = {'vfio-pci': 'pci'}
+		try:
+			boot = x86_boot(work, X86_KERNEL, guest, iommu, log,
+					['vfio_sample_devices.count=1']
+					if spec.mock else [])
+		except uml_user.Error as e:
+			results.add(f'{prefix}user space', 0, 1, str(e))
+			continue
+		ran = uml_user.results_by_program(boot.log_lines())
+		step_uapi_results(results, ran, prefix, kinds)
+		if spec.mock:
+			step_stress_results(results, ran, prefix)
+			patched = ran
+		step_kernel_log(results, boot.log, f'kernel log (x86_64 {iommu})')
+
+	try:
+		work = os.path.join(X86_USER_BUILD, 'pristine')
+		os.makedirs(work, exist_ok=True)
+		kernel = pristine_kernel(log, arch='x86_64')
+		programs = build_programs(PRISTINE_SRC, work, log, vfio=False)
+		boot = x86_boot(work, kernel, programs, 'virtio-iommu', log)
+		pristine = uml_user.results_by_program(boot.log_lines())
+	except uml_user.Error as e:
+		results.add(f'x86_64: selftests: {BASELINE_LABEL}', 0, 1, str(e))
+		pristine, boot = {}, None
+	step_iommufd_results(results, patched, pristine, arch='x86_64')
+	if boot:
+		step_kernel_log(results, boot.log,
+				f'kernel log (x86_64, {BASELINE_LABEL})')
+
 SANITIZERS_BUILD = os.path.join(BUILD, 'sanitizers-uml')
 SANITIZERS_JSON = os.path.join(BUILD, 'sanitizers-kunit-results.json')
 SANITIZERS_CONFIG = os.path.join(TOP, 'kunit', 'uml-sanitizers.config')
@@ -841,36 +1036,11 @@ def step_sanitizers(results):
 	VFIO test programs and a kmemleak scan as user space."""
 	banner('The memory-checking kernel (KASAN, UBSAN, kmemleak): KUnit, '
 	       'then the VFIO test programs and a kmemleak scan')
-	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}',
-			f'--json={SANITIZERS_JSON}', '--timeout=900',
-			build_dir=SANITIZERS_BUILD,
-			kunitconfigs=KUNITCONFIGS + [SANITIZERS_CONFIG])
-	if os.path.exists(SANITIZERS_JSON):
-		os.unlink(SANITIZERS_JSON)
-	start = time.time()
-	progress = Progress(SANITIZERS_BUILD)
-	progress.start()
-	log = os.path.join(BUILD, 'sanitizers-kunit.log')
-	with open(log, 'w') as out:
-		res = run(cmd, cwd=KSRC, env=KERNEL_ENV, stdout=out,
-			  stderr=subprocess.STDOUT)
-	progress.stop.set()
-	print(f'  kunit.py exited {res.returncode} after '
-	      f'{time.time() - start:.0f} s (output in {os.path.relpath(log, TOP)})')
-	suites = {}
-	if os.path.exists(SANITIZERS_JSON):
-		with open(SANITIZERS_JSON) as f:
-			suites = suite_counts(json.load(f))
-	for name in EXPECTED_SUITES:
-		passed, failed, skipped = suites.get(name, (0, 0, 0))
-		if name not in suites:
-			results.add(f'sanitizers: kunit: {name}', 0, 1, 'did not run')
-			continue
-		print(f'  {name:<28} {passed:>6} passed {failed:>6} failed '
-		      f'{skipped:>6} skipped')
-		results.add(f'sanitizers: kunit: {name}', passed,
-			    failed + skipped, f'({skipped} skipped)' if skipped
-			    else '')
+	_, results_json, log_lines = run_kunit(
+		SANITIZERS_BUILD, SANITIZERS_JSON,
+		KUNITCONFIGS + [SANITIZERS_CONFIG], timeout=900,
+		log=os.path.join(BUILD, 'sanitizers-kunit.log'))
+	kunit_counts(results, results_json, log_lines, prefix='sanitizers: ')
 	step_kernel_log(results, os.path.join(SANITIZERS_BUILD, 'test.log'),
 			'kernel log (sanitizers, KUnit)')
 
@@ -880,7 +1050,8 @@ def step_sanitizers(results):
 		os.makedirs(work, exist_ok=True)
 		open(ulog, 'w').close()
 		programs = [p for p in build_programs(KSRC, work, ulog, vfio=True)
-			    if os.path.basename(p).startswith('vfio_')]
+			    if os.path.basename(p[0] if isinstance(p, tuple)
+						else p).startswith('vfio_')]
 		scan = os.path.join(work, 'kmemleak-scan')
 		uml_user._run(['gcc', '-static', '-O2', '-Wall', '-o', scan,
 			       KMEMLEAK_SCAN], ulog)
@@ -895,7 +1066,8 @@ def step_sanitizers(results):
 		return
 	ran = uml_user.results_by_program(boot.log_lines())
 	for path in programs:
-		name = os.path.basename(path)
+		name = os.path.basename(path[0] if isinstance(path, tuple)
+					else path)
 		count_program(results, ran, name, f'sanitizers: {name}',
 			      kernel='sanitizers')
 	scans = [r for r in uml_user.parse_console(boot.log_lines())
@@ -905,6 +1077,86 @@ def step_sanitizers(results):
 		    '' if ok else ('did not run' if not scans else
 				   f'exit {scans[-1].exit_code}'))
 	step_kernel_log(results, boot.log, 'kernel log (sanitizers, user space)')
+
+
+GCC_BUILD = os.path.join(BUILD, 'gcc-x86_64')
+# A compiler's or sparse's report: 'FILE:LINE[:COL]: warning|error: TEXT'.
+COMPILER_REPORT = re.compile(r'^(?:\.\./)*(\S+?):(\d+):(?:\d+:)? '
+			     r'(warning|error): (.*)$')
+# Files of the series GCC does not build here: UML's (built with clang for
+# UML by every other step), vfio-cdx's (arm64 only; built with clang for
+# arm64 by 'each commit builds'), and those of user space and Rust.
+GCC_SKIPPED = ('tools/', 'rust/', 'arch/x86/um/', 'arch/um/',
+	       'drivers/vfio/cdx/')
+
+
+def gcc_files():
+	"""The kernel's C sources and headers the series adds or changes, but
+	GCC_SKIPPED's."""
+	names = series.git('diff', '--name-only', 'base', 'series').split()
+	return [n for n in names if n.endswith(('.c', '.h'))
+		and not n.startswith(GCC_SKIPPED)]
+
+
+def compiler_reports(lines, files):
+	"""{file: [report line]} of the files among lines' reports."""
+	found = {}
+	for line in lines:
+		m = COMPILER_REPORT.match(line.strip())
+		if not m:
+			continue
+		path = m.group(1)
+		if path.startswith(KSRC + '/'):
+			path = path[len(KSRC) + 1:]
+		if path in files:
+			found.setdefault(path, []).append(line.strip())
+	return found
+
+
+def step_gcc(results):
+	"""The series' C files built with GCC, W=1 and sparse (C=2), for
+	x86_64 with the x86_64 kernel's options but Rust: a file with a warning
+	of either fails."""
+	banner('GCC with W=1 and sparse on the C files of the series (x86_64)')
+	files = gcc_files()
+	log = os.path.join(BUILD, 'gcc-x86_64.log')
+	os.makedirs(GCC_BUILD, exist_ok=True)
+	with open(os.path.join(GCC_BUILD, '.config'), 'w') as f:
+		f.write(uml_user.filter_kunitconfig(
+			[os.path.join(KSRC, k) for k in X86_KUNITCONFIGS],
+			rust=False))
+	base = ['make', '-s', 'ARCH=x86_64', f'O={GCC_BUILD}',
+		f'-j{os.cpu_count()}', 'CC=gcc']
+	targets = [f[:-2] + '.o' for f in files if f.endswith('.c')]
+	start = time.time()
+	with open(log, 'w') as out:
+		if run(base + ['olddefconfig'], cwd=KSRC, stdout=out,
+		       stderr=subprocess.STDOUT).returncode:
+			results.add('gcc W=1 + sparse: files of the series', 0, 1,
+				    f'olddefconfig failed, see {log}')
+			return
+		progress = Progress(GCC_BUILD)
+		progress.start()
+		res = run(base + ['W=1', 'C=2', 'CHECK=sparse', *targets],
+			  cwd=KSRC, stdout=out, stderr=subprocess.STDOUT)
+		progress.stop.set()
+	missing = [t for t in targets
+		   if not os.path.exists(os.path.join(GCC_BUILD, t))]
+	with open(log, errors='replace') as f:
+		reports = compiler_reports(f.read().splitlines(), set(files))
+	print(f'  {len(files)} files, {len(targets)} objects, W=1 and sparse: '
+	      f'{time.time() - start:.0f} s, output in '
+	      f'{os.path.relpath(log, TOP)}')
+	for path in files:
+		for line in reports.get(path, []):
+			print(f'  {line}')
+	for t in missing:
+		print(f'  not built: {t}')
+	bad = len(reports) + len(missing) + (0 if res.returncode == 0 else 1)
+	results.add('gcc W=1 + sparse: files of the series',
+		    len(files) - len(reports), bad,
+		    f'({len(missing)} objects not built, make exited '
+		    f'{res.returncode})' if missing or res.returncode else '')
 
 
 def step_cocci(results):
@@ -931,7 +1183,8 @@ def step_tool_tests(results):
 	import unittest
 	for name, label in (('test_run', 'log check unit tests'),
 			    ('test_uml_user', 'uml_user unit tests'),
-			    ('test_compile_fail', 'compile-fail unit tests')):
+			    ('test_compile_fail', 'compile-fail unit tests'),
+			    ('test_x86_guest', 'x86_guest unit tests')):
 		suite = unittest.defaultTestLoader.loadTestsFromName(name)
 		outcome = unittest.TextTestRunner(verbosity=1).run(suite)
 		# A skipped test is no pass, nor is an expected failure.
@@ -1197,7 +1450,10 @@ def main():
 		step_commits_build(results)
 	step_kunit(results)
 	step_user(results)
+	step_x86_kunit(results)
+	step_x86_user(results)
 	if args.job == 'check':
+		step_gcc(results)
 		step_sanitizers(results)
 		step_tool_tests(results)
 		step_cocci(results)

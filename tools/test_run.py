@@ -59,6 +59,75 @@ OTHER_WARN = 'WARNING: CPU: 0 PID: 1 at drivers/iommu/iommufd/device.c:9 0x6000'
 LOCKDEP = 'WARNING: possible circular locking dependency detected'
 
 
+class IommuFaultLogTest(unittest.TestCase):
+	"""IOMMU fault reports: expected between the lines the uAPI test writes
+	to /dev/kmsg around the DMA it makes fault, and only there."""
+
+	BEGIN = '[   12.5] vfio-selftest: expected IOMMU fault begins'
+	END = '[   12.9] vfio-selftest: expected IOMMU fault ends'
+	DMAR = ('[   12.6] DMAR: [DMA Write NO_PASID] Request device [00:03.0] '
+		'fault addr 0x1000000 [fault reason 0x02] Present bit in '
+		'context entry is clear')
+	DRHD = '[   12.6] DMAR: DRHD: handling fault status reg 2'
+	VIRTIO = ('[   12.7] virtio_iommu virtio0: mapping fault from EP 24 at '
+		  '0x1000800 [w]')
+
+	def test_announced(self):
+		self.assertEqual(check_kernel_log(
+			[self.BEGIN, self.DRHD, self.DMAR, self.END]), (2, []))
+		self.assertEqual(check_kernel_log(
+			[self.BEGIN, self.VIRTIO, self.END]), (1, []))
+
+	def test_unannounced(self):
+		for line in (self.DMAR, self.DRHD, self.VIRTIO):
+			self.assertEqual(check_kernel_log([line]),
+					 (0, [f'line 1: {line}']))
+
+	def test_after_the_bracket(self):
+		self.assertEqual(check_kernel_log(
+			[self.BEGIN, self.DMAR, self.END, self.VIRTIO]),
+			(1, [f'line 4: {self.VIRTIO}']))
+
+	def test_announced_fault_did_not_come(self):
+		self.assertEqual(check_kernel_log([self.BEGIN, self.END]), (0, [
+			'line 1: announced IOMMU faults did not come']))
+
+	def test_bracket_never_ended(self):
+		self.assertEqual(check_kernel_log([self.BEGIN, self.DMAR]), (1, [
+			'line 1: IOMMU fault bracket never ended']))
+
+	def test_other_reports_still_count(self):
+		warn = 'WARNING: CPU: 1 PID: 80 at mm/gup.c:10 f+0x1/0x2'
+		self.assertEqual(check_kernel_log(
+			[self.BEGIN, self.DMAR, warn, self.END]),
+			(1, [f'line 3: {warn}']))
+
+
+class CompilerReportsTest(unittest.TestCase):
+	"""GCC's and sparse's reports, counted for the series' files only."""
+
+	FILES = {'samples/vfio/vfio_sample_phys.c', 'drivers/iommu/iommu.c'}
+
+	def test_series_files_only(self):
+		lines = [
+			'../samples/vfio/vfio_sample_phys.c:12:5: warning: no '
+			'previous prototype for \'f\' [-Wmissing-prototypes]',
+			'drivers/iommu/iommu.c:80:1: warning: symbol \'x\' was '
+			'not declared. Should it be static?',
+			'drivers/iommu/dma-iommu.c:3:1: warning: other file',
+			f'{run.KSRC}/drivers/iommu/iommu.c:9:2: error: broken',
+			'  CC      samples/vfio/vfio_sample_phys.o',
+		]
+		found = run.compiler_reports(lines, self.FILES)
+		self.assertEqual(sorted(found), sorted(self.FILES))
+		self.assertEqual(len(found['drivers/iommu/iommu.c']), 2)
+		self.assertEqual(len(found['samples/vfio/vfio_sample_phys.c']), 1)
+
+	def test_clean(self):
+		self.assertEqual(run.compiler_reports(
+			['  CHECK   drivers/iommu/iommu.c'], self.FILES), {})
+
+
 class KernelLogTest(unittest.TestCase):
 
 	def check(self, *lines):

@@ -10,8 +10,8 @@
  * exclude each other). Every test checks the errno, then the resulting state
  * through iommufd's own ioctls: IOMMU_DESTROY giving 0, EBUSY or ENOENT, the
  * IOVA alignment IOMMU_IOAS_IOVA_RANGES reports, IOMMU_IOAS_MAP and UNMAP,
- * and for physical devices IOMMU_TEST_OP_MD_CHECK_MAP on the mock IOMMU
- * domain they are attached to.
+ * for the samples' physical devices IOMMU_TEST_OP_MD_CHECK_MAP on the mock
+ * IOMMU domain they are attached to, and for vfio-pci the device's own DMA.
  *
  * The devices under test are those of the VFIO sample drivers, found through
  * the driver of /sys/class/vfio-dev/vfioN/device (each parent of a Rust
@@ -23,10 +23,18 @@
  * vfio_dma_rw(), region 1 through vfio_pin_pages() of the page holding the
  * range. A device that is missing skips every test of its variant.
  *
+ * On an x86_64 guest of QEMU with a virtual IOMMU (intel-iommu or
+ * virtio-iommu), the variant vfio_pci and the fixture of the same name run
+ * on QEMU's edu test device bound to vfio-pci: its DMA, programmed through
+ * its BAR, must land in the user memory the IOAS maps while attached, in
+ * the new IOAS's after a replace, and nowhere after DETACH, where the
+ * IOMMU reports the fault it caused. Elsewhere, exclude them with
+ * "-V vfio_pci -F vfio_pci" rather than count their skips.
+ *
  * Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_VFIO_GROUP, CONFIG_IOMMUFD_TEST and
  * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples, a
- * kernel booted with vfio_sample_devices.count=1 and devtmpfs on /dev. As
- * root:
+ * kernel booted with vfio_sample_devices.count=1 (and vfio_pci.ids=1234:11e8
+ * on QEMU with "-device edu") and devtmpfs on /dev. As root:
  *
  *	./vfio_cdev_uapi_test
  */
@@ -52,6 +60,11 @@
  * VFIO_DEVICE_ATTACH_PASID), so an unknown flag is taken from the top.
  */
 #define UNKNOWN_FLAG		0x80000000U	/* bit 31 */
+/*
+ * Bytes of an edu DMA that must fault: QEMU's IOMMUs refuse it 4 bytes at a
+ * time, the kernel logs each refusal, and at most 10 in 5 s.
+ */
+#define FAULT_LEN		8
 /* An object id no test allocates (ids are 31 bit, 0 is never used) */
 #define UNKNOWN_ID		0x7fffffffU
 
@@ -97,12 +110,13 @@ static void dut_setup(struct __test_metadata *_metadata, struct vfio_dut *d,
 		      const char *driver, bool emulated)
 {
 	d->emulated = emulated;
+	d->edu = !strcmp(driver, EDU_DRIVER);
 	d->fd = -1;
 	d->iommufd = -1;
 	if (find_vfio_device(driver, d))
-		SKIP(return,
-		     "no VFIO device of driver %s: needs CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1",
-		     driver);
+		SKIP(return, "no VFIO device of driver %s: needs %s", driver,
+		     d->edu ? "QEMU's edu device and vfio_pci.ids=1234:11e8" :
+		     "CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1");
 	d->iommufd = open_iommufd(_metadata);
 	d->fd = open(d->cdev, O_RDWR);
 	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
@@ -357,6 +371,12 @@ FIXTURE_VARIANT_ADD(vfio_cdev, rust_emulated)
 {
 	.driver = "rust-vfio-emul",
 	.emulated = true,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev, vfio_pci)
+{
+	.driver = EDU_DRIVER,
+	.emulated = false,
 };
 
 FIXTURE_SETUP(vfio_cdev)
@@ -914,16 +934,23 @@ TEST_F(vfio_cdev, s2_foreign_ids)
 	__u64 alignment;
 	int other, i;
 
-	dut_bind(_metadata, d);
-	own_ioas = new_ioas(_metadata, d->iommufd);
-
 	/* More objects in the other iommufd than in the device's */
 	other = open_iommufd(_metadata);
 	ioas_id = new_ioas(_metadata, other);
 	for (i = 0; i < 3; i++)
 		ioas_id = new_ioas(_metadata, other);
-	ASSERT_EQ(0, mock_domain(other, ioas_id, &stdev_id, &hwpt_id,
-				 &idev_id));
+	if (d->emulated) {
+		/* An HWPT needs a physical device: a mock one of the selftest */
+		ASSERT_EQ(0, mock_domain(other, ioas_id, &stdev_id, &hwpt_id,
+					 &idev_id));
+	} else {
+		/* The device makes one, bound to the other iommufd for that */
+		ASSERT_EQ(0, vfio_bind(d->fd, other, &idev_id));
+		ASSERT_EQ(0, hwpt_alloc(other, idev_id, ioas_id, &hwpt_id));
+		dut_reopen(_metadata, d);
+	}
+	dut_bind(_metadata, d);
+	own_ioas = new_ioas(_metadata, d->iommufd);
 	ASSERT_LT(own_ioas, ioas_id);
 	ASSERT_LT(own_ioas, hwpt_id);
 	ASSERT_EQ(0, ioas_iova_alignment(other, ioas_id, &alignment));
@@ -938,7 +965,7 @@ TEST_F(vfio_cdev, s2_foreign_ids)
 	ASSERT_ERRNO(ENOENT, vfio_attach(d->fd, &pt_id));
 
 	/* Nothing changed in the other iommufd */
-	ASSERT_EQ(0, iommufd_destroy(other, stdev_id));
+	ASSERT_EQ(0, iommufd_destroy(other, d->emulated ? stdev_id : hwpt_id));
 	ASSERT_FALSE(ioas_attached(_metadata, other, ioas_id));
 	ASSERT_EQ(0, iommufd_destroy(other, ioas_id));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, own_ioas));
@@ -1088,6 +1115,11 @@ FIXTURE_VARIANT_ADD(vfio_physical, rust_physical)
 	.driver = "rust-vfio-phys",
 };
 
+FIXTURE_VARIANT_ADD(vfio_physical, vfio_pci)
+{
+	.driver = EDU_DRIVER,
+};
+
 FIXTURE_SETUP(vfio_physical)
 {
 	dut_setup(_metadata, &self->d, variant->driver, false);
@@ -1142,22 +1174,218 @@ TEST_F(vfio_physical, u8_qemu_order_hwpt)
 	pt_id = hwpt_id;
 	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
 	ASSERT_EQ(hwpt_id, pt_id);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
-	ASSERT_EQ(0, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem, len));
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA))
+		TH_LOG("IOAS_MAP: %s", strerror(errno));
+	check_device_sees(_metadata, d, hwpt_id, mem, len);
 	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_id));
 
 	ASSERT_EQ(0, vfio_detach(d->fd));
 	/* The HWPT outlives the attachment and follows the IOAS */
-	ASSERT_EQ(0, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem, len));
+	if (!d->edu)
+		ASSERT_EQ(0, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem,
+					  len));
 	unmapped = len;
 	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &unmapped));
 	ASSERT_EQ(len, unmapped);
-	ASSERT_ERRNO(EINVAL, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem,
-					  len));
+	if (!d->edu)
+		ASSERT_ERRNO(EINVAL, md_check_map(d->iommufd, hwpt_id,
+						  TEST_IOVA, mem, len));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_id));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
 	dut_close(_metadata, d);
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
+}
+
+/* vfio-pci on a virtual IOMMU: the edu device's own DMA as the proof */
+
+FIXTURE(vfio_dma)
+{
+	struct vfio_dut d;
+	int kmsg;
+};
+
+FIXTURE_VARIANT(vfio_dma)
+{
+	const char *driver;
+};
+
+FIXTURE_VARIANT_ADD(vfio_dma, vfio_pci)
+{
+	.driver = EDU_DRIVER,
+};
+
+FIXTURE_SETUP(vfio_dma)
+{
+	self->kmsg = -1;
+	dut_setup(_metadata, &self->d, variant->driver, false);
+	self->kmsg = kmsg_open(_metadata);
+}
+
+FIXTURE_TEARDOWN(vfio_dma)
+{
+	if (self->kmsg >= 0)
+		close(self->kmsg);
+	dut_teardown(&self->d);
+}
+
+/*
+ * Announce in the kernel log the IOMMU faults a test makes the device
+ * cause, between a begin and an end line; tools/run.py then takes an IOMMU
+ * fault report between them as expected, and any other as a failure.
+ */
+static void announce_faults(struct __test_metadata *_metadata, bool begin)
+{
+	const char *msg = begin ? "vfio-selftest: expected IOMMU fault begins\n" :
+				  "vfio-selftest: expected IOMMU fault ends\n";
+	int fd = open("/dev/kmsg", O_WRONLY);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(msg), write(fd, msg, strlen(msg)));
+	close(fd);
+}
+
+/*
+ * Wait for the record of @kmsg in which the IOMMU reports a fault of the
+ * device at @iova: Intel VT-d's "DMAR: [DMA Write NO_PASID] Request device
+ * [..] fault addr <page of iova> [fault reason ..] ..." or virtio-iommu's
+ * "<reason> fault from EP <n> at <iova> [..]"
+ */
+static bool iommu_fault_reported(int kmsg, __u64 iova)
+{
+	char rec[8192], exact[32], page[32], *msg;
+	double end = now() + EDU_DMA_TIMEOUT;
+	ssize_t len;
+
+	snprintf(exact, sizeof(exact), "%#llx", (unsigned long long)iova);
+	snprintf(page, sizeof(page), "%#llx",
+		 (unsigned long long)(iova & ~(__u64)(page_size() - 1)));
+	while (now() < end) {
+		len = read(kmsg, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;
+		if (len <= 0) {
+			usleep(10000);
+			continue;
+		}
+		rec[len] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		if (!strstr(msg, "fault"))
+			continue;
+		if ((strstr(msg, "DMAR: [DMA ") && strstr(msg, page)) ||
+		    (strstr(msg, " fault from EP ") && strstr(msg, exact)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * S3: after DETACH the device's DMA reaches no memory, and the IOMMU
+ * reports each try. It writes its buffer to mapped memory, which stays as
+ * it was; it reads other bytes of it, which never reach its buffer: written
+ * out once the device is attached again, the buffer holds something else.
+ * Attached again, its DMA works as before.
+ */
+TEST_F(vfio_dma, s3_no_dma_after_detach)
+{
+	size_t len = GUEST_PAGES * page_size();
+	size_t off = page_size() / 2, out = page_size() + 4 * DMA_LEN;
+	unsigned char before[FAULT_LEN], *mem;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id;
+
+	mem = guest_mem(_metadata, len);
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
+	dut_attach_ioas(_metadata, d, ioas_id);
+	check_edu_dma(_metadata, d->fd, mem, len);
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	announce_faults(_metadata, true);
+	fill(mem + off, FAULT_LEN, 9);
+	memcpy(before, mem + off, FAULT_LEN);
+	ASSERT_EQ(0, edu_dma(d->fd, TEST_IOVA + off, 0, FAULT_LEN, true));
+	ASSERT_TRUE(iommu_fault_reported(self->kmsg, TEST_IOVA + off));
+	ASSERT_EQ(0, memcmp(before, mem + off, FAULT_LEN));
+	ASSERT_EQ(0, edu_dma(d->fd, TEST_IOVA + off, 0, FAULT_LEN, false));
+	ASSERT_TRUE(iommu_fault_reported(self->kmsg, TEST_IOVA + off));
+	announce_faults(_metadata, false);
+
+	dut_attach_ioas(_metadata, d, ioas_id);
+	ASSERT_EQ(0, edu_dma(d->fd, TEST_IOVA + out, 0, FAULT_LEN, true));
+	ASSERT_NE(0, memcmp(mem + off, mem + out, FAULT_LEN));
+	check_edu_dma(_metadata, d->fd, mem, len);
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
+}
+
+/*
+ * U5: a replace moves the device's DMA to the new IOAS: the same IOVA maps
+ * memory A in IOAS A and memory B in IOAS B; after ATTACH to A the device
+ * copies within A, after ATTACH to B within B, and A is left alone
+ */
+TEST_F(vfio_dma, u5_replace_moves_dma)
+{
+	size_t len = GUEST_PAGES * page_size();
+	unsigned char *mem_a, *mem_b, *copy_a;
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_a, ioas_b, pt_id;
+
+	mem_a = guest_mem(_metadata, len);
+	mem_b = guest_mem(_metadata, len);
+	fill(mem_b, len, 3);
+	copy_a = malloc(len);
+	ASSERT_NE(NULL, copy_a);
+	dut_bind(_metadata, d);
+	ioas_a = new_ioas(_metadata, d->iommufd);
+	ioas_b = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_a, mem_a, len, TEST_IOVA));
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_b, mem_b, len, TEST_IOVA));
+
+	dut_attach_ioas(_metadata, d, ioas_a);
+	check_edu_dma(_metadata, d->fd, mem_a, len);
+	memcpy(copy_a, mem_a, len);
+
+	pt_id = ioas_b;
+	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id))
+		TH_LOG("ATTACH (replace): %s", strerror(errno));
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_b));
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_a));
+	check_edu_dma(_metadata, d->fd, mem_b, len);
+	ASSERT_EQ(0, memcmp(copy_a, mem_a, len));
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_a));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
+	free(copy_a);
+}
+
+/*
+ * U7: close() of the attached device and a new BIND: the device's DMA
+ * works again, in the IOAS it is then attached to
+ */
+TEST_F(vfio_dma, u7_rebind_dma)
+{
+	size_t len = GUEST_PAGES * page_size();
+	struct vfio_dut *d = &self->d;
+	unsigned char *mem;
+	__u32 ioas_id, pt_id;
+
+	mem = guest_mem(_metadata, len);
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
+	dut_attach_ioas(_metadata, d, ioas_id);
+	check_edu_dma(_metadata, d->fd, mem, len);
+
+	dut_close(_metadata, d);
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	dut_reopen(_metadata, d);
+	dut_bind(_metadata, d);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+	check_edu_dma(_metadata, d->fd, mem, len);
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
 }
 
 TEST_HARNESS_MAIN

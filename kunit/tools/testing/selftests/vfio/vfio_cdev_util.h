@@ -14,6 +14,10 @@
  * to a page at a time: region 0 through vfio_dma_rw(), region 1 through
  * vfio_pin_pages() of the page holding the range.
  *
+ * On x86_64 guests of QEMU the device may also be QEMU's edu test device
+ * (PCI 1234:11e8), bound to vfio-pci behind a virtual IOMMU: its own DMA,
+ * programmed through its BAR 0, then shows what the IOMMU lets it reach.
+ *
  * The helpers that assert take the harness's _metadata: they are defined
  * when kselftest_harness.h is included before this header, as the tests
  * do. A program outside the harness gets the others.
@@ -34,6 +38,8 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+
+#include <linux/pci_regs.h>
 
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
@@ -57,6 +63,7 @@
 /* The device under test, with the iommufd it is bound to */
 struct vfio_dut {
 	bool emulated;
+	bool edu;			/* QEMU's edu device, on vfio-pci */
 	int iommufd;			/* an open /dev/iommu */
 	int fd;				/* the device cdev, -1 once closed */
 	__u32 devid;			/* its id in iommufd, after BIND */
@@ -346,6 +353,99 @@ static inline int find_vfio_device(const char *driver, struct vfio_dut *d)
 	return ret;
 }
 
+/*
+ * QEMU's edu device: BAR 0 holds its DMA registers. Written a command with
+ * EDU_DMA_RUN, it copies EDU_DMA_CNT bytes between its own buffer, at
+ * EDU_BUF in its address space, and a bus address (here an IOVA): from the
+ * IOVA into the buffer, or with EDU_DMA_TO_BUS out of it. It does so 100 ms
+ * later, then clears EDU_DMA_RUN; a DMA the IOMMU refuses completes all the
+ * same, without data. Its DMA mask is 28 bits: TEST_IOVA lies below it.
+ */
+#define EDU_DRIVER		"vfio-pci"
+#define EDU_DMA_SRC		0x80
+#define EDU_DMA_DST		0x88
+#define EDU_DMA_CNT		0x90
+#define EDU_DMA_CMD		0x98
+#define EDU_DMA_RUN		0x1
+#define EDU_DMA_TO_BUS		0x2
+#define EDU_BUF			0x40000
+/* Seconds a DMA may take: 100 ms of virtual time, slow under TCG */
+#define EDU_DMA_TIMEOUT		10
+
+static inline int vfio_region_info(int fd, __u32 index,
+				   struct vfio_region_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->index = index;
+	return ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, info);
+}
+
+/*
+ * Make the edu device behind the bound vfio-pci fd @fd copy @len bytes
+ * (at most a page) between offset @off of its buffer and @iova, towards
+ * the IOVA if @to_bus: turn on its memory space and bus mastering in its
+ * command register, map BAR 0, program the DMA and wait until it is done.
+ * The BAR is unmapped again, so that closing @fd closes the device. 0 or
+ * -1 with errno set (ETIMEDOUT: the DMA never finished).
+ */
+static inline int edu_dma(int fd, __u64 iova, size_t off, size_t len,
+			  bool to_bus)
+{
+	struct vfio_region_info cfg, bar;
+	volatile __u64 *regs;
+	__u16 cmd;
+	double end;
+	int ret = 0;
+
+	if (vfio_region_info(fd, VFIO_PCI_CONFIG_REGION_INDEX, &cfg) ||
+	    vfio_region_info(fd, VFIO_PCI_BAR0_REGION_INDEX, &bar))
+		return -1;
+	if (!(bar.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+		errno = ENODEV;
+		return -1;
+	}
+	if (pread(fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) !=
+	    sizeof(cmd))
+		return -1;
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	if (pwrite(fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) !=
+	    sizeof(cmd))
+		return -1;
+	regs = mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    bar.offset);
+	if (regs == MAP_FAILED)
+		return -1;
+
+	regs[EDU_DMA_SRC / 8] = to_bus ? EDU_BUF + off : iova;
+	regs[EDU_DMA_DST / 8] = to_bus ? iova : EDU_BUF + off;
+	regs[EDU_DMA_CNT / 8] = len;
+	regs[EDU_DMA_CMD / 8] = EDU_DMA_RUN | (to_bus ? EDU_DMA_TO_BUS : 0);
+	end = now() + EDU_DMA_TIMEOUT;
+	while (regs[EDU_DMA_CMD / 8] & EDU_DMA_RUN) {
+		if (now() > end) {
+			errno = ETIMEDOUT;
+			ret = -1;
+			break;
+		}
+		usleep(1000);
+	}
+	munmap((void *)regs, bar.size);
+	return ret;
+}
+
+/*
+ * The edu device copies @len bytes from @src to @dst, two IOVAs, through
+ * offset 0 of its buffer: what is at @src reaches @dst only if the IOMMU
+ * let the device read the one and write the other.
+ */
+static inline int edu_copy(int fd, __u64 src, __u64 dst, size_t len)
+{
+	if (edu_dma(fd, src, 0, len, false))
+		return -1;
+	return edu_dma(fd, dst, 0, len, true);
+}
+
 #ifdef __KSELFTEST_HARNESS_H
 
 /* Helpers that assert */
@@ -429,14 +529,37 @@ static inline void check_dma(struct __test_metadata *_metadata, int fd,
 }
 
 /*
+ * The edu device reaches @mem, @len bytes (at least a page) mapped at
+ * TEST_IOVA: it copies what is at the end of the first page into the last
+ * page.
+ */
+static inline void check_edu_dma(struct __test_metadata *_metadata, int fd,
+				 unsigned char *mem, size_t len)
+{
+	size_t rd = page_size() - 2 * DMA_LEN;
+	size_t wr = len - page_size() + DMA_LEN;
+
+	ASSERT_NE(0, memcmp(mem + rd, mem + wr, DMA_LEN));
+	ASSERT_EQ(0, edu_copy(fd, TEST_IOVA + rd, TEST_IOVA + wr, DMA_LEN))
+		TH_LOG("edu DMA: %s", strerror(errno));
+	ASSERT_EQ(0, memcmp(mem + rd, mem + wr, DMA_LEN));
+	fill(mem + wr, DMA_LEN, 7);
+}
+
+/*
  * The device reaches @len bytes of @mem mapped at TEST_IOVA while attached
- * as @pt_id: a physical device's mock IOMMU domain maps them, an emulated
- * device reads and writes them through both regions.
+ * as @pt_id: the edu device copies within them, a mock device's IOMMU
+ * domain maps them, an emulated device reads and writes them through both
+ * regions.
  */
 static inline void check_device_sees(struct __test_metadata *_metadata,
 				     struct vfio_dut *d, __u32 pt_id,
 				     unsigned char *mem, size_t len)
 {
+	if (d->edu) {
+		check_edu_dma(_metadata, d->fd, mem, len);
+		return;
+	}
 	if (!d->emulated) {
 		ASSERT_EQ(0, md_check_map(d->iommufd, pt_id, TEST_IOVA, mem,
 					  len));

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""x86_64 guests of QEMU (TCG): user space from an initramfs, with a
+virtual IOMMU and QEMU's edu test device bound to vfio-pci.
+
+The x86_64 kernel that kunit.py runs the KUnit suites on (kunit.enable=1)
+also boots user space (kunit.enable=0), as the UML one does. The root is an
+initramfs, a newc cpio archive written here from the same root directory
+tools/uml_user.make_root() makes for UML: the init (tools/uml-init.c), the
+test programs and the list of them. Its output frames each program on the
+serial console as under UML, so tools/uml_user.parse_console() reads it.
+
+The machine is a q35 with 2 vCPUs and one of QEMU's IOMMUs, which the
+kernel drives with its own driver:
+
+  intel-iommu    Intel VT-d (DMAR), legacy mode, with interrupt remapping,
+                 which isolates MSIs as iommufd requires of a device
+  virtio-iommu   virtio-iommu-pci; its topology comes from ACPI's VIOT. It
+                 cannot isolate MSIs on x86, so iommufd is told to allow
+                 that (iommufd.allow_unsafe_interrupts=1), as a host with
+                 such an IOMMU must be
+
+iommufd's mock IOMMU (CONFIG_IOMMUFD_TEST), on which the sample drivers'
+devices and iommufd's selftests depend, shares the guest with the
+virtio-iommu only: in 6.12 an IOMMU registered without a firmware node
+takes every device without one, and Intel VT-d registers so before the
+mock IOMMU, which then probes no device (the samples' devices fail with
+-ENODEV). The virtio-iommu registers with its VIOT node.
+
+and QEMU's edu device (PCI 1234:11e8, a test device that does DMA when its
+registers say so), which vfio_pci.ids=1234:11e8 binds to vfio-pci at boot.
+The IOMMU is given first, so that it translates the edu device's DMA.
+
+TCG only: /dev/kvm opens on these machines, but a guest hangs with KVM
+(see ../shared/platform-notes.md); a boot says which accelerator it used.
+"""
+
+import collections
+import os
+import signal
+import stat
+import subprocess
+import time
+
+QEMU = 'qemu-system-x86_64'
+EDU_ID = '1234:11e8'
+
+# An IOMMU of the guests: QEMU's arguments, the kernel's, and whether the
+# mock IOMMU works next to it.
+Iommu = collections.namedtuple('Iommu', 'devices args mock')
+IOMMUS = {
+	'intel-iommu': Iommu(['-device', 'intel-iommu,intremap=on'],
+			     ['intel_iommu=on'], False),
+	'virtio-iommu': Iommu(['-device', 'virtio-iommu-pci'],
+			      ['iommufd.allow_unsafe_interrupts=1'], True),
+}
+
+# Every boot's command line: the serial console, no KUnit, the edu device
+# to vfio-pci, the samples' devices, user messages to /dev/kmsg unlimited
+# (the tests announce there the IOMMU faults they cause), huge pages for
+# iommufd's selftests, and a panic ends the guest at once.
+BOOT_ARGS = ['console=ttyS0', 'kunit.enable=0', f'vfio_pci.ids={EDU_ID}',
+	     'printk.devkmsg=on', 'hugepagesz=2M', 'hugepages=160',
+	     'panic=-1', 'oops=panic', 'rdinit=/init']
+MEMORY = '2G'
+CPUS = 2
+
+
+class Error(Exception):
+	pass
+
+
+# --- The initramfs ----------------------------------------------------------
+
+def _cpio_entry(name, mode, data=b'', rdev=(0, 0), ino=0):
+	"""One member of a newc cpio archive."""
+	name_bytes = name.encode() + b'\0'
+	fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1],
+		  len(name_bytes), 0]
+	header = b'070701' + b''.join(b'%08X' % f for f in fields)
+	out = header + name_bytes
+	out += b'\0' * (-len(out) % 4)
+	out += data
+	out += b'\0' * (-len(out) % 4)
+	return out
+
+
+def make_initramfs(root, out):
+	"""Pack the directory root into the newc cpio archive out, the
+	initramfs of a boot, with /dev/console for the init's first output.
+	Files keep their permission bits; owners are root."""
+	members = [('dev', stat.S_IFDIR | 0o755, b''),
+		   ('dev/console', stat.S_IFCHR | 0o600, b'')]
+	for top, dirs, files in os.walk(root):
+		dirs.sort()
+		rel = os.path.relpath(top, root)
+		for d in dirs:
+			name = os.path.normpath(os.path.join(rel, d))
+			if name != 'dev':
+				members.append((name, stat.S_IFDIR | 0o755, b''))
+		for f in sorted(files):
+			path = os.path.join(top, f)
+			with open(path, 'rb') as fh:
+				data = fh.read()
+			mode = stat.S_IFREG | (os.stat(path).st_mode & 0o777)
+			members.append((os.path.normpath(os.path.join(rel, f)),
+					mode, data))
+	with open(out, 'wb') as fh:
+		for ino, (name, mode, data) in enumerate(members, 1):
+			rdev = (5, 1) if name == 'dev/console' else (0, 0)
+			fh.write(_cpio_entry(name, mode, data, rdev, ino))
+		fh.write(_cpio_entry('TRAILER!!!', 0))
+	return out
+
+
+# --- Booting ----------------------------------------------------------------
+
+class Boot(collections.namedtuple('Boot', 'exit_code timed_out seconds log')):
+	"""A finished boot: QEMU's exit status (None when it was killed after
+	the timeout), the time it took and the path of its console log."""
+
+	def log_lines(self):
+		with open(self.log, errors='replace') as f:
+			return f.read().splitlines()
+
+
+def qemu_command(kernel, initrd, iommu, args=(), edu=True):
+	"""The QEMU command line of a guest with iommu (a key of IOMMUS, or
+	None for none) and, if edu, the edu device behind it."""
+	devices, iommu_args = IOMMUS[iommu][:2] if iommu else ([], [])
+	cmd = [QEMU, '-machine', 'q35', '-accel', 'tcg',
+	       '-smp', str(CPUS), '-m', MEMORY, '-nodefaults', '-no-reboot',
+	       '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
+	       *devices]
+	if edu:
+		cmd += ['-device', 'edu']
+	cmd += ['-kernel', kernel, '-initrd', initrd,
+		'-append', ' '.join([*BOOT_ARGS, *iommu_args, *args])]
+	return cmd
+
+
+def boot_qemu(kernel, initrd, log, iommu, args=(), timeout=1200, edu=True):
+	"""Boot kernel with the initramfs initrd on a q35 guest (see
+	qemu_command()); the serial console and QEMU's own messages go to log.
+	The init powers the guest off when its programs are done; after timeout
+	seconds QEMU is killed. Returns a Boot."""
+	cmd = qemu_command(kernel, initrd, iommu, args, edu)
+	start = time.time()
+	with open(log, 'w') as out:
+		out.write(f'$ {" ".join(cmd)}\n')
+		out.flush()
+		proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+					stderr=subprocess.STDOUT,
+					start_new_session=True)
+		try:
+			code = proc.wait(timeout=timeout)
+			timed_out = False
+		except subprocess.TimeoutExpired:
+			code = None
+			timed_out = True
+			try:
+				os.killpg(proc.pid, signal.SIGKILL)
+			except ProcessLookupError:
+				pass
+			proc.wait()
+	return Boot(code, timed_out, time.time() - start, log)
