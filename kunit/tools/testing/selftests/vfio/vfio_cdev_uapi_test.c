@@ -1306,15 +1306,17 @@ TEST_F(vfio_dma, s3_no_dma_after_detach)
 	fill(mem + off, FAULT_LEN, 9);
 	memcpy(before, mem + off, FAULT_LEN);
 	ASSERT_EQ(0, edu_dma(d->fd, TEST_IOVA + off, 0, FAULT_LEN, true));
+	ASSERT_EQ(0, memcmp(before, mem + off, FAULT_LEN))
+		TH_LOG("the device wrote to memory after DETACH");
 	ASSERT_TRUE(iommu_fault_reported(self->kmsg, TEST_IOVA + off));
-	ASSERT_EQ(0, memcmp(before, mem + off, FAULT_LEN));
 	ASSERT_EQ(0, edu_dma(d->fd, TEST_IOVA + off, 0, FAULT_LEN, false));
 	ASSERT_TRUE(iommu_fault_reported(self->kmsg, TEST_IOVA + off));
 	announce_faults(_metadata, false);
 
 	dut_attach_ioas(_metadata, d, ioas_id);
 	ASSERT_EQ(0, edu_dma(d->fd, TEST_IOVA + out, 0, FAULT_LEN, true));
-	ASSERT_NE(0, memcmp(mem + off, mem + out, FAULT_LEN));
+	ASSERT_NE(0, memcmp(mem + off, mem + out, FAULT_LEN))
+		TH_LOG("the device read memory after DETACH");
 	check_edu_dma(_metadata, d->fd, mem, len);
 	ASSERT_EQ(0, vfio_detach(d->fd));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
