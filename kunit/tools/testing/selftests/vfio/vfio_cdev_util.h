@@ -372,6 +372,20 @@ static inline int find_vfio_device(const char *driver, struct vfio_dut *d)
 /* Seconds a DMA may take: 100 ms of virtual time, slow under TCG */
 #define EDU_DMA_TIMEOUT		10
 
+/*
+ * One 64-bit access to a register of a mapped BAR, neither merged with
+ * another nor left out by the compiler
+ */
+static inline void bar_write(__u64 *regs, size_t reg, __u64 val)
+{
+	__atomic_store_n(&regs[reg / sizeof(*regs)], val, __ATOMIC_RELAXED);
+}
+
+static inline __u64 bar_read(__u64 *regs, size_t reg)
+{
+	return __atomic_load_n(&regs[reg / sizeof(*regs)], __ATOMIC_RELAXED);
+}
+
 static inline int vfio_region_info(int fd, __u32 index,
 				   struct vfio_region_info *info)
 {
@@ -393,7 +407,7 @@ static inline int edu_dma(int fd, __u64 iova, size_t off, size_t len,
 			  bool to_bus)
 {
 	struct vfio_region_info cfg, bar;
-	volatile __u64 *regs;
+	__u64 *regs;
 	__u16 cmd;
 	double end;
 	int ret = 0;
@@ -417,12 +431,13 @@ static inline int edu_dma(int fd, __u64 iova, size_t off, size_t len,
 	if (regs == MAP_FAILED)
 		return -1;
 
-	regs[EDU_DMA_SRC / 8] = to_bus ? EDU_BUF + off : iova;
-	regs[EDU_DMA_DST / 8] = to_bus ? iova : EDU_BUF + off;
-	regs[EDU_DMA_CNT / 8] = len;
-	regs[EDU_DMA_CMD / 8] = EDU_DMA_RUN | (to_bus ? EDU_DMA_TO_BUS : 0);
+	bar_write(regs, EDU_DMA_SRC, to_bus ? EDU_BUF + off : iova);
+	bar_write(regs, EDU_DMA_DST, to_bus ? iova : EDU_BUF + off);
+	bar_write(regs, EDU_DMA_CNT, len);
+	bar_write(regs, EDU_DMA_CMD,
+		  EDU_DMA_RUN | (to_bus ? EDU_DMA_TO_BUS : 0));
 	end = now() + EDU_DMA_TIMEOUT;
-	while (regs[EDU_DMA_CMD / 8] & EDU_DMA_RUN) {
+	while (bar_read(regs, EDU_DMA_CMD) & EDU_DMA_RUN) {
 		if (now() > end) {
 			errno = ETIMEDOUT;
 			ret = -1;
@@ -430,7 +445,7 @@ static inline int edu_dma(int fd, __u64 iova, size_t off, size_t len,
 		}
 		usleep(1000);
 	}
-	munmap((void *)regs, bar.size);
+	munmap(regs, bar.size);
 	return ret;
 }
 
