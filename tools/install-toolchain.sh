@@ -13,8 +13,9 @@ BINDGEN_VERSION=0.65.1		# the minimum of 6.12's scripts/min-tool-version.sh
 BINDGEN_ROOT=${BINDGEN_ROOT:-$HOME/.cache/vfio-contract/bindgen-$BINDGEN_VERSION}
 LOG=${LOG:-/dev/null}
 
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+
 PACKAGES=(
-	linux-source-6.12
 	rustc-web rust-web-src rustfmt-web rust-web-clippy
 	clang lld llvm libclang-dev
 	flex bison bc libelf-dev libssl-dev gcc libc6-dev
@@ -28,15 +29,33 @@ for p in "${PACKAGES[@]}"; do
 		grep -q '^install ok installed$' || missing+=("$p")
 done
 
-if [ ${#missing[@]} -gt 0 ]; then
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	echo "  APT     ${missing[*]}"
+# The base kernel's source package, at exactly the version linux/base pins
+# (a plain install takes the newest 6.12.y; 'make newest' tries that one).
+read -r base_pkg base_version < <(grep -v '^#' "$TOP/linux/base" | grep -m1 .)
+base_have=$(dpkg-query -W -f='${Version}' "$base_pkg" 2>/dev/null || true)
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+if [ ${#missing[@]} -gt 0 ] || [ "$base_have" != "$base_version" ]; then
 	$sudo apt-get update -qq >>"$LOG" 2>&1
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "  APT     ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >>"$LOG" 2>&1
 else
 	echo "  APT     all ${#PACKAGES[@]} packages present"
+fi
+
+if [ "$base_have" != "$base_version" ]; then
+	echo "  APT     $base_pkg=$base_version, pinned in linux/base" \
+		"(installed: ${base_have:-none})"
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends --allow-downgrades \
+		"$base_pkg=$base_version" >>"$LOG" 2>&1
+else
+	echo "  BASE    $base_pkg $base_version, pinned in linux/base"
 fi
 
 bindgen="$BINDGEN_ROOT/bin/bindgen"

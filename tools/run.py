@@ -268,9 +268,10 @@ def step_kunit(results):
 
 
 def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
-	      arch='um'):
-	"""kunit.py run in build_dir; (its exit code, its JSON or None, the
-	lines of build_dir/test.log). Its output goes to log, if given."""
+	      arch='um', ksrc=KSRC):
+	"""kunit.py run of the tree ksrc in build_dir; (its exit code, its
+	JSON or None, the lines of build_dir/test.log). Its output goes to log,
+	if given."""
 	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={json_path}',
 			f'--timeout={timeout}', build_dir=build_dir,
 			kunitconfigs=kunitconfigs, arch=arch)
@@ -280,7 +281,7 @@ def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
 	progress = Progress(build_dir)
 	progress.start()
 	with open(log or os.devnull, 'w') as out:
-		res = run(cmd, cwd=KSRC, env=KERNEL_ENV,
+		res = run(cmd, cwd=ksrc, env=KERNEL_ENV,
 			  stdout=out if log else None,
 			  stderr=subprocess.STDOUT if log else None)
 	progress.stop.set()
@@ -1424,9 +1425,97 @@ def dma_bench(linux, iterations, rounds, work=BENCH_WORK, ksrc=KSRC):
 	return boot, lines
 
 
+NEWEST = os.path.join(BUILD, 'newest')
+
+
+def newest_version(pkg):
+	"""The newest version of pkg Debian's archive offers (apt-cache)."""
+	out = run(['apt-cache', 'madison', pkg], capture_output=True,
+		  text=True).stdout
+	versions = [line.split('|')[1].strip() for line in out.splitlines()
+		    if line.count('|') >= 2]
+	newest = None
+	for v in versions:
+		if newest is None or run(['dpkg', '--compare-versions', v, 'gt',
+					  newest]).returncode == 0:
+			newest = v
+	return newest
+
+
+def step_newest(results):
+	"""The exported series on the newest 6.12.y Debian offers: fetched with
+	apt-get download (nothing is installed), applied with git am, built for
+	UML and its KUnit suites run; then whether the pin can move."""
+	pkg, pinned = series.read_pin()
+	run(['apt-get', 'update', '-qq'], stdout=subprocess.DEVNULL,
+	    stderr=subprocess.DEVNULL)
+	version = newest_version(pkg)
+	banner(f'The series on the newest 6.12.y: {pkg} {version} '
+	       f'(pinned: {pinned})')
+	if version is None:
+		results.add('newest: found', 0, 1, f'apt-cache knows no {pkg}')
+		return
+	ksrc = os.path.join(NEWEST, 'linux')
+	log = os.path.join(NEWEST, 'build.log')
+	if os.path.isdir(NEWEST):
+		shutil.rmtree(NEWEST)
+	os.makedirs(NEWEST)
+	deb = os.path.join(NEWEST, 'deb')
+	tree = os.path.join(NEWEST, 'unpacked')
+	with open(log, 'w') as out:
+		ok = run(['apt-get', 'download', f'{pkg}={version}'], cwd=NEWEST,
+			 stdout=out, stderr=subprocess.STDOUT).returncode == 0
+		debs = [f for f in os.listdir(NEWEST) if f.endswith('.deb')]
+		ok = ok and len(debs) == 1 and run(
+			['dpkg', '-x', debs[0], deb], cwd=NEWEST, stdout=out,
+			stderr=subprocess.STDOUT).returncode == 0
+		tarball = os.path.join(deb, series.TARBALL.lstrip('/'))
+		os.makedirs(tree)
+		ok = ok and run(['tar', '-xJf', tarball, '-C', tree],
+				stdout=out, stderr=subprocess.STDOUT).returncode == 0
+	if not ok:
+		results.add('newest: fetched and unpacked', 0, 1, f'see {log}')
+		return
+	shutil.move(os.path.join(tree, 'linux-source-6.12'), ksrc)
+	ident = series.identity_env('Base Import <base@localhost>', '@0 +0000')
+	series.git('init', '-q', cwd=ksrc)
+	series.git('add', '-A', '-f', cwd=ksrc)
+	series.git('commit', '-q', '--no-verify', '-m', f'{pkg} {version}',
+		   cwd=ksrc, env=ident)
+
+	series.export(None)
+	patches = sorted(os.path.join(series.EXPORT_DIR, p)
+			 for p in os.listdir(series.EXPORT_DIR)
+			 if p.endswith('.patch') and not p.startswith('0000-'))
+	res = series.git('am', '-q', *patches, cwd=ksrc, env=ident, check=False)
+	applied = series.git('rev-list', '--count', 'HEAD', cwd=ksrc)
+	applies = res == '' and int(applied) == len(patches) + 1
+	results.add(f'newest: {len(patches)} patches apply', int(applies),
+		    int(not applies), '' if applies else
+		    f'{int(applied) - 1} of {len(patches)} applied')
+	if not applies:
+		series.git('am', '--abort', cwd=ksrc, check=False)
+		print(f'  the pin cannot move to {version}: the series does not '
+		      'apply')
+		return
+	before = len(results.rows)
+	build = os.path.join(NEWEST, 'kunit-uml')
+	returncode, results_json, log_lines = run_kunit(
+		build, os.path.join(NEWEST, 'kunit-results.json'), KUNITCONFIGS,
+		timeout=600, log=os.path.join(NEWEST, 'kunit.log'), ksrc=ksrc)
+	kunit_counts(results, results_json, log_lines, prefix='newest: ')
+	if returncode and not any(r[2] for r in results.rows[before:]):
+		results.add('newest: kunit.py', 0, 1, f'exited {returncode}')
+	step_kernel_log(results, os.path.join(build, 'test.log'),
+			'newest: kernel log')
+	good = not any(r[2] for r in results.rows)
+	print(f'\n  the pin {"can" if good else "cannot"} move from {pinned} to '
+	      f'{version}' + ('' if good else ': see the failures above'))
+
+
 def main():
 	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-	parser.add_argument('job', choices=['main', 'check', 'bench'])
+	parser.add_argument('job', choices=['main', 'check', 'bench', 'newest'])
 	parser.add_argument('--cycles', type=int, default=20000,
 			    help='bench: cycles per round')
 	parser.add_argument('--rounds', type=int, default=9,
@@ -1446,6 +1535,10 @@ def main():
 	results = Results()
 	step_toolchain()
 	step_tree()
+	if args.job == 'newest':
+		step_newest(results)
+		results.table()
+		sys.exit(results.closing_line())
 	if args.job == 'check':
 		step_commits_build(results)
 	step_kunit(results)

@@ -88,7 +88,8 @@ def unpack_base():
 	if not have:
 		die(f'{pkg} is not installed (run tools/install-toolchain.sh)')
 	if have != pinned:
-		log('NOTE', f'{pkg} {have} installed, {pinned} pinned in linux/base')
+		die(f'{pkg} {have} installed, {pinned} pinned in linux/base: '
+		    'run tools/install-toolchain.sh')
 	log('UNPACK', f'{TARBALL} ({pkg} {have})')
 	tmp = tempfile.mkdtemp(dir=BUILD)
 	subprocess.run(['tar', '-xJf', TARBALL, '-C', tmp], check=True)
@@ -198,8 +199,23 @@ def build_commits(series):
 	return parent
 
 
+def base_is_pinned():
+	"""Whether build/linux's base is the version linux/base pins (its
+	commit says which package version it was unpacked from)."""
+	pkg, pinned = read_pin()
+	return git('log', '-1', '--format=%s', 'base', check=False).endswith(
+		f'({pkg} {pinned})')
+
+
 def prepare(_args):
 	os.makedirs(BUILD, exist_ok=True)
+	if os.path.isdir(os.path.join(KSRC, '.git')) and not base_is_pinned():
+		log('REMOVE', f'{os.path.relpath(KSRC, TOP)} and its worktrees: '
+		    'its base is not the pinned version')
+		trees = re.findall(r'^worktree (.+)$', git('worktree', 'list',
+							   '--porcelain'), re.M)
+		for tree in trees:
+			shutil.rmtree(tree, ignore_errors=True)
 	if not os.path.isdir(os.path.join(KSRC, '.git')):
 		if os.path.exists(KSRC):
 			die(f'{KSRC} exists but is no git repository: remove it')

@@ -192,31 +192,25 @@ def kconfig_symbols(ksrc, rev=None):
 # --- Booting ----------------------------------------------------------------
 
 class Boot(collections.namedtuple('Boot', 'exit_code timed_out seconds log')):
-	"""A finished boot: UML's exit status (None when it was killed after
-	the timeout), the time it took and the path of its console log."""
+	"""A finished boot: the exit status of the kernel's process (None when
+	it was killed after the timeout), the time it took and the path of its
+	console log."""
 
 	def log_lines(self):
 		with open(self.log, errors='replace') as f:
 			return f.read().splitlines()
 
 
-def boot_uml(linux, root, log, args=(), timeout=900):
-	"""Boot the UML binary linux with the hostfs root root.
-
-	The kernel command line is BOOT_ARGS, hostfs=root, then args. The whole
-	console (stdout and stderr) goes to log. Stdin is a pipe kept open, as
-	kunit.py does: UML's console must not see end of file. After timeout
-	seconds UML and the processes it made are killed (its process group,
-	which it leads). Returns a Boot; the init's exit code (the number of
-	programs that failed) is its exit_code.
-	"""
-	cmd = [os.path.abspath(linux), *BOOT_ARGS,
-	       f'hostfs={os.path.abspath(root)}', *args]
+def boot(cmd, log, timeout, stdin=subprocess.PIPE):
+	"""Run the boot command cmd, its whole console (stdout and stderr) to
+	log, after a first line '$ <cmd>'. After timeout seconds it and the
+	processes it made are killed (its process group, which it leads).
+	stdin is kept open until it ends. Returns a Boot."""
 	start = time.time()
 	with open(log, 'w') as out:
 		out.write(f'$ {" ".join(cmd)}\n')
 		out.flush()
-		proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out,
+		proc = subprocess.Popen(cmd, stdin=stdin, stdout=out,
 					stderr=subprocess.STDOUT,
 					start_new_session=True)
 		try:
@@ -231,8 +225,22 @@ def boot_uml(linux, root, log, args=(), timeout=900):
 				pass
 			proc.wait()
 		finally:
-			proc.stdin.close()
+			if proc.stdin:
+				proc.stdin.close()
 	return Boot(code, timed_out, time.time() - start, log)
+
+
+def boot_uml(linux, root, log, args=(), timeout=900):
+	"""Boot the UML binary linux with the hostfs root root.
+
+	The kernel command line is BOOT_ARGS, hostfs=root, then args; see
+	boot(). Stdin is a pipe kept open, as kunit.py does: UML's console must
+	not see end of file. Returns a Boot; the init's exit code (the number
+	of programs that failed) is its exit_code.
+	"""
+	cmd = [os.path.abspath(linux), *BOOT_ARGS,
+	       f'hostfs={os.path.abspath(root)}', *args]
+	return boot(cmd, log, timeout)
 
 
 # --- Reading the results ----------------------------------------------------

@@ -37,10 +37,10 @@ TCG only: /dev/kvm opens on these machines, but a guest hangs with KVM
 
 import collections
 import os
-import signal
 import stat
 import subprocess
-import time
+
+import uml_user
 
 QEMU = 'qemu-system-x86_64'
 EDU_ID = '1234:11e8'
@@ -115,15 +115,6 @@ def make_initramfs(root, out):
 
 # --- Booting ----------------------------------------------------------------
 
-class Boot(collections.namedtuple('Boot', 'exit_code timed_out seconds log')):
-	"""A finished boot: QEMU's exit status (None when it was killed after
-	the timeout), the time it took and the path of its console log."""
-
-	def log_lines(self):
-		with open(self.log, errors='replace') as f:
-			return f.read().splitlines()
-
-
 def qemu_command(kernel, initrd, iommu, args=(), edu=True):
 	"""The QEMU command line of a guest with iommu (a key of IOMMUS, or
 	None for none) and, if edu, the edu device behind it."""
@@ -143,24 +134,6 @@ def boot_qemu(kernel, initrd, log, iommu, args=(), timeout=1200, edu=True):
 	"""Boot kernel with the initramfs initrd on a q35 guest (see
 	qemu_command()); the serial console and QEMU's own messages go to log.
 	The init powers the guest off when its programs are done; after timeout
-	seconds QEMU is killed. Returns a Boot."""
-	cmd = qemu_command(kernel, initrd, iommu, args, edu)
-	start = time.time()
-	with open(log, 'w') as out:
-		out.write(f'$ {" ".join(cmd)}\n')
-		out.flush()
-		proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-					stderr=subprocess.STDOUT,
-					start_new_session=True)
-		try:
-			code = proc.wait(timeout=timeout)
-			timed_out = False
-		except subprocess.TimeoutExpired:
-			code = None
-			timed_out = True
-			try:
-				os.killpg(proc.pid, signal.SIGKILL)
-			except ProcessLookupError:
-				pass
-			proc.wait()
-	return Boot(code, timed_out, time.time() - start, log)
+	seconds QEMU is killed. Returns a uml_user.Boot."""
+	return uml_user.boot(qemu_command(kernel, initrd, iommu, args, edu),
+			     log, timeout, stdin=subprocess.DEVNULL)

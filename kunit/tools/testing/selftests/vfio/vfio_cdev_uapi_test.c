@@ -188,6 +188,23 @@ static void check_attach_detach(struct __test_metadata *_metadata,
 	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
 }
 
+/*
+ * BIND, then ATTACH to a new IOAS that maps @len bytes of user memory at
+ * TEST_IOVA: the memory, filled with a pattern; the IOAS id in @ioas_id
+ */
+static unsigned char *dut_attach_mapped(struct __test_metadata *_metadata,
+					struct vfio_dut *d, size_t len,
+					__u32 *ioas_id)
+{
+	unsigned char *mem = guest_mem(_metadata, len);
+
+	dut_bind(_metadata, d);
+	*ioas_id = new_ioas(_metadata, d->iommufd);
+	ASSERT_EQ(0, ioas_map(d->iommufd, *ioas_id, mem, len, TEST_IOVA));
+	dut_attach_ioas(_metadata, d, *ioas_id);
+	return mem;
+}
+
 /* An argsz and flags that ATTACH or DETACH must refuse */
 struct bad_args {
 	__u32 argsz;
@@ -1074,12 +1091,7 @@ TEST_F(vfio_emulated, s3_no_dma_after_detach)
 	unsigned char *mem;
 	__u32 ioas_id;
 
-	mem = guest_mem(_metadata, len);
-	dut_bind(_metadata, d);
-	ioas_id = new_ioas(_metadata, d->iommufd);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
-
-	dut_attach_ioas(_metadata, d, ioas_id);
+	mem = dut_attach_mapped(_metadata, d, len, &ioas_id);
 	check_dma(_metadata, d->fd, DMA_REGION_RW, mem, len);
 	check_dma(_metadata, d->fd, DMA_REGION_PIN, mem, len);
 
@@ -1294,11 +1306,7 @@ TEST_F(vfio_dma, s3_no_dma_after_detach)
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id;
 
-	mem = guest_mem(_metadata, len);
-	dut_bind(_metadata, d);
-	ioas_id = new_ioas(_metadata, d->iommufd);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
-	dut_attach_ioas(_metadata, d, ioas_id);
+	mem = dut_attach_mapped(_metadata, d, len, &ioas_id);
 	check_edu_dma(_metadata, d->fd, mem, len);
 
 	ASSERT_EQ(0, vfio_detach(d->fd));
@@ -1374,11 +1382,7 @@ TEST_F(vfio_dma, u7_rebind_dma)
 	unsigned char *mem;
 	__u32 ioas_id, pt_id;
 
-	mem = guest_mem(_metadata, len);
-	dut_bind(_metadata, d);
-	ioas_id = new_ioas(_metadata, d->iommufd);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
-	dut_attach_ioas(_metadata, d, ioas_id);
+	mem = dut_attach_mapped(_metadata, d, len, &ioas_id);
 	check_edu_dma(_metadata, d->fd, mem, len);
 
 	dut_close(_metadata, d);
