@@ -128,6 +128,46 @@ class CompilerReportsTest(unittest.TestCase):
 			['  CHECK   drivers/iommu/iommu.c'], self.FILES), {})
 
 
+class ShortcutsTest(unittest.TestCase):
+	"""What lets a run skip a build: it must never skip one it needs."""
+
+	def test_files_no_build_reads(self):
+		self.assertFalse(run.any_built([
+			'Documentation/driver-api/vfio.rst',
+			'tools/testing/selftests/vfio/vfio_cdev_uapi_test.c',
+			'scripts/coccinelle/api/vfio_iommufd_ops.cocci',
+			'MAINTAINERS']))
+
+	def test_files_a_build_reads(self):
+		for name in ('drivers/vfio/cdx/main.c', 'samples/vfio/Kconfig',
+			     'rust/kernel/vfio.rs', 'scripts/Makefile.build',
+			     'include/linux/vfio.h', 'Makefile'):
+			self.assertTrue(run.any_built(['Documentation/x.rst', name]),
+					name)
+
+	def result(self, statuses, exit_code=0, totals=True):
+		tests = dict(statuses)
+		counts = {s: sum(1 for v in tests.values() if v == s)
+			  for s in uml_user.TOTALS_STATUSES}
+		return uml_user.ProgramResult(
+			'iommufd', exit_code, 1.0, len(tests), tests,
+			counts if totals else None, False)
+
+	def test_all_passed(self):
+		ok = self.result([('a', uml_user.PASS), ('b', uml_user.PASS)])
+		self.assertTrue(run.all_passed({'iommufd': ok}, ['iommufd']))
+
+	def test_not_all_passed(self):
+		for bad in (self.result([('a', uml_user.PASS),
+					 ('b', uml_user.SKIP)]),
+			    self.result([('a', uml_user.FAIL)], exit_code=1),
+			    self.result([]),
+			    self.result([('a', uml_user.PASS)], exit_code=None)):
+			self.assertFalse(run.all_passed({'iommufd': bad},
+							['iommufd']))
+		self.assertFalse(run.all_passed({}, ['iommufd']))
+
+
 class KernelLogTest(unittest.TestCase):
 
 	def check(self, *lines):
