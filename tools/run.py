@@ -930,7 +930,7 @@ def step_x86_kunit(results):
 	"""Build the x86_64 kernel and run the same suites on it with kunit.py,
 	under QEMU (TCG) with two vCPUs."""
 	banner(f'KUnit on x86_64 under QEMU (TCG, {x86_guest.CPUS} vCPUs; a clean '
-	       'build takes about 5 minutes)')
+	       'build takes about 10 minutes)')
 	returncode, results_json, log_lines = run_kunit(
 		X86_BUILD, X86_JSON, X86_KUNITCONFIGS, timeout=900,
 		log=os.path.join(BUILD, 'kunit-x86_64.log'), arch='x86_64')
