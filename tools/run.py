@@ -94,9 +94,9 @@ FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
 UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
 		'rust_physical': 'rust-physical',
 		'rust_emulated': 'rust-emulated', 'vfio_pci': 'vfio-pci'}
-# Where there is no edu device (under UML) the uAPI test runs without its
-# vfio_pci variant, rather than count its skips.
-UAPI_UML_ARGS = ['-V', 'vfio_pci']
+# Where there is no edu device (under UML) the VFIO test programs run
+# without their vfio_pci variant, rather than count its skips.
+VFIO_UML_ARGS = ['-V', 'vfio_pci']
 
 # The suites the run must show; one that is missing fails the run.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
@@ -282,12 +282,23 @@ def builds_read(commit):
 def step_kunit(results):
 	"""Build the UML kernel and run the suites with kunit.py."""
 	banner('KUnit under UML (build and run; a clean build takes minutes)')
+	kunit_step(results, KUNIT_BUILD, KUNIT_JSON, KUNITCONFIGS, timeout=600)
+
+
+def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
+	       prefix='', log_label='kernel log', log=None, arch='um',
+	       ksrc=KSRC):
+	"""Run kunit.py (run_kunit) and count its results, each suite row's
+	label starting with prefix: the suites, kunit.py's exit if no suite
+	row failed already, and the kernel log's check as row log_label."""
+	before = len(results.rows)
 	returncode, results_json, log_lines = run_kunit(
-		KUNIT_BUILD, KUNIT_JSON, KUNITCONFIGS, timeout=600)
-	kunit_counts(results, results_json, log_lines)
-	if returncode and not any(r[2] for r in results.rows):
-		results.add('kunit.py', 0, 1, f'exited {returncode}')
-	step_kernel_log(results, os.path.join(KUNIT_BUILD, 'test.log'))
+		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,
+		ksrc=ksrc)
+	kunit_counts(results, results_json, log_lines, prefix=prefix)
+	if returncode and not any(r[2] for r in results.rows[before:]):
+		results.add(f'{prefix}kunit.py', 0, 1, f'exited {returncode}')
+	step_kernel_log(results, os.path.join(build_dir, 'test.log'), log_label)
 
 
 def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
@@ -452,10 +463,10 @@ UAPI_RULE_CASES = {
 		     'S4': 2},
 	# vfio-pci with QEMU's edu device, in the x86_64 guests: the physical
 	# device's tests of fixtures vfio_cdev and vfio_physical, and those of
-	# vfio_dma, whose proof is the device's DMA (36 tests). The stress test
-	# has no vfio-pci variant, so U9 does not apply.
+	# vfio_dma, whose proof is the device's DMA (37 tests), and the stress
+	# test's two.
 	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
-		'U7': 3, 'U8': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
+		'U7': 3, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
 }
 # The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
 X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})
@@ -703,9 +714,11 @@ def step_kernel_log(results, path, label='kernel log'):
 		    f'({seen} announced reports)')
 
 
-def build_programs(ksrc, work, log, vfio, uapi_args=UAPI_UML_ARGS):
+def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS):
 	"""Static test programs of ksrc, in the order a boot runs them, as
-	uml_user.make_root() takes them; the uAPI test with uapi_args."""
+	uml_user.make_root() takes them: if vfio, the uAPI, stress and fault
+	injection tests of the device cdev, each with vfio_args; iommufd's
+	selftests."""
 	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
 					   log)
 	iommu = uml_user.build_selftests(ksrc, include,
@@ -717,9 +730,19 @@ def build_programs(ksrc, work, log, vfio, uapi_args=UAPI_UML_ARGS):
 		built = uml_user.build_selftests(
 			ksrc, include, os.path.join(work, 'vfio'),
 			folder=VFIO_UAPI_FOLDER, programs=names, log=log)
-		programs[0:0] = [built[name] for name in names]
-		programs[0] = (programs[0], list(uapi_args))
+		programs[0:0] = [(built[name], list(vfio_args))
+				 for name in names]
 	return programs
+
+
+def program_path(program):
+	"""The path of a program as build_programs() gives it: a path, or a
+	(path, arguments) pair."""
+	return program[0] if isinstance(program, tuple) else program
+
+
+def program_name(program):
+	return os.path.basename(program_path(program))
 
 
 def boot_programs(linux, work, programs, args, log):
@@ -843,13 +866,13 @@ def fail_nth_sites(lines):
 	return out
 
 
-def step_fail_nth_results(results, programs, lines):
+def step_fail_nth_results(results, programs, lines, prefix=''):
 	"""Count the fault injection test's results; a test that did not pass
 	fails, a skip too: the boot creates every device and injects faults.
 	Prints the fault sites of each device's sequences.
 	"""
 	count_program(results, programs, VFIO_FAIL_NTH_PROGRAM,
-		      f'fail_nth: {VFIO_FAIL_NTH_PROGRAM}',
+		      f'{prefix}fail_nth: {VFIO_FAIL_NTH_PROGRAM}',
 		      details=fail_nth_sites(lines))
 
 
@@ -931,15 +954,9 @@ def step_x86_kunit(results):
 	under QEMU (TCG) with two vCPUs."""
 	banner(f'KUnit on x86_64 under QEMU (TCG, {x86_guest.CPUS} vCPUs; a clean '
 	       'build takes about 10 minutes)')
-	returncode, results_json, log_lines = run_kunit(
-		X86_BUILD, X86_JSON, X86_KUNITCONFIGS, timeout=900,
-		log=os.path.join(BUILD, 'kunit-x86_64.log'), arch='x86_64')
-	before = len(results.rows)
-	kunit_counts(results, results_json, log_lines, prefix='x86_64: ')
-	if returncode and not any(r[2] for r in results.rows[before:]):
-		results.add('x86_64: kunit.py', 0, 1, f'exited {returncode}')
-	step_kernel_log(results, os.path.join(X86_BUILD, 'test.log'),
-			'kernel log (x86_64, KUnit)')
+	kunit_step(results, X86_BUILD, X86_JSON, X86_KUNITCONFIGS, timeout=900,
+		   prefix='x86_64: ', log_label='kernel log (x86_64, KUnit)',
+		   log=os.path.join(BUILD, 'kunit-x86_64.log'), arch='x86_64')
 
 
 def all_passed(programs, names):
@@ -973,10 +990,11 @@ def x86_boot(work, kernel, programs, iommu, log, args=()):
 
 
 def step_x86_user(results):
-	"""User space on the x86_64 kernel, a guest per virtual IOMMU: the uAPI
-	test on the samples and on vfio-pci with the edu device, the stress
-	test on two vCPUs; iommufd's selftests in the intel-iommu guest, and
-	on the base + fixes built for x86_64, in the same machine."""
+	"""User space on the x86_64 kernel, a guest per virtual IOMMU: the uAPI,
+	stress (two vCPUs) and fault injection tests on vfio-pci with the edu
+	device in each; where the mock IOMMU probes devices (virtio-iommu) the
+	uAPI and stress tests on the samples too, and iommufd's selftests,
+	compared with the base + fixes built for x86_64 if one fails."""
 	banner('User space on x86_64 (q35 under TCG): vfio-pci and the edu '
 	       'device behind intel-iommu and virtio-iommu; iommufd\'s '
 	       'selftests against the ' + BASELINE_LABEL)
@@ -986,26 +1004,28 @@ def step_x86_user(results):
 	try:
 		programs = build_programs(KSRC, os.path.join(X86_USER_BUILD,
 							     'programs'),
-					  log, vfio=True, uapi_args=())
+					  log, vfio=True, vfio_args=())
 	except uml_user.Error as e:
 		results.add('x86_64: user space', 0, 1, str(e))
 		return
-	# The uAPI and stress tests, then iommufd's selftests (build_programs()
-	# order); the device cdev's fault injection runs under UML only. Next
-	# to an IOMMU the mock IOMMU cannot share the guest with, only vfio-pci
-	# is tested, and iommufd's selftests run in the other guest.
-	uapi, stress = programs[0][0], programs[1]
+	# The uAPI, stress and fault injection tests, then iommufd's selftests
+	# (build_programs() order). Next to an IOMMU the mock IOMMU cannot
+	# share the guest with, only vfio-pci is tested, and iommufd's
+	# selftests run in the other guest. The samples' fault injection runs
+	# under UML.
+	uapi, stress, fail_nth = (program_path(p) for p in programs[:3])
 	selftests = programs[-len(uml_user.IOMMU_PROGRAMS):]
+	only_pci = ['-v', 'vfio_pci']
 	patched = {}
 	for iommu, spec in x86_guest.IOMMUS.items():
 		prefix = f'x86_64 {iommu}: '
 		work = os.path.join(X86_USER_BUILD, iommu)
 		os.makedirs(work, exist_ok=True)
 		if spec.mock:
-			guest = [uapi, stress] + selftests
+			guest = [uapi, stress, (fail_nth, only_pci)] + selftests
 			kinds = X86_DRIVER_KINDS
 		else:
-			guest = [(uapi, ['-v', 'vfio_pci'])]
+			guest = [(p, only_pci) for p in (uapi, stress, fail_nth)]
 			kinds = {'vfio-pci': 'pci'}
 		try:
 			boot = x86_boot(work, X86_KERNEL, guest, iommu, log,
@@ -1016,8 +1036,9 @@ def step_x86_user(results):
 			continue
 		ran = uml_user.results_by_program(boot.log_lines())
 		step_uapi_results(results, ran, prefix, kinds)
+		step_stress_results(results, ran, prefix)
+		step_fail_nth_results(results, ran, boot.log_lines(), prefix)
 		if spec.mock:
-			step_stress_results(results, ran, prefix)
 			patched = ran
 		step_kernel_log(results, boot.log, f'kernel log (x86_64 {iommu})')
 
@@ -1079,13 +1100,11 @@ def step_sanitizers(results):
 	VFIO test programs and a kmemleak scan as user space."""
 	banner('The memory-checking kernel (KASAN, UBSAN, kmemleak): KUnit, '
 	       'then the VFIO test programs and a kmemleak scan')
-	_, results_json, log_lines = run_kunit(
-		SANITIZERS_BUILD, SANITIZERS_JSON,
-		KUNITCONFIGS + [SANITIZERS_CONFIG], timeout=900,
-		log=os.path.join(BUILD, 'sanitizers-kunit.log'))
-	kunit_counts(results, results_json, log_lines, prefix='sanitizers: ')
-	step_kernel_log(results, os.path.join(SANITIZERS_BUILD, 'test.log'),
-			'kernel log (sanitizers, KUnit)')
+	kunit_step(results, SANITIZERS_BUILD, SANITIZERS_JSON,
+		   KUNITCONFIGS + [SANITIZERS_CONFIG], timeout=900,
+		   prefix='sanitizers: ',
+		   log_label='kernel log (sanitizers, KUnit)',
+		   log=os.path.join(BUILD, 'sanitizers-kunit.log'))
 
 	work = os.path.join(USER_BUILD, 'sanitizers')
 	ulog = os.path.join(work, 'build.log')
@@ -1093,8 +1112,7 @@ def step_sanitizers(results):
 		os.makedirs(work, exist_ok=True)
 		open(ulog, 'w').close()
 		programs = [p for p in build_programs(KSRC, work, ulog, vfio=True)
-			    if os.path.basename(p[0] if isinstance(p, tuple)
-						else p).startswith('vfio_')]
+			    if program_name(p).startswith('vfio_')]
 		scan = os.path.join(work, 'kmemleak-scan')
 		uml_user._run(['gcc', '-static', '-O2', '-Wall', '-o', scan,
 			       KMEMLEAK_SCAN], ulog)
@@ -1109,8 +1127,7 @@ def step_sanitizers(results):
 		return
 	ran = uml_user.results_by_program(boot.log_lines())
 	for path in programs:
-		name = os.path.basename(path[0] if isinstance(path, tuple)
-					else path)
+		name = program_name(path)
 		count_program(results, ran, name, f'sanitizers: {name}',
 			      kernel='sanitizers')
 	scans = [r for r in uml_user.parse_console(boot.log_lines())
@@ -1503,7 +1520,6 @@ def step_newest(results):
 		shutil.rmtree(NEWEST)
 	os.makedirs(NEWEST)
 	deb = os.path.join(NEWEST, 'deb')
-	tree = os.path.join(NEWEST, 'unpacked')
 	with open(log, 'w') as out:
 		ok = run(['apt-get', 'download', f'{pkg}={version}'], cwd=NEWEST,
 			 stdout=out, stderr=subprocess.STDOUT).returncode == 0
@@ -1511,19 +1527,12 @@ def step_newest(results):
 		ok = ok and len(debs) == 1 and run(
 			['dpkg', '-x', debs[0], deb], cwd=NEWEST, stdout=out,
 			stderr=subprocess.STDOUT).returncode == 0
-		tarball = os.path.join(deb, series.TARBALL.lstrip('/'))
-		os.makedirs(tree)
-		ok = ok and run(['tar', '-xJf', tarball, '-C', tree],
-				stdout=out, stderr=subprocess.STDOUT).returncode == 0
 	if not ok:
-		results.add('newest: fetched and unpacked', 0, 1, f'see {log}')
+		results.add('newest: fetched', 0, 1, f'see {log}')
 		return
-	shutil.move(os.path.join(tree, 'linux-source-6.12'), ksrc)
-	ident = series.identity_env('Base Import <base@localhost>', '@0 +0000')
-	series.git('init', '-q', cwd=ksrc)
-	series.git('add', '-A', '-f', cwd=ksrc)
-	series.git('commit', '-q', '--no-verify', '-m', f'{pkg} {version}',
-		   cwd=ksrc, env=ident)
+	series.unpack_tarball(os.path.join(deb, series.TARBALL.lstrip('/')),
+			      ksrc, f'{pkg} {version}')
+	ident = series.BASE_IDENTITY
 
 	series.export(None)
 	patches = sorted(os.path.join(series.EXPORT_DIR, p)
@@ -1540,16 +1549,10 @@ def step_newest(results):
 		print(f'  the pin cannot move to {version}: the series does not '
 		      'apply')
 		return
-	before = len(results.rows)
-	build = os.path.join(NEWEST, 'kunit-uml')
-	returncode, results_json, log_lines = run_kunit(
-		build, os.path.join(NEWEST, 'kunit-results.json'), KUNITCONFIGS,
-		timeout=600, log=os.path.join(NEWEST, 'kunit.log'), ksrc=ksrc)
-	kunit_counts(results, results_json, log_lines, prefix='newest: ')
-	if returncode and not any(r[2] for r in results.rows[before:]):
-		results.add('newest: kunit.py', 0, 1, f'exited {returncode}')
-	step_kernel_log(results, os.path.join(build, 'test.log'),
-			'newest: kernel log')
+	kunit_step(results, os.path.join(NEWEST, 'kunit-uml'),
+		   os.path.join(NEWEST, 'kunit-results.json'), KUNITCONFIGS,
+		   timeout=600, prefix='newest: ', log_label='newest: kernel log',
+		   log=os.path.join(NEWEST, 'kunit.log'), ksrc=ksrc)
 	good = not any(r[2] for r in results.rows)
 	print(f'\n  the pin {"can" if good else "cannot"} move from {pinned} to '
 	      f'{version}' + ('' if good else ': see the failures above'))

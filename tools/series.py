@@ -82,7 +82,7 @@ def makefile_version(makefile):
 
 
 def unpack_base():
-	"""Unpack the tarball into build/linux and commit it as tag 'base'."""
+	"""Unpack the pinned tarball into build/linux and tag it 'base'."""
 	pkg, pinned = read_pin()
 	have = installed_version()
 	if not have:
@@ -90,20 +90,29 @@ def unpack_base():
 	if have != pinned:
 		die(f'{pkg} {have} installed, {pinned} pinned in linux/base: '
 		    'run tools/install-toolchain.sh')
-	log('UNPACK', f'{TARBALL} ({pkg} {have})')
-	tmp = tempfile.mkdtemp(dir=BUILD)
-	subprocess.run(['tar', '-xJf', TARBALL, '-C', tmp], check=True)
-	shutil.move(os.path.join(tmp, 'linux-source-6.12'), KSRC)
-	os.rmdir(tmp)
-	git('init', '-q', '-b', 'series')
+	unpack_tarball(TARBALL, KSRC, f'{pkg} {have}')
 	git('config', 'core.abbrev', '12')
-	with open(os.path.join(KSRC, 'Makefile')) as f:
+	git('tag', 'base')
+
+
+def unpack_tarball(tarball, dest, label):
+	"""Unpack a linux-source tarball into dest, a new git repository on
+	branch 'series' whose one commit holds the tree; label (the package
+	and its version) goes into the commit's subject."""
+	log('UNPACK', f'{tarball} ({label})')
+	parent = os.path.dirname(dest)
+	os.makedirs(parent, exist_ok=True)
+	tmp = tempfile.mkdtemp(dir=parent)
+	subprocess.run(['tar', '-xJf', tarball, '-C', tmp], check=True)
+	shutil.move(os.path.join(tmp, 'linux-source-6.12'), dest)
+	os.rmdir(tmp)
+	git('init', '-q', '-b', 'series', cwd=dest)
+	with open(os.path.join(dest, 'Makefile')) as f:
 		version = makefile_version(f.read())
 	log('COMMIT', f'pristine base Linux {version} (about 30 s)')
-	git('add', '-A', '-f')
-	git('commit', '-q', '--no-verify', '-m', f'Linux {version} ({pkg} {have})',
-	    env=identity_env('Base Import <base@localhost>', '@0 +0000'))
-	git('tag', 'base')
+	git('add', '-A', '-f', cwd=dest)
+	git('commit', '-q', '--no-verify', '-m', f'Linux {version} ({label})',
+	    cwd=dest, env=BASE_IDENTITY)
 
 
 def identity_env(ident, date):
@@ -112,6 +121,10 @@ def identity_env(ident, date):
 	return {'GIT_AUTHOR_NAME': name, 'GIT_AUTHOR_EMAIL': email,
 		'GIT_COMMITTER_NAME': name, 'GIT_COMMITTER_EMAIL': email,
 		'GIT_AUTHOR_DATE': date, 'GIT_COMMITTER_DATE': date}
+
+
+# The author and committer of the base's one commit.
+BASE_IDENTITY = identity_env('Base Import <base@localhost>', '@0 +0000')
 
 
 class Entry:

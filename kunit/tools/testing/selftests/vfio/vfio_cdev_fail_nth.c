@@ -45,19 +45,23 @@
  *     destroys (IOMMU_DESTROY returns 0), no page of the user memory is
  *     pinned any more (IOMMU_TEST_OP_MD_CHECK_REFS), and the device binds
  *     to a fresh iommufd, attaches to a fresh IOAS and reaches a page mapped
- *     there: its mock IOMMU domain maps it, or it reads and writes it
- *     through both regions;
+ *     there: its mock IOMMU domain maps it, the edu device copies within
+ *     it, or it reads and writes it through both regions;
  *   - the kernel logged no WARNING, BUG, lockdep, KASAN, UBSAN or kmemleak
  *     report (/dev/kmsg).
  *
  * The devices are those of the VFIO sample drivers, found through the
  * driver of /sys/class/vfio-dev/vfioN/device, as vfio_cdev_uapi_test finds
- * them; a variant whose device is missing is skipped, and so is every test
- * on a kernel without failslab. Needs CONFIG_VFIO_DEVICE_CDEV,
- * CONFIG_IOMMUFD_TEST, CONFIG_SAMPLE_VFIO_DEVICES built in with the C and
- * Rust VFIO samples, CONFIG_FAULT_INJECTION_DEBUG_FS with CONFIG_FAILSLAB,
+ * them, and on QEMU's x86_64 guests the edu device bound to vfio-pci
+ * (variant vfio_pci, behind a virtual IOMMU; exclude it elsewhere with
+ * "-v" of the other variants or "-V vfio_pci"); a variant whose device is
+ * missing is skipped, and so is every test on a kernel without failslab.
+ * Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD_TEST,
+ * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples,
+ * CONFIG_FAULT_INJECTION_DEBUG_FS with CONFIG_FAILSLAB,
  * CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_USERCOPY, a kernel
- * booted with vfio_sample_devices.count=1, devtmpfs on /dev and debugfs on
+ * booted with vfio_sample_devices.count=1 (and vfio_pci.ids=1234:11e8 on
+ * QEMU with "-device edu"), devtmpfs on /dev and debugfs on
  * /sys/kernel/debug. As root:
  *
  *	./vfio_cdev_fail_nth
@@ -247,31 +251,39 @@ static void fail_nth_arm(struct __test_metadata *_metadata, int fd,
 }
 
 /*
- * Stop injecting; return how many fault sites were still to come before
- * the armed one, 0 if it was reached (and failed). Reading and writing
- * fail-nth are fault sites of fail_usercopy themselves: if one of them
- * faults, the sequence did not reach the armed site.
+ * Stop injecting; store in @left how many fault sites were still to come
+ * before the armed one, 0 if it was reached (and failed). Reading and
+ * writing fail-nth are fault sites of fail_usercopy themselves: if one of
+ * them faults, the sequence did not reach the armed site. 0, or the errno
+ * of a read or write that failed otherwise.
  */
-static unsigned int fail_nth_disarm(struct __test_metadata *_metadata,
-				    int fd)
+static int fail_nth_stop(int fd, unsigned int *left)
 {
-	unsigned int left = 1;
 	char buf[16];
 	ssize_t len;
 
+	*left = 1;
 	len = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (len > 0) {
 		buf[len] = '\0';
-		left = strtoul(buf, NULL, 10);
-	} else {
-		ASSERT_EQ(-1, len);
-		ASSERT_EQ(EFAULT, errno);
+		*left = strtoul(buf, NULL, 10);
+	} else if (!len || errno != EFAULT) {
+		return len ? errno : EIO;
 	}
-	if (pwrite(fd, "0", 1, 0) != 1) {
-		ASSERT_EQ(EFAULT, errno);
-		left = left ?: 1;
-		ASSERT_EQ(1, pwrite(fd, "0", 1, 0));
-	}
+	if (pwrite(fd, "0", 1, 0) == 1)
+		return 0;
+	if (errno != EFAULT)
+		return errno;
+	*left = *left ?: 1;
+	return pwrite(fd, "0", 1, 0) == 1 ? 0 : errno;
+}
+
+static unsigned int fail_nth_disarm(struct __test_metadata *_metadata,
+				    int fd)
+{
+	unsigned int left;
+
+	ASSERT_EQ(0, fail_nth_stop(fd, &left));
 	return left;
 }
 
@@ -332,6 +344,11 @@ struct sequence {
 	enum step_id failed;		/* the call that failed, or STEP_NONE */
 	int err;			/* its errno; 0: it did the wrong thing */
 	long ret;			/* what it returned */
+	/* if >= 0, fail-nth, to stop injecting before DETACH and close */
+	int stop_before_teardown;
+	bool stopped;			/* so it did: */
+	unsigned int left;		/*   fail_nth_stop()'s count */
+	int stop_err;			/*   and what it returned */
 };
 
 static bool step_failed(struct sequence *s, enum step_id step, long ret,
@@ -381,7 +398,8 @@ static bool dma_step(struct sequence *s, enum step_id step, int region,
  * open, BIND, IOAS_ALLOC, ATTACH, HWPT_ALLOC (or IOAS B), replace,
  * IOAS_MAP, DMA, DETACH (unless @close_attached) and close, up to the
  * first call that fails or does the wrong thing. Runs while failures are
- * injected: no system call but those of the sequence, no memory touched
+ * injected (up to DETACH or close if @s->stop_before_teardown is
+ * fail-nth): no system call but those of the sequence, no memory touched
  * for the first time.
  */
 static void run_sequence(struct vfio_dut *d, struct sequence *s,
@@ -444,6 +462,10 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
 	     !dma_step(s, STEP_DMA_WRITE_PIN, DMA_REGION_PIN, true)))
 		return;
 
+	if (s->stop_before_teardown >= 0) {
+		s->stop_err = fail_nth_stop(s->stop_before_teardown, &s->left);
+		s->stopped = true;
+	}
 	if (!close_attached && !step_ok(s, STEP_DETACH, vfio_detach(s->fd), 0))
 		return;
 	if (!step_ok(s, STEP_CLOSE, close(s->fd), 0))
@@ -513,9 +535,9 @@ static bool errno_explained(bool emulated, enum step_id step, int err)
 
 /*
  * The device binds to @iommufd, attaches to a new IOAS, reaches @page
- * mapped there (its mock IOMMU domain maps it, or it reads and writes it
- * through both regions), detaches and closes; the IOAS goes, and nothing
- * is left pinned
+ * mapped there (its mock IOMMU domain maps it, the edu device copies
+ * within it, or it reads and writes it through both regions), detaches and
+ * closes; the IOAS goes, and nothing is left pinned
  */
 static void check_device_works(struct __test_metadata *_metadata,
 			       struct vfio_dut *d, unsigned char *page)
@@ -572,7 +594,7 @@ static void check_clean(struct __test_metadata *_metadata,
 	if (s->auto_hwpt)
 		ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, s->auto_hwpt));
 	if (s->hwpt) {
-		if (s->mapped)
+		if (s->mapped && !d->edu)
 			ASSERT_EQ(0, md_check_map(d->iommufd, s->hwpt, TEST_IOVA,
 						  s->mem, s->len));
 		ASSERT_EQ(0, iommufd_destroy(d->iommufd, s->hwpt));
@@ -655,14 +677,39 @@ static void log_fails(struct __test_metadata *_metadata,
 }
 
 /*
+ * A run of the sequence on @len bytes of user memory at @mem; injection
+ * stops before its teardown if @stop_before_teardown is fail-nth (not -1)
+ */
+static void sequence_init(struct sequence *s, unsigned char *mem,
+			  size_t len, int stop_before_teardown)
+{
+	*s = (struct sequence){ .mem = mem, .len = len, .failed = STEP_NONE,
+				.stop_before_teardown = stop_before_teardown };
+}
+
+/*
+ * After a run of @s, injection stopped: how many fault sites were still to
+ * come before the armed one when it stopped
+ */
+static unsigned int sequence_left(struct __test_metadata *_metadata,
+				  const struct sequence *s, int fail_nth)
+{
+	if (!s->stopped)
+		return fail_nth_disarm(_metadata, fail_nth);
+	ASSERT_EQ(0, s->stop_err);
+	return s->left;
+}
+
+/*
  * The sequence, with the N-th fault site failing, for N = 1, 2, ... until
  * it completes: it had N-1 fault sites then, and about as many when
  * counted with nothing failing (how many slab allocations need a new slab
- * page varies). Each run is checked, then the state after it.
+ * page varies). Each run is checked, then the state after it. Unless
+ * @inject_teardown, DETACH and close run with no failure injected.
  */
 static void fail_each_site(struct __test_metadata *_metadata,
 			   struct vfio_dut *d, int kmsg, const char *driver,
-			   bool close_attached)
+			   bool close_attached, bool inject_teardown)
 {
 	unsigned int fails[NR_STEPS][ARRAY_SIZE(counted_errnos)] = {};
 	unsigned int nth, left, sites = 0;
@@ -684,11 +731,10 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	 * set beyond them, the count left says how many were passed
 	 */
 	for (i = 0; i < 2; i++) {
-		s = (struct sequence){ .mem = mem, .len = len,
-				       .failed = STEP_NONE };
+		sequence_init(&s, mem, len, inject_teardown ? -1 : fail_nth);
 		fail_nth_arm(_metadata, fail_nth, i ? UINT_MAX : 0);
 		run_sequence(d, &s, close_attached);
-		left = fail_nth_disarm(_metadata, fail_nth);
+		left = sequence_left(_metadata, &s, fail_nth);
 		check_run(_metadata, d, &s, 0, 1, fails);
 		sites = UINT_MAX - left;
 		check_clean(_metadata, d, &s, false, page);
@@ -698,11 +744,10 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	for (nth = 1; ; nth++) {
 		ASSERT_GT(MAX_NTH, nth)
 			TH_LOG("the sequence still fails at nth %u", nth);
-		s = (struct sequence){ .mem = mem, .len = len,
-				       .failed = STEP_NONE };
+		sequence_init(&s, mem, len, inject_teardown ? -1 : fail_nth);
 		fail_nth_arm(_metadata, fail_nth, nth);
 		run_sequence(d, &s, close_attached);
-		left = fail_nth_disarm(_metadata, fail_nth);
+		left = sequence_left(_metadata, &s, fail_nth);
 		check_run(_metadata, d, &s, nth, left, fails);
 		check_clean(_metadata, d, &s, nth % 2, page);
 		ASSERT_EQ(0, kmsg_reports(_metadata, kmsg))
@@ -735,47 +780,68 @@ FIXTURE_VARIANT(vfio_cdev_fail_nth)
 {
 	const char *driver;
 	bool emulated;
+	/*
+	 * Whether DETACH and close() run with failures injected, as they do
+	 * on the samples' devices. Behind a real IOMMU they do not: DETACH
+	 * attaches the group to its blocking domain and close() gives it back
+	 * to its default domain, attaches the IOMMU core requires to succeed
+	 * (__iommu_group_set_domain_nofail()), yet 6.12's Intel VT-d and
+	 * virtio-iommu drivers allocate in them (domain_attach_iommu(), the
+	 * request to the host). A failure injected there WARNs in
+	 * drivers/iommu/iommu.c and leaves the group's domain other than the
+	 * one the device is attached to: a bug of those IOMMU drivers, which
+	 * this test finds when run with it set, not of VFIO, whose DETACH
+	 * and close() cannot fail.
+	 */
+	bool inject_teardown;
 };
 
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_physical)
 {
 	.driver = "vfio-sample-phys",
 	.emulated = false,
+	.inject_teardown = true,
 };
 
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_emulated)
 {
 	.driver = "vfio-sample-emul",
 	.emulated = true,
+	.inject_teardown = true,
 };
 
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, rust_physical)
 {
 	.driver = "rust-vfio-phys",
 	.emulated = false,
+	.inject_teardown = true,
 };
 
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, rust_emulated)
 {
 	.driver = "rust-vfio-emul",
 	.emulated = true,
+	.inject_teardown = true,
+};
+
+FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, vfio_pci)
+{
+	.driver = EDU_DRIVER,
+	.emulated = false,
+	.inject_teardown = false,
 };
 
 FIXTURE_SETUP(vfio_cdev_fail_nth)
 {
 	struct vfio_dut *d = &self->d;
 
-	d->emulated = variant->emulated;
-	d->fd = -1;
-	d->iommufd = -1;
 	self->kmsg = -1;
+	if (dut_init(d, variant->driver, variant->emulated))
+		SKIP(return, "no VFIO device of driver %s: needs %s",
+		     variant->driver, dut_needs(d));
 	if (!have_fault_injection)
 		SKIP(return,
 		     "no fault injection: needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB and debugfs");
-	if (find_vfio_device(variant->driver, d))
-		SKIP(return,
-		     "no VFIO device of driver %s: needs CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1",
-		     variant->driver);
 	self->kmsg = kmsg_open(_metadata);
 	d->iommufd = open_iommufd(_metadata);
 }
@@ -801,7 +867,7 @@ FIXTURE_TEARDOWN(vfio_cdev_fail_nth)
 TEST_F_TIMEOUT(vfio_cdev_fail_nth, qemu_order, TIMEOUT)
 {
 	fail_each_site(_metadata, &self->d, self->kmsg, variant->driver,
-		       false);
+		       false, variant->inject_teardown);
 }
 
 /*
@@ -811,7 +877,7 @@ TEST_F_TIMEOUT(vfio_cdev_fail_nth, qemu_order, TIMEOUT)
 TEST_F_TIMEOUT(vfio_cdev_fail_nth, close_attached, TIMEOUT)
 {
 	fail_each_site(_metadata, &self->d, self->kmsg, variant->driver,
-		       true);
+		       true, variant->inject_teardown);
 }
 
 TEST_HARNESS_MAIN

@@ -34,11 +34,14 @@
  *
  * The devices are those of the VFIO sample drivers, found through the
  * driver of /sys/class/vfio-dev/vfioN/device, as vfio_cdev_uapi_test finds
- * them; a variant whose device is missing is skipped. Needs
- * CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD_TEST and
- * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples, a
- * kernel booted with vfio_sample_devices.count=1 and devtmpfs on /dev. As
- * root:
+ * them, and on QEMU's x86_64 guests the edu device bound to vfio-pci
+ * (variant vfio_pci, behind a virtual IOMMU; exclude it elsewhere with
+ * "-v" of the other variants or "-V vfio_pci"); a variant whose device is
+ * missing is skipped. Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD_TEST
+ * and CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO
+ * samples, a kernel booted with vfio_sample_devices.count=1 (and
+ * vfio_pci.ids=1234:11e8 on QEMU with "-device edu") and devtmpfs on /dev.
+ * As root:
  *
  *	./vfio_cdev_stress_test
  */
@@ -297,8 +300,8 @@ static void dut_close(struct __test_metadata *_metadata, struct vfio_dut *d)
 
 /*
  * The bound device attaches to a new IOAS, reaches a page mapped there (its
- * mock IOMMU domain maps it, or it reads and writes it through both
- * regions), detaches, and the IOAS goes.
+ * mock IOMMU domain maps it, the edu device copies within it, or it reads
+ * and writes it through both regions), detaches, and the IOAS goes.
  */
 static void check_device_works(struct __test_metadata *_metadata,
 			       struct vfio_dut *d)
@@ -506,18 +509,20 @@ FIXTURE_VARIANT_ADD(vfio_cdev_stress, rust_emulated)
 	.emulated = true,
 };
 
+FIXTURE_VARIANT_ADD(vfio_cdev_stress, vfio_pci)
+{
+	.driver = EDU_DRIVER,
+	.emulated = false,
+};
+
 FIXTURE_SETUP(vfio_cdev_stress)
 {
 	struct vfio_dut *d = &self->d;
 
-	d->emulated = variant->emulated;
-	d->fd = -1;
-	d->iommufd = -1;
 	self->kmsg = -1;
-	if (find_vfio_device(variant->driver, d))
-		SKIP(return,
-		     "no VFIO device of driver %s: needs CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1",
-		     variant->driver);
+	if (dut_init(d, variant->driver, variant->emulated))
+		SKIP(return, "no VFIO device of driver %s: needs %s",
+		     variant->driver, dut_needs(d));
 	self->kmsg = kmsg_open(_metadata);
 	d->iommufd = open_iommufd(_metadata);
 }

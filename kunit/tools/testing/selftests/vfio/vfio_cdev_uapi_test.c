@@ -109,14 +109,9 @@ static int mock_domain(int iommufd, __u32 ioas_id, __u32 *stdev_id,
 static void dut_setup(struct __test_metadata *_metadata, struct vfio_dut *d,
 		      const char *driver, bool emulated)
 {
-	d->emulated = emulated;
-	d->edu = !strcmp(driver, EDU_DRIVER);
-	d->fd = -1;
-	d->iommufd = -1;
-	if (find_vfio_device(driver, d))
+	if (dut_init(d, driver, emulated))
 		SKIP(return, "no VFIO device of driver %s: needs %s", driver,
-		     d->edu ? "QEMU's edu device and vfio_pci.ids=1234:11e8" :
-		     "CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1");
+		     dut_needs(d));
 	d->iommufd = open_iommufd(_metadata);
 	d->fd = open(d->cdev, O_RDWR);
 	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
@@ -1266,24 +1261,16 @@ static bool iommu_fault_reported(int kmsg, __u64 iova)
 {
 	char rec[8192], exact[32], page[32], *msg;
 	double end = now() + EDU_DMA_TIMEOUT;
-	ssize_t len;
 
 	snprintf(exact, sizeof(exact), "%#llx", (unsigned long long)iova);
 	snprintf(page, sizeof(page), "%#llx",
 		 (unsigned long long)(iova & ~(__u64)(page_size() - 1)));
 	while (now() < end) {
-		len = read(kmsg, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)
-			continue;
-		if (len <= 0) {
+		msg = kmsg_next(kmsg, rec, sizeof(rec));
+		if (!msg) {
 			usleep(10000);
 			continue;
 		}
-		rec[len] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		if (!strstr(msg, "fault"))
-			continue;
 		if ((strstr(msg, "DMAR: [DMA ") && strstr(msg, page)) ||
 		    (strstr(msg, " fault from EP ") && strstr(msg, exact)))
 			return true;
@@ -1302,7 +1289,7 @@ static void kmsg_settle(int kmsg)
 	char rec[8192];
 
 	while (now() < quiet && now() < end) {
-		if (read(kmsg, rec, sizeof(rec)) > 0 || errno == EPIPE)
+		if (kmsg_next(kmsg, rec, sizeof(rec)))
 			quiet = now() + 0.5;
 		else
 			usleep(10000);

@@ -396,6 +396,28 @@ static inline int vfio_region_info(int fd, __u32 index,
 }
 
 /*
+ * Set @d up for the device of @driver, an emulated one if @emulated, not
+ * yet open nor bound, and find it (find_vfio_device()).
+ */
+static inline int dut_init(struct vfio_dut *d, const char *driver,
+			   bool emulated)
+{
+	d->emulated = emulated;
+	d->edu = !strcmp(driver, EDU_DRIVER);
+	d->fd = -1;
+	d->iommufd = -1;
+	return find_vfio_device(driver, d);
+}
+
+/* What makes the device of @d exist, for a test that did not find it */
+static inline const char *dut_needs(const struct vfio_dut *d)
+{
+	return d->edu ?
+	       "QEMU's edu device and vfio_pci.ids=1234:11e8" :
+	       "CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1";
+}
+
+/*
  * Make the edu device behind the bound vfio-pci fd @fd copy @len bytes
  * (at most a page) between offset @off of its buffer and @iova, towards
  * the IOVA if @to_bus: turn on its memory space and bus mastering in its
@@ -598,9 +620,36 @@ static inline int kmsg_open(struct __test_metadata *_metadata)
 }
 
 /*
+ * The message of the next record of @kmsg, read into @rec (@size bytes),
+ * without its header and newline: a record is
+ * "<prio>,<seq>,<time>,<flags>;<message>\n". Records the kernel overwrote
+ * before they were read (EPIPE) are passed over. NULL when there is no
+ * record yet (errno EAGAIN) or on an error (errno says which).
+ */
+static inline char *kmsg_next(int kmsg, char *rec, size_t size)
+{
+	char *msg, *end;
+	ssize_t len;
+
+	errno = 0;
+	do
+		len = read(kmsg, rec, size - 1);
+	while (len < 0 && errno == EPIPE);
+	if (len <= 0)
+		return NULL;
+	rec[len] = '\0';
+	msg = strchr(rec, ';');
+	msg = msg ? msg + 1 : rec;
+	end = strchr(msg, '\n');
+	if (end)
+		*end = '\0';
+	return msg;
+}
+
+/*
  * Log each record of @kmsg, up to the last one, that reports a bug: a
  * WARNING, BUG, Oops, lockdep, hung task, KASAN, UBSAN or kmemleak report;
- * return how many did. A record is "<prio>,<seq>,<time>,<flags>;<message>\n".
+ * return how many did.
  */
 static inline int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
 {
@@ -609,25 +658,11 @@ static inline int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
 		"possible recursive locking", "circular locking", "INFO: ",
 		"Oops", "KASAN", "UBSAN", "suspected memory leak",
 	};
-	char rec[8192], *msg, *end;
+	char rec[8192], *msg;
 	int found = 0;
-	ssize_t len;
 	size_t i;
 
-	for (;;) {
-		len = read(kmsg, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)	/* records were overwritten */
-			continue;
-		if (len < 0)	/* EAGAIN: no more records */
-			EXPECT_EQ(EAGAIN, errno);
-		if (len <= 0)
-			return found;
-		rec[len] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		end = strchr(msg, '\n');
-		if (end)
-			*end = '\0';
+	while ((msg = kmsg_next(kmsg, rec, sizeof(rec)))) {
 		for (i = 0; i < ARRAY_SIZE(kernel_reports); i++) {
 			if (!strstr(msg, kernel_reports[i]))
 				continue;
@@ -636,6 +671,9 @@ static inline int kmsg_reports(struct __test_metadata *_metadata, int kmsg)
 			break;
 		}
 	}
+	if (errno)	/* EAGAIN: no more records */
+		EXPECT_EQ(EAGAIN, errno);
+	return found;
 }
 
 #endif /* __KSELFTEST_HARNESS_H */
