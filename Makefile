@@ -41,7 +41,9 @@ toolchain:
 tree: toolchain
 	@$(PYTHON) tools/series.py prepare
 
-# git format-patch --cover-letter --base of the series, to build/series/.
+# The submissions of linux/submissions, each to its folder of build/series/:
+# git format-patch --cover-letter --base --signoff as the git user (who must
+# be set: user.name, user.email), with To: and Cc: from get_maintainer.pl.
 series: tree
 	@$(PYTHON) tools/series.py export
 

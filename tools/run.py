@@ -1534,10 +1534,8 @@ def step_newest(results):
 			      ksrc, f'{pkg} {version}')
 	ident = series.BASE_IDENTITY
 
-	series.export(None)
-	patches = sorted(os.path.join(series.EXPORT_DIR, p)
-			 for p in os.listdir(series.EXPORT_DIR)
-			 if p.endswith('.patch') and not p.startswith('0000-'))
+	subs = series.export(None, signoff=bool(series.exporter()))
+	patches = [p for sub in subs for p in sub.patches()]
 	res = series.git('am', '-q', *patches, cwd=ksrc, env=ident, check=False)
 	applied = series.git('rev-list', '--count', 'HEAD', cwd=ksrc)
 	applies = res == '' and int(applied) == len(patches) + 1

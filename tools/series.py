@@ -10,8 +10,9 @@ scratch index, so the work tree is only touched by the final 'git reset
 --hard', which rewrites just the files that differ: a re-run rebuilds the
 kernel incrementally.
 
-A series entry is linux/series/NNNN-name.commit: the commit message (its last
-Signed-off-by names the author), a line '---', then one line per change:
+A series entry is linux/series/NNNN-name.commit: the commit message (no
+Signed-off-by: the commits are the git user's, who signs them off on export),
+a line '---', then one line per change:
 
     patch linux/patches/NAME.diff   a diff against the tree, for files the
                                     kernel already has
@@ -19,9 +20,11 @@ Signed-off-by names the author), a line '---', then one line per change:
                                     kernel file PATH (TOP is c-core,
                                     rust-bindings or kunit)
 
-Other commands: 'export' writes 'git format-patch --cover-letter --base' to
-build/series, 'check' verifies that export with 'git am' on the pristine base
-and 'checkpatch.pl --strict' (ignores: linux/checkpatch.ignore).
+Other commands: 'export' writes 'git format-patch --cover-letter --base
+--signoff' to build/series, as the git user (user.name, user.email), and
+refuses without one; 'check' verifies that export with 'git am' on the
+pristine base and 'checkpatch.pl --strict' (ignores:
+linux/checkpatch.ignore).
 """
 
 import argparse
@@ -31,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, 'build')
@@ -139,10 +143,9 @@ class Entry:
 			die(f'{self.name}: no "---" line before the change list')
 		message, changes = text.split('\n---\n', 1)
 		self.message = message.strip() + '\n'
-		signoffs = re.findall(r'^Signed-off-by: (.+)$', message, re.M)
-		if not signoffs:
-			die(f'{self.name}: no Signed-off-by')
-		self.author = signoffs[-1].strip()
+		if re.search(r'^Signed-off-by:', message, re.M):
+			die(f'{self.name}: a Signed-off-by line; the series is '
+			    'signed off by the git user who exports it')
 		self.changes = []
 		for line in changes.splitlines():
 			line = line.split('#', 1)[0].strip()
@@ -168,6 +171,23 @@ def entries():
 	return [Entry(os.path.join(SERIES_DIR, n)) for n in names]
 
 
+def exporter():
+	"""'Name <email>' of the git user (user.name and user.email as git
+	reads them for the project, or GIT_COMMITTER_NAME and
+	GIT_COMMITTER_EMAIL), or None when there is none."""
+	name = os.environ.get('GIT_COMMITTER_NAME') or \
+		git('config', 'user.name', cwd=TOP, check=False)
+	email = os.environ.get('GIT_COMMITTER_EMAIL') or \
+		git('config', 'user.email', cwd=TOP, check=False)
+	return f'{name} <{email}>' if name and email else None
+
+
+# The author and committer of build/linux's commits when there is no git
+# user: those commits stay local, and only an export, which needs a git
+# user, gives the series an identity.
+LOCAL_IDENTITY = 'vfio-contract series tool <series@localhost>'
+
+
 def commit_date():
 	"""One date for every commit of the series: the project's last commit."""
 	date = subprocess.run(['git', 'log', '-1', '--format=%ct'], cwd=TOP,
@@ -181,7 +201,7 @@ def build_commits(series):
 	os.close(fd)
 	os.unlink(index)
 	env = {'GIT_INDEX_FILE': index}
-	date = commit_date()
+	ident = identity_env(exporter() or LOCAL_IDENTITY, commit_date())
 	parent = git('rev-parse', 'base^{commit}')
 	try:
 		git('read-tree', parent, env=env)
@@ -204,8 +224,7 @@ def build_commits(series):
 					    f'{mode},{blob},{kpath}', env=env)
 			tree = git('write-tree', env=env)
 			parent = git('commit-tree', tree, '-p', parent,
-				     input=entry.message,
-				     env=identity_env(entry.author, date))
+				     input=entry.message, env=ident)
 	finally:
 		if os.path.exists(index):
 			os.unlink(index)
@@ -250,27 +269,136 @@ def prepare(_args):
 	log('SERIES', f'{len(series)} commits on base, tip {tip[:12]}')
 
 
-def export(_args):
+SUBMISSIONS = os.path.join(TOP, 'linux', 'submissions')
+COVERS_DIR = os.path.join(TOP, 'linux', 'covers')
+
+
+class Submission:
+	"""One submission of linux/submissions: its name, subject prefix,
+	first and last series entry (their numbers), extra To: addresses,
+	and its folder under EXPORT_DIR once numbered."""
+
+	def __init__(self, fields, number):
+		self.name = fields['name']
+		self.prefix = fields['prefix']
+		self.first, self.last = fields['entries'].split()
+		self.to = fields.get('to', '').split()
+		self.folder = os.path.join(EXPORT_DIR, f'{number:02d}-{self.name}')
+
+	def patches(self):
+		"""The submission's exported patches, its cover letter excluded."""
+		return sorted(os.path.join(self.folder, p)
+			      for p in os.listdir(self.folder)
+			      if p.endswith('.patch') and not p.startswith('0000-'))
+
+
+def submissions():
+	"""linux/submissions, checked: together, in order, the submissions
+	hold every series entry once, and each has a cover letter."""
+	blocks, fields = [], {}
+	with open(SUBMISSIONS) as f:
+		for line in f.read().splitlines() + ['']:
+			line = line.split('#', 1)[0].strip()
+			if not line:
+				if fields:
+					blocks.append(fields)
+				fields = {}
+				continue
+			key, _, value = line.partition(':')
+			fields[key.strip()] = value.strip()
+	subs = [Submission(b, n) for n, b in enumerate(blocks, 1)]
+	numbers = [e.name[:4] for e in entries()]
+	at = 0
+	for sub in subs:
+		if sub.first not in numbers or sub.last not in numbers or \
+				numbers.index(sub.first) != at or \
+				numbers.index(sub.last) < at:
+			die(f'linux/submissions: {sub.name} does not take the entries '
+			    f'from {numbers[at] if at < len(numbers) else "the end"} on')
+		at = numbers.index(sub.last) + 1
+		if not os.path.isfile(os.path.join(COVERS_DIR, sub.name)):
+			die(f'linux/submissions: no cover letter linux/covers/{sub.name}')
+	if at != len(numbers):
+		die(f'linux/submissions: entries from {numbers[at]} on are in no '
+		    'submission')
+	return subs
+
+
+def recipients(patches):
+	"""(To, Cc) of patches from scripts/get_maintainer.pl: maintainers
+	and supporters To, reviewers and lists Cc."""
+	res = subprocess.run(['scripts/get_maintainer.pl', '--no-git',
+			      '--no-git-fallback', '--rolestats', *patches],
+			     cwd=KSRC, capture_output=True, text=True, check=True)
+	to, cc = [], []
+	for line in res.stdout.splitlines():
+		m = re.match(r'(.+?) \((.*)\)$', line.strip())
+		if not m:
+			continue
+		address, roles = m.groups()
+		dest = to if re.search(r'\b(maintainer|supporter):', roles) else cc
+		if address not in dest:
+			dest.append(address)
+	return to, cc
+
+
+def export(_args, signoff=True):
+	"""The submissions of linux/submissions, each as git format-patch to
+	its folder of EXPORT_DIR: numbered within it, with its cover letter,
+	To: and Cc: from get_maintainer.pl, authored and signed off
+	(--signoff) by the git user who exports. Without signoff (the static
+	checks, when there is no git user) the patches carry no
+	Signed-off-by. Returns the submissions."""
+	user = exporter()
+	if signoff and not user:
+		die('no git user to sign the series off: set user.name and '
+		    'user.email (git config), as whoever sends the patches')
+	if user and git('log', '-1', '--format=%an <%ae>', 'series') != user:
+		die(f'build/linux was built as another git user than {user}: '
+		    'run tools/series.py prepare')
+	subs = submissions()
+	commits = git('rev-list', '--reverse', 'base..series').split()
+	numbers = [e.name[:4] for e in entries()]
+	if len(commits) != len(numbers):
+		die('build/linux does not hold the series: run tools/series.py '
+		    'prepare')
 	if os.path.isdir(EXPORT_DIR):
 		shutil.rmtree(EXPORT_DIR)
-	os.makedirs(EXPORT_DIR)
-	# The cover letter is from the series' author, not whoever runs this.
-	git('format-patch', '-q', '--cover-letter', '--base=base',
-	    '--no-signature', '-o', EXPORT_DIR, 'base..series',
-	    env=identity_env(entries()[0].author, commit_date()))
-	with open(os.path.join(TOP, 'linux', 'cover-letter')) as f:
-		cover_subject, cover_body = f.read().split('\n', 1)
-	cover = sorted(p for p in os.listdir(EXPORT_DIR) if p.startswith('0000-'))[0]
-	path = os.path.join(EXPORT_DIR, cover)
-	with open(path) as f:
-		text = f.read()
-	text = text.replace('*** SUBJECT HERE ***', cover_subject.strip())
-	text = text.replace('*** BLURB HERE ***', cover_body.strip())
-	with open(path, 'w') as f:
-		f.write(text)
-	count = len(os.listdir(EXPORT_DIR)) - 1
-	log('EXPORT', f'{count} patches and a cover letter in '
-	    f'{os.path.relpath(EXPORT_DIR, TOP)}/')
+	pkg, version = read_pin()
+	env = identity_env(user or LOCAL_IDENTITY, commit_date())
+	for n, sub in enumerate(subs):
+		first = commits[numbers.index(sub.first)]
+		last = commits[numbers.index(sub.last)]
+		args = ['format-patch', '-q', '--cover-letter', '--base=base',
+			'--no-signature', f'--subject-prefix={sub.prefix}',
+			*(['--signoff'] if signoff else []), f'{first}^..{last}']
+		git(*args, '-o', sub.folder, env=env)
+		to, cc = recipients(sub.patches())
+		shutil.rmtree(sub.folder)
+		git(*args, '-o', sub.folder, env=env,
+		    *[f'--to={a}' for a in sub.to + to], *[f'--cc={a}' for a in cc])
+		with open(os.path.join(COVERS_DIR, sub.name)) as f:
+			subject, blurb = f.read().split('\n', 1)
+		before = [s.name for s in subs[:n]]
+		base = makefile_version(git('show', 'base:Makefile'))
+		blurb = blurb.strip() + '\n\n' + textwrap.fill(
+			f'Based on Linux {base} as Debian ships it ({pkg} {version}), '
+			'imported as one commit (the base-commit below)' +
+			(', after the submissions ' + ', '.join(before) +
+			 ' (the prerequisite patches below)' if before else '') + '.',
+			width=72)
+		cover = os.path.join(sub.folder, sorted(
+			p for p in os.listdir(sub.folder) if p.startswith('0000-'))[0])
+		with open(cover) as f:
+			text = f.read()
+		text = text.replace('*** SUBJECT HERE ***', subject.strip())
+		text = text.replace('*** BLURB HERE ***', blurb)
+		with open(cover, 'w') as f:
+			f.write(text)
+		log('EXPORT', f'{os.path.relpath(sub.folder, TOP)}/: '
+		    f'[{sub.prefix}] {len(sub.patches())} patches and a cover '
+		    f'letter, to {len(sub.to + to)} and cc {len(cc)}')
+	return subs
 
 
 def checkpatch_ignores():
@@ -303,35 +431,55 @@ class Tally:
 
 
 def check_series():
-	"""git am on the pristine base, checkpatch --strict on every patch.
+	"""The submissions: git am of each, in order, on the pristine base,
+	checkpatch --strict on every patch, recipients for each.
 
 	Prints a TAP-like line per check; returns (passed, failed).
 	"""
-	export(None)
-	patches = sorted(os.path.join(EXPORT_DIR, p) for p in os.listdir(EXPORT_DIR)
-			 if not p.startswith('0000-'))
+	user = exporter()
+	subs = export(None, signoff=bool(user))
 	tally = Tally()
 	result = tally.result
+	if user:
+		print(f'# exported as the git user {user}, who signs it off')
+	else:
+		print('# no git user: exported without Signed-off-by, which '
+		      'checkpatch is told to ignore here; make series refuses')
 
 	am_tree = os.path.join(BUILD, 'am-check')
 	if not os.path.isdir(am_tree):
 		git('worktree', 'add', '-q', '--detach', am_tree, 'base')
 	git('am', '--abort', cwd=am_tree, check=False)
 	git('reset', '-q', '--hard', 'base', cwd=am_tree)
-	res = subprocess.run(['git', 'am', '-q', '--whitespace=error', *patches],
-			     cwd=am_tree, capture_output=True, text=True)
-	same = res.returncode == 0 and \
-		git('rev-parse', 'HEAD^{tree}', cwd=am_tree) == \
+	applied = True
+	for sub in subs:
+		name = os.path.basename(sub.folder)
+		res = subprocess.run(['git', 'am', '-q', '--whitespace=error',
+				      *sub.patches()], cwd=am_tree,
+				     capture_output=True, text=True)
+		applied = applied and res.returncode == 0
+		result(res.returncode == 0, f'git am of {name} '
+		       f'({len(sub.patches())} patches) on the base and the '
+		       'submissions before it', res.stdout + res.stderr)
+		if res.returncode:
+			git('am', '--abort', cwd=am_tree, check=False)
+			break
+		with open(os.path.join(sub.folder, sorted(os.listdir(
+				sub.folder))[0])) as f:
+			cover = f.read()
+		result('\nTo: ' in cover and '***' not in cover,
+		       f'{name}: its cover letter has a subject, a text and '
+		       'recipients')
+	same = applied and git('rev-parse', 'HEAD^{tree}', cwd=am_tree) == \
 		git('rev-parse', 'series^{tree}')
-	result(same, f'git am of {len(patches)} patches on the pristine base '
-	       'gives the series tree', res.stdout + res.stderr)
-	if not same:
-		git('am', '--abort', cwd=am_tree, check=False)
+	result(same, 'the submissions applied in order give the series tree')
+	patches = [p for sub in subs for p in sub.patches()]
 
 	# checkpatch runs scripts/spdxcheck.py, which needs Debian's python3
 	# (python3-ply, python3-git), not whichever python3 comes first on PATH.
 	env = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'])
-	ignore = ','.join(checkpatch_ignores())
+	ignore = ','.join(checkpatch_ignores() +
+			  ([] if user else ['MISSING_SIGN_OFF']))
 	for patch in patches:
 		cmd = ['scripts/checkpatch.pl', '--strict', '--terse', '--no-summary',
 		       '--show-types', patch]
@@ -340,7 +488,8 @@ def check_series():
 		res = subprocess.run(cmd, cwd=KSRC, capture_output=True, text=True,
 				     env=env)
 		result(res.returncode == 0 and not (res.stdout + res.stderr).strip(),
-		       f'checkpatch --strict {os.path.basename(patch)}',
+		       'checkpatch --strict '
+		       f'{os.path.relpath(patch, EXPORT_DIR)}',
 		       res.stdout + res.stderr)
 
 	# Stands in for checkpatch's FILE_PATH_CHANGES (linux/checkpatch.ignore).
@@ -434,7 +583,8 @@ def main():
 	ref.add_argument('--add', nargs='*', default=[], metavar='PATH',
 			 help='more files for the patch')
 	args = parser.parse_args()
-	rc = {'prepare': prepare, 'export': export, 'check': check,
+	rc = {'prepare': prepare, 'export': lambda a: export(a) and 0,
+	      'check': check,
 	      'refresh': refresh}[args.cmd](args)
 	sys.exit(rc or 0)
 

@@ -12,7 +12,7 @@ struct vfio_device;
 
 /*
  * File offsets of an emulated sample device: (region << shift) | iova, see
- * samples/vfio/vfio_sample_emul.c. The Rust sample has the same layout.
+ * samples/vfio/vfio_sample_emul.c.
  */
 #define VFIO_SAMPLE_REGION_SHIFT	40
 #define VFIO_SAMPLE_REGION_DMA_RW	0

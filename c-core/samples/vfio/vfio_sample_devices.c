@@ -4,8 +4,8 @@
  *
  * Given vfio_sample_devices.count=N (on the kernel command line, or when
  * loading the module), this creates N devices of each VFIO sample driver:
- * the C physical and emulated samples, and the Rust ones when they and this
- * module are built in. User space finds each as /dev/vfio/devices/vfioM;
+ * the physical and the emulated sample. User space finds each as
+ * /dev/vfio/devices/vfioM;
  * the driver of /sys/class/vfio-dev/vfioM/device names the sample. The
  * selftest tools/testing/selftests/vfio/vfio_cdev_uapi_test runs on them.
  */
@@ -34,12 +34,6 @@ struct vfio_sample_devices_driver {
 static const struct vfio_sample_devices_driver vfio_sample_drivers[] = {
 	{ "c-physical", vfio_sample_phys_create, vfio_sample_phys_destroy },
 	{ "c-emulated", vfio_sample_emul_create, vfio_sample_emul_destroy },
-#if IS_BUILTIN(CONFIG_SAMPLE_RUST_VFIO) && IS_BUILTIN(CONFIG_SAMPLE_VFIO_DEVICES)
-	{ "rust-physical", rust_vfio_sample_phys_create,
-	  rust_vfio_sample_phys_destroy },
-	{ "rust-emulated", rust_vfio_sample_emul_create,
-	  rust_vfio_sample_emul_destroy },
-#endif
 };
 
 struct vfio_sample_device {

@@ -57,7 +57,7 @@
  * "-v" of the other variants or "-V vfio_pci"); a variant whose device is
  * missing is skipped, and so is every test on a kernel without failslab.
  * Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD_TEST,
- * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples,
+ * CONFIG_SAMPLE_VFIO_DEVICES built in with the VFIO samples,
  * CONFIG_FAULT_INJECTION_DEBUG_FS with CONFIG_FAILSLAB,
  * CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_USERCOPY, a kernel
  * booted with vfio_sample_devices.count=1 (and vfio_pci.ids=1234:11e8 on
@@ -806,20 +806,6 @@ FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_physical)
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_emulated)
 {
 	.driver = "vfio-sample-emul",
-	.emulated = true,
-	.inject_teardown = true,
-};
-
-FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, rust_physical)
-{
-	.driver = "rust-vfio-phys",
-	.emulated = false,
-	.inject_teardown = true,
-};
-
-FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, rust_emulated)
-{
-	.driver = "rust-vfio-emul",
 	.emulated = true,
 	.inject_teardown = true,
 };

@@ -38,8 +38,8 @@
  * (variant vfio_pci, behind a virtual IOMMU; exclude it elsewhere with
  * "-v" of the other variants or "-V vfio_pci"); a variant whose device is
  * missing is skipped. Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD_TEST
- * and CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO
- * samples, a kernel booted with vfio_sample_devices.count=1 (and
+ * and CONFIG_SAMPLE_VFIO_DEVICES built in with the VFIO samples, a
+ * kernel booted with vfio_sample_devices.count=1 (and
  * vfio_pci.ids=1234:11e8 on QEMU with "-device edu") and devtmpfs on /dev.
  * As root:
  *
@@ -494,18 +494,6 @@ FIXTURE_VARIANT_ADD(vfio_cdev_stress, c_physical)
 FIXTURE_VARIANT_ADD(vfio_cdev_stress, c_emulated)
 {
 	.driver = "vfio-sample-emul",
-	.emulated = true,
-};
-
-FIXTURE_VARIANT_ADD(vfio_cdev_stress, rust_physical)
-{
-	.driver = "rust-vfio-phys",
-	.emulated = false,
-};
-
-FIXTURE_VARIANT_ADD(vfio_cdev_stress, rust_emulated)
-{
-	.driver = "rust-vfio-emul",
 	.emulated = true,
 };
 

@@ -14,10 +14,9 @@
  * IOMMU domain they are attached to, and for vfio-pci the device's own DMA.
  *
  * The devices under test are those of the VFIO sample drivers, found through
- * the driver of /sys/class/vfio-dev/vfioN/device (each parent of a Rust
- * sample has a driver of its own, rust-vfio-phys-N or rust-vfio-emul-N):
- *   vfio-sample-phys, rust-vfio-phys  physical devices on iommufd's mock IOMMU
- *   vfio-sample-emul, rust-vfio-emul  emulated IOMMU (iommufd_access)
+ * the driver of /sys/class/vfio-dev/vfioN/device:
+ *   vfio-sample-phys  physical devices on iommufd's mock IOMMU
+ *   vfio-sample-emul  emulated IOMMU (iommufd_access)
  * Reading or writing an emulated device's fd makes it do DMA at the file
  * offset (region << 40) | iova, up to a page at a time: region 0 through
  * vfio_dma_rw(), region 1 through vfio_pin_pages() of the page holding the
@@ -32,8 +31,8 @@
  * "-V vfio_pci -F vfio_pci" rather than count their skips.
  *
  * Needs CONFIG_VFIO_DEVICE_CDEV, CONFIG_VFIO_GROUP, CONFIG_IOMMUFD_TEST and
- * CONFIG_SAMPLE_VFIO_DEVICES built in with the C and Rust VFIO samples, a
- * kernel booted with vfio_sample_devices.count=1 (and vfio_pci.ids=1234:11e8
+ * CONFIG_SAMPLE_VFIO_DEVICES built in with the VFIO samples, a kernel
+ * booted with vfio_sample_devices.count=1 (and vfio_pci.ids=1234:11e8
  * on QEMU with "-device edu") and devtmpfs on /dev. As root:
  *
  *	./vfio_cdev_uapi_test
@@ -370,18 +369,6 @@ FIXTURE_VARIANT_ADD(vfio_cdev, c_physical)
 FIXTURE_VARIANT_ADD(vfio_cdev, c_emulated)
 {
 	.driver = "vfio-sample-emul",
-	.emulated = true,
-};
-
-FIXTURE_VARIANT_ADD(vfio_cdev, rust_physical)
-{
-	.driver = "rust-vfio-phys",
-	.emulated = false,
-};
-
-FIXTURE_VARIANT_ADD(vfio_cdev, rust_emulated)
-{
-	.driver = "rust-vfio-emul",
 	.emulated = true,
 };
 
@@ -1060,11 +1047,6 @@ FIXTURE_VARIANT_ADD(vfio_emulated, c_emulated)
 	.driver = "vfio-sample-emul",
 };
 
-FIXTURE_VARIANT_ADD(vfio_emulated, rust_emulated)
-{
-	.driver = "rust-vfio-emul",
-};
-
 FIXTURE_SETUP(vfio_emulated)
 {
 	dut_setup(_metadata, &self->d, variant->driver, true);
@@ -1115,11 +1097,6 @@ FIXTURE_VARIANT(vfio_physical)
 FIXTURE_VARIANT_ADD(vfio_physical, c_physical)
 {
 	.driver = "vfio-sample-phys",
-};
-
-FIXTURE_VARIANT_ADD(vfio_physical, rust_physical)
-{
-	.driver = "rust-vfio-phys",
 };
 
 FIXTURE_VARIANT_ADD(vfio_physical, vfio_pci)

@@ -6,10 +6,10 @@
  * ioctls, the DMA of an emulated sample device, and checks for tests.
  *
  * A device is found through the driver of /sys/class/vfio-dev/vfioN/device:
- * the parents of the C samples are bound to vfio-sample-phys (physical, on
+ * the parents of the samples are bound to vfio-sample-phys (physical, on
  * iommufd's mock IOMMU) or vfio-sample-emul (emulated IOMMU, through
- * iommufd_access), each parent of a Rust sample to a driver of its own,
- * rust-vfio-phys-N or rust-vfio-emul-N. Reading or writing an emulated
+ * iommufd_access), or each to a driver of its own, named after those with
+ * a suffix -N. Reading or writing an emulated
  * device's fd makes it do DMA at the file offset (region << 40) | iova, up
  * to a page at a time: region 0 through vfio_dma_rw(), region 1 through
  * vfio_pin_pages() of the page holding the range.
@@ -299,9 +299,8 @@ static inline int link_name(const char *path, char *name, size_t size)
 }
 
 /*
- * Whether @name is the driver @driver: the C samples' parents are bound to a
- * driver of that name, the Rust samples' each to a driver of its own, named
- * @driver-N.
+ * Whether @name is the driver @driver: a sample's parents are bound to a
+ * driver of that name, or each to a driver of its own, named @driver-N.
  */
 static inline bool driver_matches(const char *name, const char *driver)
 {
