@@ -22,6 +22,7 @@ kmemleak report that a test did not announce.
 """
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -359,11 +360,19 @@ def kunit_counts(results, results_json, log_lines=(), prefix=''):
 				    f'({skipped} skipped, not counted)'
 				    if skipped else '')
 			continue
+		expected = sum(1 for case, driver, status
+			       in vfio_iommufd_leaves(results_json)
+			       if status == 'SKIP' and not_for(case, driver)) \
+			if name == 'vfio_iommufd' else 0
 		for case in skipped_cases(results_json, name):
-			reason = reasons.get(case)
+			reason = reasons.get(case.split('/')[-1])
 			print(f'  {name}: SKIP counted as failed: {case}'
 			      + (f' ({reason})' if reason else ''))
+		skipped -= expected
 		note = f'({skipped} skipped, counted as failed)' if skipped else ''
+		if expected:
+			note = (note + ' ' if note else '') + \
+				f'({expected} skipped: cases not for the kind)'
 		if not passed + failed + skipped:
 			failed, note = 1, 'no case'
 		results.add(f'{prefix}kunit: {name}', passed, failed + skipped, note)
@@ -401,6 +410,10 @@ def skipped_cases(group, suite_name):
 		for sub in g['sub_groups']:
 			yield from leaves(sub)
 
+	if suite_name == 'vfio_iommufd':
+		return [f'{case}/{driver}' if driver else case
+			for case, driver, status in vfio_iommufd_leaves(group)
+			if status == 'SKIP' and not not_for(case, driver)]
 	return [case['name'] for suite in group['sub_groups']
 		if suite['name'] == suite_name
 		for case in leaves(suite) if case['status'] == 'SKIP'] + \
@@ -435,18 +448,108 @@ RULE_ORDER = 'ROUS'
 DRIVER_KINDS = {'c-physical': 'physical', 'c-emulated': 'emulated',
 		'rust-physical': 'physical', 'rust-emulated': 'emulated'}
 
-# The cases each driver of the vfio_iommufd suite must have, per kind and
-# rule: the case table vfio_conf_cases[] of
-# kunit/drivers/vfio/tests/vfio_iommufd_kunit.c, whose cases are for
-# VFIO_CONF_ANY, _PHYSICAL or _EMULATED devices, as build/kunit-results.json
-# of the run of 2 Dec 2026 has them (60 cases, 15 per driver). A rule that is
-# not listed for a kind does not apply to it ('-' in the matrix). A case added
-# to or dropped from the table must be counted here too.
+# The cases of the vfio_iommufd suite (KUNIT_CASE_PARAM, the driver under
+# test their parameter) in kunit/drivers/vfio/tests/vfio_iommufd_kunit.c,
+# each with the rule of the contract it checks (the rule codes stay out of
+# the kernel's names) and the kinds of device it is for: on a driver of
+# another kind it must skip. A case added to or dropped from the suite must
+# be added or dropped here too.
+BOTH = ('physical', 'emulated')
+KUNIT_CASES = {
+	'attach_detach_assert_dev_set_lock': ('O1', BOTH),
+	'attach_unbound_warns': ('O2', ('physical',)),
+	'detach_unbound_warns': ('O2', ('physical',)),
+	'attach_ioas_writes_back_pt_id': ('O3', BOTH),
+	'attach_hwpt_keeps_its_id': ('O3', ('physical',)),
+	'attach_unknown_id_fails': ('O4', BOTH),
+	'attach_device_id_fails': ('O4', ('physical',)),
+	'emulated_attach_hwpt_fails': ('O4', ('emulated',)),
+	'attach_when_attached_replaces': ('O5', BOTH),
+	'replace_with_same_table_is_noop': ('O5', BOTH),
+	'failed_replace_keeps_table': ('O6', BOTH),
+	'detach_when_detached_is_noop': ('O7', BOTH),
+	'detach_frees_auto_hwpt': ('O8', BOTH),
+	'attached_objects_are_busy': ('O9', BOTH),
+	'unbind_attached_detaches': ('O10', BOTH),
+	'emulated_bind_unmaps_nothing': ('O11', ('emulated',)),
+	'emulated_detach_unmaps_all': ('O11', ('emulated',)),
+	'emulated_unbind_unmaps_all': ('O11', ('emulated',)),
+	'emulated_replace_unmaps_old_ioas': ('O11', ('emulated',)),
+	'group_peers_share_hwpt': ('O12', ('physical',)),
+}
+# The cases each driver must have, per kind and rule (a rule with none does
+# not apply to the kind: '-' in the matrix): 15 per driver.
 KUNIT_RULE_CASES = {
-	'physical': {'O1': 1, 'O2': 2, 'O3': 2, 'O4': 2, 'O5': 2, 'O6': 1,
-		     'O7': 1, 'O8': 1, 'O9': 1, 'O10': 1, 'O12': 1},
-	'emulated': {'O1': 1, 'O3': 1, 'O4': 2, 'O5': 2, 'O6': 1, 'O7': 1,
-		     'O8': 1, 'O9': 1, 'O10': 1, 'O11': 4},
+	kind: dict(collections.Counter(rule for rule, kinds in
+				       KUNIT_CASES.values() if kind in kinds))
+	for kind in BOTH}
+
+
+def vfio_iommufd_leaves(group):
+	"""(case, driver, status) of each result of the vfio_iommufd suite in
+	kunit.py's JSON group; driver None for a case without parameters."""
+	for suite in group['sub_groups']:
+		if suite['name'] != 'vfio_iommufd':
+			continue
+		for case in suite['sub_groups']:
+			for leaf in case['test_cases']:
+				yield case['name'], leaf['name'], leaf['status']
+		for case in suite['test_cases']:
+			yield case['name'], None, case['status']
+
+
+def not_for(case, driver):
+	"""Whether the vfio_iommufd case is not for the driver's kind (and so
+	must skip on it)."""
+	known = KUNIT_CASES.get(case)
+	kind = DRIVER_KINDS.get(driver)
+	return known is not None and kind is not None and kind not in known[1]
+
+
+# The tests of vfio_cdev_uapi_test and vfio_cdev_stress_test, named after
+# what they check, each with the rule of the contract it checks (the rule
+# codes stay out of the tests' names). A test added or renamed must be
+# added here too, or the matrix reports it.
+UAPI_TESTS = {
+	'bind_closed_fd': 'U1',
+	'bind_negative_fd': 'U1',
+	'bind_not_iommufd': 'U1',
+	'bind_short_argsz': 'U1',
+	'bind_unknown_flags': 'U1',
+	'bind_twice': 'U2',
+	'second_open_bind': 'U2',
+	'ioctl_before_bind': 'U3',
+	'attach_short_argsz': 'U4',
+	'attach_unknown_flags': 'U4',
+	'detach_short_argsz': 'U4',
+	'detach_unknown_flags': 'U4',
+	'attach_device_id': 'U5',
+	'attach_hwpt': 'U5',
+	'attach_ioas': 'U5',
+	'attach_unknown_id': 'U5',
+	'failed_replace_keeps_attachment': 'U5',
+	'replace': 'U5',
+	'replace_moves_dma': 'U5',
+	'replace_same': 'U5',
+	'unreadable_args': 'U5',
+	'writeback_fault_attached_detaches': 'U5',
+	'writeback_fault_detaches': 'U5',
+	'detach_not_attached': 'U6',
+	'detach_twice': 'U6',
+	'close_attached': 'U7',
+	'close_attached_hwpt': 'U7',
+	'rebind_dma': 'U7',
+	'qemu_order': 'U8',
+	'qemu_order_hwpt': 'U8',
+	'race_then_close_attached': 'U9',
+	'race_then_detach': 'U9',
+	'second_fd_cannot_act': 'S1',
+	'unbound_fd_only_binds': 'S1',
+	'foreign_device_id_unknown': 'S2',
+	'foreign_ids_unknown': 'S2',
+	'no_dma_after_detach': 'S3',
+	'cdev_blocks_group': 'S4',
+	'group_blocks_cdev': 'S4',
 }
 
 # The same for the uAPI matrix: the tests of vfio_cdev_uapi_test (fixture
@@ -517,22 +620,25 @@ def print_rule_matrix(title, source, cells, mark, expected,
 def print_matrix(group):
 	"""The conformance matrix of the vfio_iommufd suite.
 
-	Case names of the suite are '<driver> <rule> <what>'; a rule passes for
-	a driver when all its cases passed. Returns print_rule_matrix()'s
-	problems: cells without the cases KUNIT_RULE_CASES expects.
+	Its cases are KUNIT_CASES, each run on every driver under test; a rule
+	passes for a driver when all its cases for the driver's kind passed.
+	Returns print_rule_matrix()'s problems (cells without the cases
+	KUNIT_RULE_CASES expects), and one for each case KUNIT_CASES does not
+	know and each case that did not skip on a driver it is not for.
 	"""
-	cells = {}
-	for suite in group['sub_groups']:
-		if suite['name'] != 'vfio_iommufd':
+	cells, problems = {}, []
+	for case, driver, status in vfio_iommufd_leaves(group):
+		if case not in KUNIT_CASES:
+			if f'unknown case {case}' not in problems:
+				problems.append(f'unknown case {case}')
 			continue
-		cases = [c for g in suite['sub_groups'] for c in g['test_cases']]
-		cases += suite['test_cases']
-		for case in cases:
-			parts = case['name'].split()
-			if len(parts) < 2:
-				continue
-			cell = cells.setdefault(parts[0], {}).setdefault(parts[1], [])
-			cell.append(case['status'])
+		if not_for(case, driver):
+			if status != 'SKIP':
+				problems.append(f'{case} on {driver}: {status}, where a '
+						'case not for its kind skips')
+			continue
+		cells.setdefault(driver, {}).setdefault(
+			KUNIT_CASES[case][0], []).append(status)
 
 	def mark(statuses):
 		if all(st == 'PASS' for st in statuses):
@@ -540,8 +646,9 @@ def print_matrix(group):
 		if all(st == 'SKIP' for st in statuses):
 			return 'skip'
 		return 'FAIL'
-	return print_rule_matrix('Conformance matrix', 'vfio_iommufd', cells,
-				 mark, KUNIT_RULE_CASES)
+	problems[0:0] = print_rule_matrix('Conformance matrix', 'vfio_iommufd',
+					  cells, mark, KUNIT_RULE_CASES)
+	return problems
 
 # A report the kernel prints for a bug: WARN, BUG, lockdep, KASAN, UBSAN, RCU
 # stalls, hung tasks, soft and hard lockups, kmemleak's suspected leaks.
@@ -802,24 +909,31 @@ def pristine_kernel(log, arch='um'):
 def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix'):
 	"""The uAPI matrix of vfio_cdev_uapi_test and vfio_cdev_stress_test.
 
-	Test names are '<fixture>.<variant>.<rule>_<what>'; a rule passes for a
-	driver when all its tests passed. A result may be None (did not run).
-	The rows are the drivers of kinds.
+	Test names are '<fixture>.<variant>.<test>', each test a rule of
+	UAPI_TESTS; a rule passes for a driver when all its tests passed. A
+	result may be None (did not run). The rows are the drivers of kinds.
+	Returns print_rule_matrix()'s problems, and one per test UAPI_TESTS
+	does not know.
 	"""
 	cells = {drv: {} for drv in kinds}
+	unknown = []
 	for result in filter(None, results):
 		for name, status in result.tests.items():
 			parts = name.split('.')
 			if len(parts) != 3 or parts[1] not in UAPI_DRIVERS:
 				continue
-			rule = parts[2].split('_')[0].upper()
+			rule = UAPI_TESTS.get(parts[2])
+			if rule is None:
+				if f'unknown test {parts[2]}' not in unknown:
+					unknown.append(f'unknown test {parts[2]}')
+				continue
 			cells[UAPI_DRIVERS[parts[1]]].setdefault(
 				rule, []).append(status)
 	return print_rule_matrix(
 		title, f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
 		cells,
 		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
-		else 'FAIL', UAPI_RULE_CASES, kinds)
+		else 'FAIL', UAPI_RULE_CASES, kinds) + unknown
 
 
 def step_uapi_results(results, programs, prefix='', kinds=DRIVER_KINDS):

@@ -33,7 +33,7 @@ CMD_FILE = (SAVEDCMD + "\n\nsource_samples/rust/rust_vfio_emul.o := "
 	    "deps_samples/rust/rust_vfio_emul.o := \\\n  $(wildcard "
 	    "include/config/X) \\\n\n")
 
-MESSAGE = ('a vfio::Driver that overrides attach_ioas must override '
+MESSAGE = ('a vfio::DeviceOps that overrides attach_ioas must override '
 	   'detach_ioas')
 CASE = f"""// SPDX-License-Identifier: GPL-2.0
 //

@@ -223,7 +223,7 @@ class KernelLogTest(unittest.TestCase):
 STRESS_TESTS = [f'vfio_cdev_stress.{v}.{t}'
 		for v in ('c_physical', 'c_emulated', 'rust_physical',
 			  'rust_emulated')
-		for t in ('u9_race_then_detach', 'u9_race_then_close_attached')]
+		for t in ('race_then_detach', 'race_then_close_attached')]
 
 
 class StressResultsTest(unittest.TestCase):
@@ -656,13 +656,25 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_every_u5_test_deleted(self):
 		lines = edit_console(read_testdata(VFIO_CONSOLE),
-				     lambda n: n.split('.')[-1].startswith('u5_'))
+				     lambda n: run.UAPI_TESTS.get(
+					     n.split('.')[-1]) == 'U5')
 		rows, out, _, code, _ = self.count(lines)
 		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 94, 0),
 					    ('uapi: matrix', 0, 4)])
 		self.assertEqual(code, 1)
 		self.assertIn('uAPI matrix: c-physical U5: 0 cases, 10 expected',
 			      out)
+
+	def test_unknown_test_name(self):
+		lines = [l.replace(' vfio_cdev.c_emulated.detach_twice',
+				   ' vfio_cdev.c_emulated.detach_thrice')
+			 for l in read_testdata(VFIO_CONSOLE)]
+		rows, out, _, code, _ = self.count(lines)
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 134, 0),
+					    ('uapi: matrix', 0, 2)])
+		self.assertIn('uAPI matrix: unknown test detach_thrice', out)
+		self.assertIn('uAPI matrix: c-emulated U6: 1 cases, 2 expected', out)
+		self.assertEqual(code, 1)
 
 	def test_stress_did_not_run(self):
 		lines = read_testdata(VFIO_CONSOLE)
@@ -674,7 +686,7 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_lost_result_line(self):
 		lines = edit_console(read_testdata(VFIO_CONSOLE),
-				     lambda n: n == 'vfio_cdev.c_physical.u3_'
+				     lambda n: n == 'vfio_cdev.c_physical.'
 				     'ioctl_before_bind', fix_counts=False)
 		rows, _, _, code, full = self.count(lines)
 		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 133, 1),
@@ -706,7 +718,7 @@ class UapiResultsTest(unittest.TestCase):
 
 	def xfail_console(self, directive):
 		lines = read_testdata(VFIO_CONSOLE)
-		name = 'vfio_cdev.c_emulated.u4_detach_flags'
+		name = 'vfio_cdev.c_emulated.detach_unknown_flags'
 		lines = [f'{l} # {directive} known' if l.startswith('ok ')
 			 and l.endswith(f' {name}') else l for l in lines]
 		key = directive.lower()
@@ -719,7 +731,7 @@ class UapiResultsTest(unittest.TestCase):
 		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 133, 1),
 					    ('uapi: matrix', 1, 0)])
 		self.assertIn('  c-emulated      pass  pass  pass  FAIL', out)
-		self.assertIn('xfail: vfio_cdev.c_emulated.u4_detach_flags', out)
+		self.assertIn('xfail: vfio_cdev.c_emulated.detach_unknown_flags', out)
 		self.assertEqual(code, 1)
 
 	def test_xpass_is_no_pass(self):
@@ -960,7 +972,7 @@ class MoreReportsTest(unittest.TestCase):
 		'kmemleak-scan: 0 suspected leaks',
 		'"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this '
 		'message.',
-		'ok 12 vfio_cdev.c_physical.u9_race_then_detach',
+		'ok 12 vfio_cdev.c_physical.race_then_detach',
 	]
 
 	def test_reports(self):

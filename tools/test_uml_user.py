@@ -349,7 +349,7 @@ class TimeoutConsoleTest(unittest.TestCase):
 	killed."""
 
 	LINES = ['uml-init: BEGIN /vfio_cdev_stress_test -v',
-		 '1..8', 'ok 1 vfio_cdev_stress.c_physical.u9_race_then_detach',
+		 '1..8', 'ok 1 vfio_cdev_stress.c_physical.race_then_detach',
 		 'uml-init: /vfio_cdev_stress_test -v still running after 300 s, '
 		 'killing its process group and every other process',
 		 'uml-init: END /vfio_cdev_stress_test -v exit=timeout '

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// rule: a vfio::Driver that overrides attach_ioas must override detach_ioas
+// rule: a vfio::DeviceOps that overrides attach_ioas must override detach_ioas
 // expect: error[E0080]
-// expect: a vfio::Driver that overrides attach_ioas must override detach_ioas
+// expect: a vfio::DeviceOps that overrides attach_ioas must override detach_ioas
 //
 // A hook on attach_ioas without one on detach_ioas: a driver that sets something up around
 // attach would never undo it. The const assert of the ops table refuses it when the factory
@@ -32,7 +32,7 @@ impl kernel::Module for AttachWithoutDetach {
 }
 
 #[vtable]
-impl vfio::Driver for AttachWithoutDetach {
+impl vfio::DeviceOps for AttachWithoutDetach {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("attach-without-detach");

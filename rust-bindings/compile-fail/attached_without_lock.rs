@@ -31,7 +31,7 @@ impl kernel::Module for AttachedWithoutLock {
 }
 
 #[vtable]
-impl vfio::Driver for AttachedWithoutLock {
+impl vfio::DeviceOps for AttachedWithoutLock {
     type Data = ();
     type Iommu = vfio::Emulated;
     const NAME: &'static CStr = c_str!("attached-without-lock");

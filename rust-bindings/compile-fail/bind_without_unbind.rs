@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// rule: a vfio::Driver that overrides bind_iommufd must override unbind_iommufd
+// rule: a vfio::DeviceOps that overrides bind_iommufd must override unbind_iommufd
 // expect: error[E0080]
-// expect: a vfio::Driver that overrides bind_iommufd must override unbind_iommufd
+// expect: a vfio::DeviceOps that overrides bind_iommufd must override unbind_iommufd
 //
 // A hook on bind_iommufd without one on unbind_iommufd, on an emulated driver.
 
@@ -30,7 +30,7 @@ impl kernel::Module for BindWithoutUnbind {
 }
 
 #[vtable]
-impl vfio::Driver for BindWithoutUnbind {
+impl vfio::DeviceOps for BindWithoutUnbind {
     type Data = ();
     type Iommu = vfio::Emulated;
     const NAME: &'static CStr = c_str!("bind-without-unbind");

@@ -32,7 +32,7 @@ impl kernel::Module for CoreHelperCall {
 }
 
 #[vtable]
-impl vfio::Driver for CoreHelperCall {
+impl vfio::DeviceOps for CoreHelperCall {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("core-helper-call");

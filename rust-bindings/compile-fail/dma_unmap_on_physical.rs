@@ -31,7 +31,7 @@ impl kernel::Module for DmaUnmapOnPhysical {
 }
 
 #[vtable]
-impl vfio::Driver for DmaUnmapOnPhysical {
+impl vfio::DeviceOps for DmaUnmapOnPhysical {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("dma-unmap-on-physical");

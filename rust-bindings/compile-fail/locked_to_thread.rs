@@ -35,7 +35,7 @@ impl kernel::Module for LockedToThread {
 fn to_another_thread<T: Send>(_t: T) {}
 
 #[vtable]
-impl vfio::Driver for LockedToThread {
+impl vfio::DeviceOps for LockedToThread {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("locked-to-thread");

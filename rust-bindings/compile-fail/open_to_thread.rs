@@ -36,7 +36,7 @@ impl kernel::Module for OpenToThread {
 fn to_another_thread<T: Send>(_t: T) {}
 
 #[vtable]
-impl vfio::Driver for OpenToThread {
+impl vfio::DeviceOps for OpenToThread {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("open-to-thread");

@@ -31,7 +31,7 @@ impl kernel::Module for PinOnPhysical {
 }
 
 #[vtable]
-impl vfio::Driver for PinOnPhysical {
+impl vfio::DeviceOps for PinOnPhysical {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("pin-on-physical");

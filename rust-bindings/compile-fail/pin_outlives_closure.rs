@@ -31,7 +31,7 @@ impl kernel::Module for PinOutlivesClosure {
 }
 
 #[vtable]
-impl vfio::Driver for PinOutlivesClosure {
+impl vfio::DeviceOps for PinOutlivesClosure {
     type Data = ();
     type Iommu = vfio::Emulated;
     const NAME: &'static CStr = c_str!("pin-outlives-closure");

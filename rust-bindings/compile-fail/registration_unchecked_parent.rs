@@ -32,7 +32,7 @@ impl kernel::Module for RegistrationUncheckedParent {
 }
 
 #[vtable]
-impl vfio::Driver for RegistrationUncheckedParent {
+impl vfio::DeviceOps for RegistrationUncheckedParent {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("registration-unchecked-parent");

@@ -13,25 +13,11 @@
 
 #include <linux/types.h>
 
-struct device;
-struct device_driver;
 struct iommufd_ctx;
 
 #if IS_ENABLED(CONFIG_IOMMUFD_TEST) && IS_ENABLED(CONFIG_KUNIT)
 struct iommufd_ctx *iommufd_test_ctx_create(void);
 void iommufd_test_ctx_destroy(struct iommufd_ctx *ictx);
-
-int iommufd_test_ioas_alloc(struct iommufd_ctx *ictx, u32 *out_ioas_id);
-int iommufd_test_hwpt_alloc(struct iommufd_ctx *ictx, u32 dev_id, u32 pt_id,
-			    u32 flags, u32 *out_hwpt_id);
-int iommufd_test_destroy(struct iommufd_ctx *ictx, u32 id);
-
-struct device *iommufd_test_mock_dev_create(u32 dev_flags,
-					    struct device *group_peer,
-					    const char *driver_name);
-void iommufd_test_mock_dev_destroy(struct device *dev);
-int iommufd_test_mock_driver_register(struct device_driver *drv);
-void iommufd_test_mock_driver_unregister(struct device_driver *drv);
 #endif
 
 #endif

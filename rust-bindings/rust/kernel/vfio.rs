@@ -10,12 +10,12 @@
 //! `detach_ioas`. Their contract is written down in `Documentation/driver-api/vfio.rst` and
 //! checked by the `vfio_iommufd` KUnit suite. This module puts its rules into types:
 //!
-//! - A driver implements [`Driver`]. Its [`Driver::Iommu`] type, [`Physical`] or [`Emulated`],
-//!   decides the VFIO core's helpers that bind, unbind, attach and detach the device. The
-//!   abstraction calls them, each exactly once per callback: no driver code can skip one, call
-//!   one twice or call one in the wrong state. A callback the driver does not override is the
-//!   C helper itself in the ops table.
-//! - The iommufd methods of [`Driver`] are hooks around those helpers. Overriding
+//! - A driver implements [`DeviceOps`]. Its [`DeviceOps::Iommu`] type, [`Physical`] or
+//!   [`Emulated`], decides the VFIO core's helpers that bind, unbind, attach and detach the
+//!   device. The abstraction calls them, each exactly once per callback: no driver code can skip
+//!   one, call one twice or call one in the wrong state. A callback the driver does not override
+//!   is the C helper itself in the ops table.
+//! - The iommufd methods of [`DeviceOps`] are hooks around those helpers. Overriding
 //!   `attach_ioas` without `detach_ioas`, or `bind_iommufd` without `unbind_iommufd`, or the
 //!   reverse, does not compile.
 //! - The hooks receive a [`Locked`] device: proof that `dev_set->lock` is held. Whether the
@@ -138,7 +138,7 @@ impl Drop for PinSection<'_> {
 /// `data_ready` is set. It lives until the last reference to `vdev.device` is dropped, whose
 /// release drops `data`, `pins`, then `parent`.
 #[repr(C)]
-pub struct Device<T: Driver> {
+pub struct Device<T: DeviceOps> {
     vdev: Opaque<bindings::vfio_device>,
     parent: ARef<device::Device>,
     pins: PinTracker,
@@ -146,7 +146,7 @@ pub struct Device<T: Driver> {
     data_ready: bool,
 }
 
-impl<T: Driver> Device<T> {
+impl<T: DeviceOps> Device<T> {
     /// Allocates a device whose parent is `parent`, with its data initialised in place.
     fn new(parent: &device::Device, data: impl PinInit<T::Data, Error>) -> Result<ARef<Self>> {
         // `_vfio_alloc_device` aligns its allocation for a `struct vfio_device` only.
@@ -217,13 +217,13 @@ impl<T: Driver> Device<T> {
 }
 
 // SAFETY: The C side may use the device from any thread, and the driver's data is `Send + Sync`.
-unsafe impl<T: Driver> Send for Device<T> {}
+unsafe impl<T: DeviceOps> Send for Device<T> {}
 
 // SAFETY: See `Send`: shared references only give access to `Sync` data and to locks.
-unsafe impl<T: Driver> Sync for Device<T> {}
+unsafe impl<T: DeviceOps> Sync for Device<T> {}
 
 // SAFETY: The reference count of a `struct vfio_device` is that of its embedded `struct device`.
-unsafe impl<T: Driver> AlwaysRefCounted for Device<T> {
+unsafe impl<T: DeviceOps> AlwaysRefCounted for Device<T> {
     fn inc_ref(&self) {
         // SAFETY: The device is live, so its reference count is not zero.
         unsafe { bindings::get_device(ptr::addr_of_mut!((*self.as_raw()).device)) };
@@ -241,12 +241,12 @@ unsafe impl<T: Driver> AlwaysRefCounted for Device<T> {
 /// # Invariants
 ///
 /// The `dev_set->lock` of `dev` is held for `'a`, by the current thread.
-pub struct Locked<'a, T: Driver> {
+pub struct Locked<'a, T: DeviceOps> {
     dev: &'a Device<T>,
     _not_send: PhantomData<*mut ()>,
 }
 
-impl<'a, T: Driver> Locked<'a, T> {
+impl<'a, T: DeviceOps> Locked<'a, T> {
     /// Wraps `dev`, checking with lockdep that its `dev_set->lock` is held.
     ///
     /// # Safety
@@ -270,7 +270,7 @@ impl<'a, T: Driver> Locked<'a, T> {
     }
 }
 
-impl<T: Driver> Deref for Locked<'_, T> {
+impl<T: DeviceOps> Deref for Locked<'_, T> {
     type Target = Device<T>;
 
     fn deref(&self) -> &Device<T> {
@@ -279,17 +279,17 @@ impl<T: Driver> Deref for Locked<'_, T> {
 }
 
 /// A [`Device`] that user space has open and bound, as it is while the VFIO core calls
-/// [`Driver::read`] and [`Driver::write`]. It cannot leave the thread of the call.
+/// [`DeviceOps::read`] and [`DeviceOps::write`]. It cannot leave the thread of the call.
 ///
 /// # Invariants
 ///
 /// `dev` is open (bound to an iommufd context, its `open_device` done) for `'a`.
-pub struct Open<'a, T: Driver> {
+pub struct Open<'a, T: DeviceOps> {
     dev: &'a Device<T>,
     _not_send: PhantomData<*mut ()>,
 }
 
-impl<'a, T: Driver> Open<'a, T> {
+impl<'a, T: DeviceOps> Open<'a, T> {
     /// Wraps `dev`.
     ///
     /// # Safety
@@ -304,7 +304,7 @@ impl<'a, T: Driver> Open<'a, T> {
     }
 }
 
-impl<T: Driver> Deref for Open<'_, T> {
+impl<T: DeviceOps> Deref for Open<'_, T> {
     type Target = Device<T>;
 
     fn deref(&self) -> &Device<T> {
@@ -312,7 +312,7 @@ impl<T: Driver> Deref for Open<'_, T> {
     }
 }
 
-impl<T: Driver<Iommu = Emulated>> Open<'_, T> {
+impl<T: DeviceOps<Iommu = Emulated>> Open<'_, T> {
     /// Reads `data.len()` bytes of the IOAS the device is attached to, at `iova`
     /// (`vfio_dma_rw`). Fails with `ENOENT` when the device is not attached.
     pub fn dma_read(&self, iova: u64, data: &mut [u8]) -> Result {
@@ -511,11 +511,14 @@ impl IommuKind for Emulated {
     }
 }
 
-/// A VFIO driver.
+/// The operations of a VFIO device, `struct vfio_device_ops`.
+///
+/// This is not a bus driver: whatever binds the parent device (a PCI, platform or mock-IOMMU
+/// driver) makes a [`Device`] with these operations and registers it with [`Registration`].
 ///
 /// Every method is optional, and each default is callable and does nothing, or fails `read`
 /// and `write` with `EINVAL` as the VFIO core does for a driver without them. The iommufd
-/// methods are hooks: the VFIO core's helper for [`Driver::Iommu`] always runs, exactly once
+/// methods are hooks: the VFIO core's helper for [`DeviceOps::Iommu`] always runs, exactly once
 /// per callback, at the place each hook's documentation gives. They are overridden in pairs
 /// (`bind_iommufd` with `unbind_iommufd`, `attach_ioas` with `detach_ioas`), or the driver does
 /// not compile.
@@ -528,7 +531,7 @@ impl IommuKind for Emulated {
 /// struct MyDriver;
 ///
 /// #[vtable]
-/// impl vfio::Driver for MyDriver {
+/// impl vfio::DeviceOps for MyDriver {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
 ///     const NAME: &'static CStr = c_str!("my-vfio");
@@ -544,7 +547,7 @@ impl IommuKind for Emulated {
 /// struct Logging;
 ///
 /// #[vtable]
-/// impl vfio::Driver for Logging {
+/// impl vfio::DeviceOps for Logging {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
 ///     const NAME: &'static CStr = c_str!("logging-vfio");
@@ -562,7 +565,7 @@ impl IommuKind for Emulated {
 /// }
 /// ```
 #[vtable]
-pub trait Driver: Sized + 'static {
+pub trait DeviceOps: Sized + 'static {
     /// The driver's data, stored in the [`Device`] and initialised in place.
     type Data: Send + Sync;
 
@@ -577,7 +580,7 @@ pub trait Driver: Sized + 'static {
         Ok(())
     }
 
-    /// Undoes [`Driver::open_device`], when user space closes the device.
+    /// Undoes [`DeviceOps::open_device`], when user space closes the device.
     fn close_device(_dev: &Device<Self>) {}
 
     /// Runs after the VFIO core bound the device to an iommufd context as `device_id`. An
@@ -587,7 +590,7 @@ pub trait Driver: Sized + 'static {
     }
 
     /// Runs before the VFIO core unbinds the device, which detaches it first if it is attached
-    /// (without [`Driver::detach_ioas`]).
+    /// (without [`DeviceOps::detach_ioas`]).
     fn unbind_iommufd(_dev: &Locked<'_, Self>) {}
 
     /// Runs before the VFIO core attaches the device to the page table `pt_id` names, or
@@ -623,13 +626,13 @@ pub trait Driver: Sized + 'static {
 /// # Invariants
 ///
 /// `dev` is registered with the VFIO core, once, until `self` is dropped.
-pub struct Registration<T: Driver> {
+pub struct Registration<T: DeviceOps> {
     dev: ARef<Device<T>>,
 }
 
-impl<T: Driver> Registration<T> {
+impl<T: DeviceOps> Registration<T> {
     /// Allocates a device of driver `T` whose data `data` initialises in place and whose parent
-    /// is `parent`, and registers it as its [`Driver::Iommu`] kind requires.
+    /// is `parent`, and registers it as its [`DeviceOps::Iommu`] kind requires.
     ///
     /// # Safety
     ///
@@ -650,25 +653,26 @@ impl<T: Driver> Registration<T> {
     }
 }
 
-impl<T: Driver> Drop for Registration<T> {
+impl<T: DeviceOps> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: The device was registered in `new`, and is unregistered once, here.
         unsafe { bindings::vfio_unregister_group_dev(self.dev.as_raw()) };
     }
 }
 
-struct VTable<T: Driver>(PhantomData<T>);
+struct VTable<T: DeviceOps>(PhantomData<T>);
 
-impl<T: Driver> VTable<T> {
+impl<T: DeviceOps> VTable<T> {
     /// The rules on which methods a driver may override.
     const OVERRIDES: () = {
         assert!(
             T::HAS_ATTACH_IOAS == T::HAS_DETACH_IOAS,
-            "a vfio::Driver that overrides attach_ioas must override detach_ioas, and the reverse"
+            "a vfio::DeviceOps that overrides attach_ioas must override detach_ioas, and the \
+             reverse"
         );
         assert!(
             T::HAS_BIND_IOMMUFD == T::HAS_UNBIND_IOMMUFD,
-            "a vfio::Driver that overrides bind_iommufd must override unbind_iommufd, and the \
+            "a vfio::DeviceOps that overrides bind_iommufd must override unbind_iommufd, and the \
              reverse"
         );
         assert!(
@@ -1150,7 +1154,7 @@ pub mod testing {
     /// struct Picky;
     ///
     /// #[vtable]
-    /// impl vfio::Driver for Picky {
+    /// impl vfio::DeviceOps for Picky {
     ///     type Data = Counted;
     ///     type Iommu = vfio::Emulated;
     ///     const NAME: &'static CStr = c_str!("picky-vfio");
@@ -1211,13 +1215,13 @@ pub mod testing {
     /// # Invariants
     ///
     /// `parent` is bound to its driver while `reg` exists.
-    pub struct TestDevice<T: Driver> {
+    pub struct TestDevice<T: DeviceOps> {
         // Dropped first: fields drop in the order they are declared.
         reg: Registration<T>,
         _parent: Parent,
     }
 
-    impl<T: Driver> TestDevice<T> {
+    impl<T: DeviceOps> TestDevice<T> {
         fn register(parent: Parent, data: impl PinInit<T::Data, Error>) -> Result<Self> {
             // SAFETY: `parent` is bound to its driver, which has no bind attributes and is only
             // unregistered when `parent` is dropped; `Self` drops `reg` before `parent`.
@@ -1235,7 +1239,7 @@ pub mod testing {
         }
     }
 
-    impl<T: Driver<Iommu = Physical>> TestDevice<T> {
+    impl<T: DeviceOps<Iommu = Physical>> TestDevice<T> {
         /// Makes a mock device behind the mock IOMMU, in an iommu group of its own or in that of
         /// `group_peer`'s parent, and registers a device of `T` on it with `data`. The mock
         /// device's driver belongs to `module`.
@@ -1249,7 +1253,7 @@ pub mod testing {
         }
     }
 
-    impl<T: Driver<Iommu = Emulated>> TestDevice<T> {
+    impl<T: DeviceOps<Iommu = Emulated>> TestDevice<T> {
         /// Makes a platform device in no iommu group and registers a device of `T` on it with
         /// `data`. The platform device's driver belongs to `module`.
         pub fn new_platform(
@@ -1264,15 +1268,15 @@ pub mod testing {
     }
 
     // SAFETY: The devices can be unregistered, and the drivers unregistered, from any thread.
-    unsafe impl<T: Driver> Send for TestDevice<T> {}
+    unsafe impl<T: DeviceOps> Send for TestDevice<T> {}
 
     // SAFETY: `&TestDevice` only gives out a `&Device<T>`, which is `Sync`.
-    unsafe impl<T: Driver> Sync for TestDevice<T> {}
+    unsafe impl<T: DeviceOps> Sync for TestDevice<T> {}
 
     /// A driver that the C KUnit suite `vfio_iommufd`, and the module that makes devices for
     /// user space, can make devices of, through the functions
     /// [`vfio_test_factory!`](crate::vfio_test_factory) generates.
-    pub trait TestDriver: Driver {
+    pub trait TestDriver: DeviceOps {
         /// Makes a device; `group_peer` asks for one in the iommu group of another.
         fn create(group_peer: Option<&Device<Self>>) -> Result<TestDevice<Self>>;
 

@@ -104,7 +104,7 @@ impl EmulData {
 }
 
 #[vtable]
-impl vfio::Driver for RustVfioEmul {
+impl vfio::DeviceOps for RustVfioEmul {
     type Data = EmulData;
     type Iommu = vfio::Emulated;
     const NAME: &'static CStr = c_str!("rust-vfio-emul");

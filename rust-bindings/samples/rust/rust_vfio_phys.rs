@@ -40,7 +40,7 @@ struct PhysData {
 }
 
 #[vtable]
-impl vfio::Driver for RustVfioPhys {
+impl vfio::DeviceOps for RustVfioPhys {
     type Data = PhysData;
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c_str!("rust-vfio-phys");

@@ -18,6 +18,7 @@
 #include <linux/module.h>
 #include <linux/sort.h>
 #include <linux/vfio.h>
+#include <linux/workqueue.h>
 
 #include "vfio_sample.h"
 
@@ -136,9 +137,22 @@ out_ctx:
 	return ret;
 }
 
+struct vfio_bench_work {
+	struct work_struct work;
+	int ret;
+};
+
+static void vfio_bench_work(struct work_struct *work)
+{
+	struct vfio_bench_work *w = container_of(work, struct vfio_bench_work,
+						 work);
+
+	w->ret = vfio_bench_run();
+}
+
 static int __init vfio_iommufd_bench_init(void)
 {
-	int ret;
+	struct vfio_bench_work work = {};
 
 	if (!cycles)
 		return 0;
@@ -146,9 +160,16 @@ static int __init vfio_iommufd_bench_init(void)
 		pr_err("rounds must be 1 to %d\n", VFIO_BENCH_MAX_ROUNDS);
 		return -EINVAL;
 	}
-	ret = vfio_bench_run();
-	if (ret)
-		pr_err("failed: %d\n", ret);
+	/*
+	 * On a work item, a kernel thread: iommufd_test_ctx_destroy() needs
+	 * one to release the context before it returns.
+	 */
+	INIT_WORK_ONSTACK(&work.work, vfio_bench_work);
+	schedule_work(&work.work);
+	flush_work(&work.work);
+	destroy_work_on_stack(&work.work);
+	if (work.ret)
+		pr_err("failed: %d\n", work.ret);
 	return 0;
 }
 late_initcall(vfio_iommufd_bench_init);

@@ -2,16 +2,18 @@
 /*
  * Conformance tests for the iommufd callbacks of struct vfio_device_ops.
  *
- * One table of cases, the contract of Documentation/driver-api/vfio.rst
- * ("The iommufd callbacks"), runs on every driver of a second table: adding
- * a driver adds a row. The cases call a driver's ops as the VFIO core does,
- * with dev_set->lock held, on real iommufd objects: a context, IOASes and
- * HWPTs made through iommufd's KUnit hooks, and, for physical devices, the
- * mock IOMMU of CONFIG_IOMMUFD_TEST. Every case checks return codes and the
- * state they leave: the attached flag, the page table id written back, which
- * objects iommufd still holds (IOMMU_DESTROY's -EBUSY and -ENOENT), and the
- * dma_unmap calls an emulated driver received. After each case, everything
- * it made must go away cleanly.
+ * Each case is one behaviour of the contract of
+ * Documentation/driver-api/vfio.rst ("The iommufd callbacks"), run on every
+ * driver of a table of drivers under test, its parameter: adding a driver
+ * adds a parameter. A case that is not for a driver's kind of device
+ * (physical or emulated) skips. The cases call a driver's ops as the VFIO
+ * core does, with dev_set->lock held, on real iommufd objects: a context,
+ * IOASes and HWPTs made through iommufd's KUnit hooks, and, for physical
+ * devices, the mock IOMMU of CONFIG_IOMMUFD_TEST. Every case checks return
+ * codes and the state they leave: the attached flag, the page table id
+ * written back, which objects iommufd still holds (IOMMU_DESTROY's -EBUSY
+ * and -ENOENT), and the dma_unmap calls an emulated driver received. After
+ * each case, everything it made must go away cleanly.
  */
 #include <kunit/test.h>
 #include <linux/iommufd.h>
@@ -45,6 +47,7 @@ enum vfio_conf_kind {
  *                  without dev_set->lock, each as "FILE:FUNCTION" of the
  *                  function the assertion is in
  * @detach_asserts: The same for detach_ioas
+ * @skip: Why this build cannot test the driver, or NULL: its cases skip
  */
 struct vfio_conf_driver {
 	const char *name;
@@ -55,6 +58,7 @@ struct vfio_conf_driver {
 			       struct vfio_sample_unmap *last);
 	const char * const *attach_asserts;
 	const char * const *detach_asserts;
+	const char *skip;
 };
 
 /* The WARN sites of the vfio_iommufd_*() helpers, as "FILE:FUNCTION" */
@@ -284,7 +288,7 @@ static void conf_expect_lock_warnings(struct vfio_conf *c,
 }
 
 /*
- * O1: the callbacks check that dev_set->lock is held. Called without it,
+ * The callbacks check that dev_set->lock is held. Called without it,
  * attach_ioas and detach_ioas report it through lockdep (and still work).
  */
 static void vfio_conf_lock_asserted(struct vfio_conf *c)
@@ -310,7 +314,7 @@ static void vfio_conf_lock_asserted(struct vfio_conf *c)
 	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
 }
 
-/* O2: a physical device that is not bound refuses attach, with a WARN */
+/* A physical device that is not bound refuses attach, with a WARN */
 static void vfio_conf_attach_unbound(struct vfio_conf *c)
 {
 	u32 pt_id = c->ioas_id;
@@ -324,7 +328,7 @@ static void vfio_conf_attach_unbound(struct vfio_conf *c)
 	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
 }
 
-/* O2: detach of a physical device that is not bound WARNs and does nothing */
+/* Detach of a physical device that is not bound WARNs and does nothing */
 static void vfio_conf_detach_unbound(struct vfio_conf *c)
 {
 	vfio_kunit_expect_warning_begin(c->test, VFIO_CONF_PHYS_DETACH);
@@ -338,7 +342,7 @@ static void vfio_conf_detach_unbound(struct vfio_conf *c)
 }
 
 /*
- * O3: attach to an IOAS. A physical device gets an automatic HWPT, whose id
+ * Attach to an IOAS. A physical device gets an automatic HWPT, whose id
  * is written back and which is in use; an emulated one uses the IOAS itself.
  */
 static void vfio_conf_attach_ioas(struct vfio_conf *c)
@@ -357,7 +361,7 @@ static void vfio_conf_attach_ioas(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), -EBUSY);
 }
 
-/* O3: attach of a physical device to an HWPT keeps that id */
+/* Attach of a physical device to an HWPT keeps that id */
 static void vfio_conf_attach_hwpt(struct vfio_conf *c)
 {
 	u32 hwpt = conf_new_hwpt(c, c->ioas_id);
@@ -373,7 +377,7 @@ static void vfio_conf_attach_hwpt(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
 }
 
-/* O4, O6: attach to an id that does not exist fails and attaches nothing */
+/* Attach to an id that does not exist fails and attaches nothing */
 static void vfio_conf_attach_unknown(struct vfio_conf *c)
 {
 	u32 pt_id = VFIO_CONF_NO_ID;
@@ -384,7 +388,7 @@ static void vfio_conf_attach_unknown(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
 }
 
-/* O4: a physical device cannot attach to an object that is no page table */
+/* A physical device cannot attach to an object that is no page table */
 static void vfio_conf_attach_wrong_type(struct vfio_conf *c)
 {
 	u32 pt_id;
@@ -396,7 +400,7 @@ static void vfio_conf_attach_wrong_type(struct vfio_conf *c)
 	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
 }
 
-/* O4: an emulated device only attaches to IOASes, an HWPT id is unknown */
+/* An emulated device only attaches to IOASes, an HWPT id is unknown */
 static void vfio_conf_emulated_attach_hwpt(struct vfio_conf *c)
 {
 	u32 hwpt = conf_new_hwpt(c, c->ioas_id);
@@ -409,7 +413,7 @@ static void vfio_conf_emulated_attach_hwpt(struct vfio_conf *c)
 }
 
 /*
- * O5: attach while attached replaces the page table, never -EBUSY. The old
+ * Attach while attached replaces the page table, never -EBUSY. The old
  * one is released: its IOAS can be destroyed, an automatic HWPT is gone.
  */
 static void vfio_conf_replace_other(struct vfio_conf *c)
@@ -438,7 +442,7 @@ static void vfio_conf_replace_other(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, other), 0);
 }
 
-/* O5: attaching again to what is attached is a no-op that returns 0 */
+/* Attaching again to what is attached is a no-op that returns 0 */
 static void vfio_conf_replace_same(struct vfio_conf *c)
 {
 	u32 first, pt_id;
@@ -457,7 +461,7 @@ static void vfio_conf_replace_same(struct vfio_conf *c)
 	}
 }
 
-/* O6: a failed replace leaves the previous attachment in place */
+/* A failed replace leaves the previous attachment in place */
 static void vfio_conf_replace_fails(struct vfio_conf *c)
 {
 	u32 first, pt_id = VFIO_CONF_NO_ID;
@@ -469,7 +473,7 @@ static void vfio_conf_replace_fails(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, first), -EBUSY);
 }
 
-/* O7: detach when not attached, and twice, does nothing (and no WARN) */
+/* Detach when not attached, and twice, does nothing (and no WARN) */
 static void vfio_conf_detach_idempotent(struct vfio_conf *c)
 {
 	conf_bind(c);
@@ -483,7 +487,7 @@ static void vfio_conf_detach_idempotent(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
 }
 
-/* O8: detach drops an automatic HWPT, and the device can attach again */
+/* Detach drops an automatic HWPT, and the device can attach again */
 static void vfio_conf_detach_reattach(struct vfio_conf *c)
 {
 	u32 pt_id;
@@ -500,7 +504,7 @@ static void vfio_conf_detach_reattach(struct vfio_conf *c)
 }
 
 /*
- * O9: what a device uses cannot be destroyed: its attached page tables and,
+ * What a device uses cannot be destroyed: its attached page tables and,
  * while bound, its own object. After detach the page tables can go.
  */
 static void vfio_conf_busy_while_attached(struct vfio_conf *c)
@@ -520,7 +524,7 @@ static void vfio_conf_busy_while_attached(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -EBUSY);
 }
 
-/* O10: unbind while attached detaches first */
+/* Unbind while attached detaches first */
 static void vfio_conf_unbind_attached(struct vfio_conf *c)
 {
 	conf_bind(c);
@@ -531,7 +535,7 @@ static void vfio_conf_unbind_attached(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->ioas_id), 0);
 }
 
-/* O11: bind creates the iommufd_access whose id bind returns; no unmap */
+/* Bind creates the iommufd_access whose id bind returns; no unmap */
 static void vfio_conf_emulated_bind(struct vfio_conf *c)
 {
 	conf_bind(c);
@@ -541,7 +545,7 @@ static void vfio_conf_emulated_bind(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, NULL), 0);
 }
 
-/* O11: detach asks the driver to unmap everything, once */
+/* Detach asks the driver to unmap everything, once */
 static void vfio_conf_emulated_detach_unmaps(struct vfio_conf *c)
 {
 	conf_bind(c);
@@ -552,7 +556,7 @@ static void vfio_conf_emulated_detach_unmaps(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_unmaps(c, NULL), 1);
 }
 
-/* O11: unbind of an attached device unmaps everything, once */
+/* Unbind of an attached device unmaps everything, once */
 static void vfio_conf_emulated_unbind_unmaps(struct vfio_conf *c)
 {
 	conf_bind(c);
@@ -561,7 +565,7 @@ static void vfio_conf_emulated_unbind_unmaps(struct vfio_conf *c)
 	conf_expect_unmap_all(c, 1);
 }
 
-/* O11: replace onto another IOAS unmaps everything; onto the same, nothing */
+/* Replace onto another IOAS unmaps everything; onto the same, nothing */
 static void vfio_conf_emulated_replace_unmaps(struct vfio_conf *c)
 {
 	u32 other = conf_new_ioas(c);
@@ -596,7 +600,7 @@ static void vfio_conf_peer_action(void *data)
 }
 
 /*
- * O12: the devices of one iommu_group share one page table: a second device
+ * The devices of one iommu_group share one page table: a second device
  * cannot attach to another HWPT than the first one's.
  */
 static void vfio_conf_group_shares_hwpt(struct vfio_conf *c)
@@ -633,101 +637,16 @@ static void vfio_conf_group_shares_hwpt(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
 }
 
-/**
- * struct vfio_conf_case - A case of the contract
- * @rule: The rule it checks (Documentation/driver-api/vfio.rst)
- * @desc: What it does
- * @kinds: The kinds of device it applies to
- * @run: The case
- */
-struct vfio_conf_case {
-	const char *rule;
-	const char *desc;
-	unsigned int kinds;
-	void (*run)(struct vfio_conf *c);
-};
-
-static const struct vfio_conf_case vfio_conf_cases[] = {
-	{ "O1", "attach and detach assert dev_set->lock", VFIO_CONF_ANY,
-	  vfio_conf_lock_asserted },
-	{ "O2", "attach unbound WARNs, -EINVAL", VFIO_CONF_PHYSICAL,
-	  vfio_conf_attach_unbound },
-	{ "O2", "detach unbound WARNs, no effect", VFIO_CONF_PHYSICAL,
-	  vfio_conf_detach_unbound },
-	{ "O3", "attach to IOAS writes back the page table", VFIO_CONF_ANY,
-	  vfio_conf_attach_ioas },
-	{ "O3", "attach to HWPT keeps its id", VFIO_CONF_PHYSICAL,
-	  vfio_conf_attach_hwpt },
-	{ "O4", "attach to unknown id is -ENOENT", VFIO_CONF_ANY,
-	  vfio_conf_attach_unknown },
-	{ "O4", "attach to a device id is -EINVAL", VFIO_CONF_PHYSICAL,
-	  vfio_conf_attach_wrong_type },
-	{ "O4", "attach to HWPT id is -ENOENT", VFIO_CONF_EMULATED,
-	  vfio_conf_emulated_attach_hwpt },
-	{ "O5", "attach while attached replaces", VFIO_CONF_ANY,
-	  vfio_conf_replace_other },
-	{ "O5", "replace with the same table is a no-op", VFIO_CONF_ANY,
-	  vfio_conf_replace_same },
-	{ "O6", "failed replace keeps the attachment", VFIO_CONF_ANY,
-	  vfio_conf_replace_fails },
-	{ "O7", "detach when detached does nothing", VFIO_CONF_ANY,
-	  vfio_conf_detach_idempotent },
-	{ "O8", "detach frees the auto HWPT, reattach works", VFIO_CONF_ANY,
-	  vfio_conf_detach_reattach },
-	{ "O9", "attached tables and bound device are busy", VFIO_CONF_ANY,
-	  vfio_conf_busy_while_attached },
-	{ "O10", "unbind while attached detaches", VFIO_CONF_ANY,
-	  vfio_conf_unbind_attached },
-	{ "O11", "bind creates the access, no unmap", VFIO_CONF_EMULATED,
-	  vfio_conf_emulated_bind },
-	{ "O11", "detach unmaps everything once", VFIO_CONF_EMULATED,
-	  vfio_conf_emulated_detach_unmaps },
-	{ "O11", "unbind while attached unmaps once", VFIO_CONF_EMULATED,
-	  vfio_conf_emulated_unbind_unmaps },
-	{ "O11", "replace unmaps only for another IOAS", VFIO_CONF_EMULATED,
-	  vfio_conf_emulated_replace_unmaps },
-	{ "O12", "group peers cannot use another HWPT", VFIO_CONF_PHYSICAL,
-	  vfio_conf_group_shares_hwpt },
-};
-
-/* The parameters: every case on every driver it applies to */
-struct vfio_conf_param {
-	const struct vfio_conf_driver *drv;
-	const struct vfio_conf_case *cse;
-};
-
-static struct vfio_conf_param
-vfio_conf_params[ARRAY_SIZE(vfio_conf_drivers) * ARRAY_SIZE(vfio_conf_cases)];
-static unsigned int vfio_conf_nr_params;
-
-static int vfio_conf_suite_init(struct kunit_suite *suite)
-{
-	unsigned int d, i;
-
-	vfio_conf_nr_params = 0;
-	for (d = 0; d < ARRAY_SIZE(vfio_conf_drivers); d++) {
-		for (i = 0; i < ARRAY_SIZE(vfio_conf_cases); i++) {
-			if (!(vfio_conf_cases[i].kinds & vfio_conf_drivers[d].kind))
-				continue;
-			vfio_conf_params[vfio_conf_nr_params++] =
-				(struct vfio_conf_param) {
-					&vfio_conf_drivers[d], &vfio_conf_cases[i]
-				};
-		}
-	}
-	return 0;
-}
-
+/* The drivers under test are the parameter of every case */
 static const void *vfio_conf_gen_params(const void *prev, char *desc)
 {
-	const struct vfio_conf_param *p = prev;
+	const struct vfio_conf_driver *drv = prev;
 
-	p = p ? p + 1 : vfio_conf_params;
-	if (p >= vfio_conf_params + vfio_conf_nr_params)
+	drv = drv ? drv + 1 : vfio_conf_drivers;
+	if (drv >= vfio_conf_drivers + ARRAY_SIZE(vfio_conf_drivers))
 		return NULL;
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s %s %s", p->drv->name,
-		 p->cse->rule, p->cse->desc);
-	return p;
+	strscpy(desc, drv->name, KUNIT_PARAM_DESC_SIZE);
+	return drv;
 }
 
 static void vfio_conf_unbind_action(void *data)
@@ -779,16 +698,29 @@ static void vfio_conf_check_released(struct vfio_conf *c)
 			destroyed ? -ENOENT : 0);
 }
 
-static void vfio_conf_test(struct kunit *test)
+/*
+ * Run @run on a new device of the driver under test, bound to nothing, with
+ * an IOAS in a new iommufd context; skip it if it is not for @kinds of
+ * device. Then check what it left.
+ */
+static void vfio_conf_run(struct kunit *test, unsigned int kinds,
+			  void (*run)(struct vfio_conf *c))
 {
-	const struct vfio_conf_param *p = test->param_value;
+	const struct vfio_conf_driver *drv = test->param_value;
 	struct vfio_conf *c;
 	int ret;
+
+	if (drv->skip)
+		kunit_skip(test, "%s", drv->skip);
+	if (!(drv->kind & kinds))
+		kunit_skip(test, "not for %s devices",
+			   drv->kind == VFIO_CONF_PHYSICAL ? "physical" :
+			   "emulated");
 
 	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	c->test = test;
-	c->drv = p->drv;
+	c->drv = drv;
 
 	c->ictx = iommufd_test_ctx_create();
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, c->ictx);
@@ -806,18 +738,138 @@ static void vfio_conf_test(struct kunit *test)
 
 	c->ioas_id = conf_new_ioas(c);
 
-	p->cse->run(c);
+	run(c);
 	vfio_conf_check_released(c);
 }
 
+/* The cases, each on every driver under test */
+
+static void attach_detach_assert_dev_set_lock(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_lock_asserted);
+}
+
+static void attach_unbound_warns(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_attach_unbound);
+}
+
+static void detach_unbound_warns(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_detach_unbound);
+}
+
+static void attach_ioas_writes_back_pt_id(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_attach_ioas);
+}
+
+static void attach_hwpt_keeps_its_id(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_attach_hwpt);
+}
+
+static void attach_unknown_id_fails(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_attach_unknown);
+}
+
+static void attach_device_id_fails(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_attach_wrong_type);
+}
+
+static void emulated_attach_hwpt_fails(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_EMULATED, vfio_conf_emulated_attach_hwpt);
+}
+
+static void attach_when_attached_replaces(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_replace_other);
+}
+
+static void replace_with_same_table_is_noop(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_replace_same);
+}
+
+static void failed_replace_keeps_table(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_replace_fails);
+}
+
+static void detach_when_detached_is_noop(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_detach_idempotent);
+}
+
+static void detach_frees_auto_hwpt(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_detach_reattach);
+}
+
+static void attached_objects_are_busy(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_busy_while_attached);
+}
+
+static void unbind_attached_detaches(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_unbind_attached);
+}
+
+static void emulated_bind_unmaps_nothing(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_EMULATED, vfio_conf_emulated_bind);
+}
+
+static void emulated_detach_unmaps_all(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_EMULATED, vfio_conf_emulated_detach_unmaps);
+}
+
+static void emulated_unbind_unmaps_all(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_EMULATED, vfio_conf_emulated_unbind_unmaps);
+}
+
+static void emulated_replace_unmaps_old_ioas(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_EMULATED, vfio_conf_emulated_replace_unmaps);
+}
+
+static void group_peers_share_hwpt(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_group_shares_hwpt);
+}
+
 static struct kunit_case vfio_iommufd_test_cases[] = {
-	KUNIT_CASE_PARAM(vfio_conf_test, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_detach_assert_dev_set_lock, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_unbound_warns, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(detach_unbound_warns, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_ioas_writes_back_pt_id, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_hwpt_keeps_its_id, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_unknown_id_fails, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_device_id_fails, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(emulated_attach_hwpt_fails, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attach_when_attached_replaces, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(replace_with_same_table_is_noop, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(failed_replace_keeps_table, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(detach_when_detached_is_noop, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(detach_frees_auto_hwpt, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(attached_objects_are_busy, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(unbind_attached_detaches, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(emulated_bind_unmaps_nothing, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(emulated_detach_unmaps_all, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(emulated_unbind_unmaps_all, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(emulated_replace_unmaps_old_ioas, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(group_peers_share_hwpt, vfio_conf_gen_params),
 	{}
 };
 
 static struct kunit_suite vfio_iommufd_test_suite = {
 	.name = "vfio_iommufd",
-	.suite_init = vfio_conf_suite_init,
 	.test_cases = vfio_iommufd_test_cases,
 };
 

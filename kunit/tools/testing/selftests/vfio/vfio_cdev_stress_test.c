@@ -529,19 +529,19 @@ FIXTURE_TEARDOWN(vfio_cdev_stress)
 }
 
 /*
- * U9: the threads race; after each round DETACH, destroy every HWPT and
+ * The threads race; after each round DETACH, destroy every HWPT and
  * IOAS, close the device fd and bind it to a fresh iommufd
  */
-TEST_F_TIMEOUT(vfio_cdev_stress, u9_race_then_detach, TIMEOUT)
+TEST_F_TIMEOUT(vfio_cdev_stress, race_then_detach, TIMEOUT)
 {
 	stress_device(_metadata, &self->d, false);
 }
 
 /*
- * U9: the threads race; after each round close the device fd while it is
+ * The threads race; after each round close the device fd while it is
  * attached, destroy every HWPT and IOAS and bind it to a fresh iommufd
  */
-TEST_F_TIMEOUT(vfio_cdev_stress, u9_race_then_close_attached, TIMEOUT)
+TEST_F_TIMEOUT(vfio_cdev_stress, race_then_close_attached, TIMEOUT)
 {
 	stress_device(_metadata, &self->d, true);
 }

@@ -3,15 +3,15 @@
  * uAPI conformance test of the VFIO device cdev, /dev/vfio/devices/vfioN,
  * driven the way QEMU's iommufd backend drives it.
  *
- * Each test is named after the rule of the VFIO iommufd contract it checks:
- * u1 to u8 for the uAPI (BIND, ATTACH, DETACH and close() of the device fd),
- * s1 to s4 for the security properties (an unbound fd can only BIND, ids of
- * another iommufd are unknown, no DMA after DETACH, the cdev and the group
- * exclude each other). Every test checks the errno, then the resulting state
- * through iommufd's own ioctls: IOMMU_DESTROY giving 0, EBUSY or ENOENT, the
- * IOVA alignment IOMMU_IOAS_IOVA_RANGES reports, IOMMU_IOAS_MAP and UNMAP,
- * for the samples' physical devices IOMMU_TEST_OP_MD_CHECK_MAP on the mock
- * IOMMU domain they are attached to, and for vfio-pci the device's own DMA.
+ * Each test is named after what it checks: the uAPI (BIND, ATTACH, DETACH
+ * and close() of the device fd) and the security properties (an unbound fd
+ * can only BIND, ids of another iommufd are unknown, no DMA after DETACH, the
+ * cdev and the group exclude each other). Every test checks the errno, then
+ * the resulting state through iommufd's own ioctls: IOMMU_DESTROY giving 0,
+ * EBUSY or ENOENT, the IOVA alignment IOMMU_IOAS_IOVA_RANGES reports,
+ * IOMMU_IOAS_MAP and UNMAP, for the samples' physical devices
+ * IOMMU_TEST_OP_MD_CHECK_MAP on the mock IOMMU domain they are attached to,
+ * and for vfio-pci the device's own DMA.
  *
  * The devices under test are those of the VFIO sample drivers, found through
  * the driver of /sys/class/vfio-dev/vfioN/device:
@@ -388,8 +388,8 @@ FIXTURE_TEARDOWN(vfio_cdev)
 	dut_teardown(&self->d);
 }
 
-/* U1: BIND with argsz short of out_devid fails and binds nothing */
-TEST_F(vfio_cdev, u1_bind_short_argsz)
+/* BIND with argsz short of out_devid fails and binds nothing */
+TEST_F(vfio_cdev, bind_short_argsz)
 {
 	struct vfio_dut *d = &self->d;
 
@@ -401,8 +401,8 @@ TEST_F(vfio_cdev, u1_bind_short_argsz)
 	check_attach_detach(_metadata, d);
 }
 
-/* U1: BIND with flags fails and binds nothing */
-TEST_F(vfio_cdev, u1_bind_flags)
+/* BIND with flags fails and binds nothing */
+TEST_F(vfio_cdev, bind_unknown_flags)
 {
 	__u32 argsz = sizeof(struct vfio_device_bind_iommufd);
 	struct vfio_dut *d = &self->d;
@@ -414,8 +414,8 @@ TEST_F(vfio_cdev, u1_bind_flags)
 	check_attach_detach(_metadata, d);
 }
 
-/* U1: BIND with a negative iommufd fails and binds nothing */
-TEST_F(vfio_cdev, u1_bind_negative_fd)
+/* BIND with a negative iommufd fails and binds nothing */
+TEST_F(vfio_cdev, bind_negative_fd)
 {
 	struct vfio_dut *d = &self->d;
 
@@ -426,8 +426,8 @@ TEST_F(vfio_cdev, u1_bind_negative_fd)
 	check_attach_detach(_metadata, d);
 }
 
-/* U1: BIND to an fd that is not an iommufd fails and binds nothing */
-TEST_F(vfio_cdev, u1_bind_not_iommufd)
+/* BIND to an fd that is not an iommufd fails and binds nothing */
+TEST_F(vfio_cdev, bind_not_iommufd)
 {
 	struct vfio_dut *d = &self->d;
 	int pipefd[2], null;
@@ -445,8 +445,8 @@ TEST_F(vfio_cdev, u1_bind_not_iommufd)
 	check_attach_detach(_metadata, d);
 }
 
-/* U1: BIND to a closed fd fails and binds nothing */
-TEST_F(vfio_cdev, u1_bind_closed_fd)
+/* BIND to a closed fd fails and binds nothing */
+TEST_F(vfio_cdev, bind_closed_fd)
 {
 	struct vfio_dut *d = &self->d;
 	int closed;
@@ -461,8 +461,8 @@ TEST_F(vfio_cdev, u1_bind_closed_fd)
 	check_attach_detach(_metadata, d);
 }
 
-/* U2: a second BIND on a bound fd fails, to any iommufd */
-TEST_F(vfio_cdev, u2_bind_twice)
+/* A second BIND on a bound fd fails, to any iommufd */
+TEST_F(vfio_cdev, bind_twice)
 {
 	struct vfio_dut *d = &self->d;
 	int other;
@@ -481,8 +481,8 @@ TEST_F(vfio_cdev, u2_bind_twice)
 	check_attach_detach(_metadata, d);
 }
 
-/* U2: while one open of the device is bound, BIND on another one fails */
-TEST_F(vfio_cdev, u2_second_open_bind)
+/* While one open of the device is bound, BIND on another one fails */
+TEST_F(vfio_cdev, second_open_bind)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 first_devid;
@@ -510,8 +510,8 @@ TEST_F(vfio_cdev, u2_second_open_bind)
 	check_attach_detach(_metadata, d);
 }
 
-/* U3: before BIND, every device ioctl but BIND fails */
-TEST_F(vfio_cdev, u3_ioctl_before_bind)
+/* Before BIND, every device ioctl but BIND fails */
+TEST_F(vfio_cdev, ioctl_before_bind)
 {
 	struct vfio_dut *d = &self->d;
 
@@ -527,8 +527,8 @@ TEST_F(vfio_cdev, u3_ioctl_before_bind)
 	check_attach_detach(_metadata, d);
 }
 
-/* U4: ATTACH with flags fails and neither attaches nor replaces */
-TEST_F(vfio_cdev, u4_attach_flags)
+/* ATTACH with flags fails and neither attaches nor replaces */
+TEST_F(vfio_cdev, attach_unknown_flags)
 {
 	__u32 argsz = sizeof(struct vfio_device_attach_iommufd_pt);
 	const struct bad_args bad[] = { { argsz, UNKNOWN_FLAG } };
@@ -536,16 +536,16 @@ TEST_F(vfio_cdev, u4_attach_flags)
 	check_attach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
-/* U4: ATTACH with argsz short of pt_id fails, attaches and replaces nothing */
-TEST_F(vfio_cdev, u4_attach_short_argsz)
+/* ATTACH with argsz short of pt_id fails, attaches and replaces nothing */
+TEST_F(vfio_cdev, attach_short_argsz)
 {
 	const struct bad_args bad[] = { { ATTACH_MINSZ - 1, 0 }, { 0, 0 } };
 
 	check_attach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
-/* U4: DETACH with flags fails and the device stays attached */
-TEST_F(vfio_cdev, u4_detach_flags)
+/* DETACH with flags fails and the device stays attached */
+TEST_F(vfio_cdev, detach_unknown_flags)
 {
 	__u32 argsz = sizeof(struct vfio_device_detach_iommufd_pt);
 	const struct bad_args bad[] = { { argsz, UNKNOWN_FLAG } };
@@ -553,8 +553,8 @@ TEST_F(vfio_cdev, u4_detach_flags)
 	check_detach_refused(_metadata, &self->d, bad, ARRAY_SIZE(bad));
 }
 
-/* U4: DETACH with argsz short of flags fails and the device stays attached */
-TEST_F(vfio_cdev, u4_detach_short_argsz)
+/* DETACH with argsz short of flags fails and the device stays attached */
+TEST_F(vfio_cdev, detach_short_argsz)
 {
 	const struct bad_args bad[] = { { DETACH_MINSZ - 1, 0 }, { 0, 0 } };
 
@@ -562,10 +562,10 @@ TEST_F(vfio_cdev, u4_detach_short_argsz)
 }
 
 /*
- * U5: ATTACH to an IOAS: a physical device gets the id of an HWPT made for
+ * ATTACH to an IOAS: a physical device gets the id of an HWPT made for
  * it, which goes with the DETACH; an emulated one gets the IOAS id back
  */
-TEST_F(vfio_cdev, u5_attach_ioas)
+TEST_F(vfio_cdev, attach_ioas)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, pt_id;
@@ -587,10 +587,10 @@ TEST_F(vfio_cdev, u5_attach_ioas)
 }
 
 /*
- * U5: ATTACH to an HWPT from IOMMU_HWPT_ALLOC: a physical device keeps its
+ * ATTACH to an HWPT from IOMMU_HWPT_ALLOC: a physical device keeps its
  * id, an emulated one takes only IOAS ids (ENOENT)
  */
-TEST_F(vfio_cdev, u5_attach_hwpt)
+TEST_F(vfio_cdev, attach_hwpt)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, hwpt_id, pt_id, stdev_id, mock_hwpt, mock_idev;
@@ -625,8 +625,8 @@ TEST_F(vfio_cdev, u5_attach_hwpt)
 	check_attach_detach(_metadata, d);
 }
 
-/* U5: ATTACH to an id that names nothing fails and attaches nothing */
-TEST_F(vfio_cdev, u5_attach_unknown_id)
+/* ATTACH to an id that names nothing fails and attaches nothing */
+TEST_F(vfio_cdev, attach_unknown_id)
 {
 	const __u32 ids[] = { 0, UNKNOWN_ID };
 	struct vfio_dut *d = &self->d;
@@ -643,10 +643,10 @@ TEST_F(vfio_cdev, u5_attach_unknown_id)
 }
 
 /*
- * U5: ATTACH to the device's own id, neither IOAS nor HWPT: EINVAL from a
+ * ATTACH to the device's own id, neither IOAS nor HWPT: EINVAL from a
  * physical device, ENOENT from an emulated one (not an IOAS)
  */
-TEST_F(vfio_cdev, u5_attach_device_id)
+TEST_F(vfio_cdev, attach_device_id)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 pt_id;
@@ -659,8 +659,8 @@ TEST_F(vfio_cdev, u5_attach_device_id)
 	check_attach_detach(_metadata, d);
 }
 
-/* U5: ATTACH while attached replaces, and frees the old table */
-TEST_F(vfio_cdev, u5_replace)
+/* ATTACH while attached replaces, and frees the old table */
+TEST_F(vfio_cdev, replace)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_a, ioas_b, pt_a, pt_b;
@@ -678,8 +678,8 @@ TEST_F(vfio_cdev, u5_replace)
 	dut_detach_ioas(_metadata, d, ioas_b, pt_b);
 }
 
-/* U5: ATTACH to the table already attached succeeds and changes nothing */
-TEST_F(vfio_cdev, u5_replace_same)
+/* ATTACH to the table already attached succeeds and changes nothing */
+TEST_F(vfio_cdev, replace_same)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, pt_a, pt_id;
@@ -700,8 +700,8 @@ TEST_F(vfio_cdev, u5_replace_same)
 	dut_detach_ioas(_metadata, d, ioas_id, pt_a);
 }
 
-/* U5: a replace that fails leaves the device where it was */
-TEST_F(vfio_cdev, u5_failed_replace_keeps_attachment)
+/* A replace that fails leaves the device where it was */
+TEST_F(vfio_cdev, failed_replace_keeps_attachment)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, pt_a, pt_id;
@@ -723,10 +723,10 @@ TEST_F(vfio_cdev, u5_failed_replace_keeps_attachment)
 }
 
 /*
- * U5: when writing pt_id back faults, ATTACH fails with EFAULT and undoes
+ * When writing pt_id back faults, ATTACH fails with EFAULT and undoes
  * the attach
  */
-TEST_F(vfio_cdev, u5_writeback_fault)
+TEST_F(vfio_cdev, writeback_fault_detaches)
 {
 	struct vfio_device_attach_iommufd_pt *args;
 	struct vfio_dut *d = &self->d;
@@ -744,10 +744,10 @@ TEST_F(vfio_cdev, u5_writeback_fault)
 }
 
 /*
- * U5: the same when the device was attached before: it is left detached,
+ * The same when the device was attached before: it is left detached,
  * from the old table too
  */
-TEST_F(vfio_cdev, u5_writeback_fault_attached)
+TEST_F(vfio_cdev, writeback_fault_attached_detaches)
 {
 	struct vfio_device_attach_iommufd_pt *args;
 	struct vfio_dut *d = &self->d;
@@ -769,10 +769,10 @@ TEST_F(vfio_cdev, u5_writeback_fault_attached)
 }
 
 /*
- * U5: ATTACH whose pt_id cannot be read, as it lies in an unmapped page:
+ * ATTACH whose pt_id cannot be read, as it lies in an unmapped page:
  * EFAULT, and the attachment the device has stays
  */
-TEST_F(vfio_cdev, u5_unreadable_args)
+TEST_F(vfio_cdev, unreadable_args)
 {
 	struct vfio_device_attach_iommufd_pt *args;
 	struct vfio_dut *d = &self->d;
@@ -789,8 +789,8 @@ TEST_F(vfio_cdev, u5_unreadable_args)
 	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
 }
 
-/* U6: DETACH when never attached succeeds and changes nothing */
-TEST_F(vfio_cdev, u6_detach_not_attached)
+/* DETACH when never attached succeeds and changes nothing */
+TEST_F(vfio_cdev, detach_not_attached)
 {
 	struct vfio_dut *d = &self->d;
 
@@ -800,8 +800,8 @@ TEST_F(vfio_cdev, u6_detach_not_attached)
 	check_attach_detach(_metadata, d);
 }
 
-/* U6: a second DETACH succeeds and changes nothing */
-TEST_F(vfio_cdev, u6_detach_twice)
+/* A second DETACH succeeds and changes nothing */
+TEST_F(vfio_cdev, detach_twice)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, pt_id;
@@ -820,10 +820,10 @@ TEST_F(vfio_cdev, u6_detach_twice)
 }
 
 /*
- * U7: close() of an attached device fd detaches and unbinds it; it opens and
+ * Close() of an attached device fd detaches and unbinds it; it opens and
  * binds again, to the same iommufd and to another one
  */
-TEST_F(vfio_cdev, u7_close_attached)
+TEST_F(vfio_cdev, close_attached)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, pt_id;
@@ -850,10 +850,10 @@ TEST_F(vfio_cdev, u7_close_attached)
 }
 
 /*
- * U8: QEMU's order, end to end: open, BIND, IOAS_ALLOC, ATTACH, IOAS_MAP of
+ * QEMU's order, end to end: open, BIND, IOAS_ALLOC, ATTACH, IOAS_MAP of
  * user memory the device then reaches, DETACH, UNMAP, DESTROY, close
  */
-TEST_F(vfio_cdev, u8_qemu_order)
+TEST_F(vfio_cdev, qemu_order)
 {
 	size_t len = GUEST_PAGES * page_size();
 	struct vfio_dut *d = &self->d;
@@ -880,8 +880,8 @@ TEST_F(vfio_cdev, u8_qemu_order)
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
 }
 
-/* S1: an fd that is not bound can do nothing but BIND */
-TEST_F(vfio_cdev, s1_unbound_fd_only_binds)
+/* An fd that is not bound can do nothing but BIND */
+TEST_F(vfio_cdev, unbound_fd_only_binds)
 {
 	struct vfio_dut *d = &self->d;
 	int null;
@@ -898,10 +898,10 @@ TEST_F(vfio_cdev, s1_unbound_fd_only_binds)
 }
 
 /*
- * S1: nor can another open of a bound device: it cannot detach or replace
+ * Nor can another open of a bound device: it cannot detach or replace
  * the bound fd's attachment
  */
-TEST_F(vfio_cdev, s1_second_fd_cannot_act)
+TEST_F(vfio_cdev, second_fd_cannot_act)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_a, ioas_b, pt_a, pt_id;
@@ -925,8 +925,8 @@ TEST_F(vfio_cdev, s1_second_fd_cannot_act)
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_b));
 }
 
-/* S2: IOAS and HWPT ids of another iommufd are unknown to the device */
-TEST_F(vfio_cdev, s2_foreign_ids)
+/* IOAS and HWPT ids of another iommufd are unknown to the device */
+TEST_F(vfio_cdev, foreign_ids_unknown)
 {
 	__u32 own_ioas, ioas_id, stdev_id, hwpt_id, idev_id, pt_id;
 	struct vfio_dut *d = &self->d;
@@ -971,8 +971,8 @@ TEST_F(vfio_cdev, s2_foreign_ids)
 	check_attach_detach(_metadata, d);
 }
 
-/* S2: the device id is unknown to another iommufd */
-TEST_F(vfio_cdev, s2_foreign_device_id)
+/* The device id is unknown to another iommufd */
+TEST_F(vfio_cdev, foreign_device_id_unknown)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, hwpt_id;
@@ -993,8 +993,8 @@ TEST_F(vfio_cdev, s2_foreign_device_id)
 	check_attach_detach(_metadata, d);
 }
 
-/* S4: a device bound through its cdev keeps its group from being opened */
-TEST_F(vfio_cdev, s4_cdev_blocks_group)
+/* A device bound through its cdev keeps its group from being opened */
+TEST_F(vfio_cdev, cdev_blocks_group)
 {
 	struct vfio_dut *d = &self->d;
 	int group;
@@ -1014,8 +1014,8 @@ TEST_F(vfio_cdev, s4_cdev_blocks_group)
 	ASSERT_EQ(0, close(group));
 }
 
-/* S4: an open group keeps its device from binding through the cdev */
-TEST_F(vfio_cdev, s4_group_blocks_cdev)
+/* An open group keeps its device from binding through the cdev */
+TEST_F(vfio_cdev, group_blocks_cdev)
 {
 	struct vfio_dut *d = &self->d;
 	int group;
@@ -1058,10 +1058,10 @@ FIXTURE_TEARDOWN(vfio_emulated)
 }
 
 /*
- * S3: after DETACH the device can neither access nor pin IOVA, although the
+ * After DETACH the device can neither access nor pin IOVA, although the
  * mapping is still there: attached again, it reaches it
  */
-TEST_F(vfio_emulated, s3_no_dma_after_detach)
+TEST_F(vfio_emulated, no_dma_after_detach)
 {
 	size_t len = GUEST_PAGES * page_size();
 	struct vfio_dut *d = &self->d;
@@ -1114,8 +1114,8 @@ FIXTURE_TEARDOWN(vfio_physical)
 	dut_teardown(&self->d);
 }
 
-/* U7: close() of a device attached to an HWPT leaves the HWPT free */
-TEST_F(vfio_physical, u7_close_attached_hwpt)
+/* Close() of a device attached to an HWPT leaves the HWPT free */
+TEST_F(vfio_physical, close_attached_hwpt)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, hwpt_id, pt_id;
@@ -1138,10 +1138,10 @@ TEST_F(vfio_physical, u7_close_attached_hwpt)
 }
 
 /*
- * U8: QEMU's order with an HWPT of its own: BIND, IOAS_ALLOC, HWPT_ALLOC,
+ * QEMU's order with an HWPT of its own: BIND, IOAS_ALLOC, HWPT_ALLOC,
  * ATTACH, IOAS_MAP, DETACH, UNMAP, DESTROY HWPT, DESTROY IOAS, close
  */
-TEST_F(vfio_physical, u8_qemu_order_hwpt)
+TEST_F(vfio_physical, qemu_order_hwpt)
 {
 	size_t len = GUEST_PAGES * page_size();
 	struct vfio_dut *d = &self->d;
@@ -1274,13 +1274,13 @@ static void kmsg_settle(int kmsg)
 }
 
 /*
- * S3: after DETACH the device's DMA reaches no memory, and the IOMMU
+ * After DETACH the device's DMA reaches no memory, and the IOMMU
  * reports each try. It writes its buffer to mapped memory, which stays as
  * it was; it reads other bytes of it, which never reach its buffer: written
  * out once the device is attached again, the buffer holds something else.
  * Attached again, its DMA works as before.
  */
-TEST_F(vfio_dma, s3_no_dma_after_detach)
+TEST_F(vfio_dma, no_dma_after_detach)
 {
 	size_t len = GUEST_PAGES * page_size();
 	size_t off = page_size() / 2, out = page_size() + 4 * DMA_LEN;
@@ -1314,11 +1314,11 @@ TEST_F(vfio_dma, s3_no_dma_after_detach)
 }
 
 /*
- * U5: a replace moves the device's DMA to the new IOAS: the same IOVA maps
+ * A replace moves the device's DMA to the new IOAS: the same IOVA maps
  * memory A in IOAS A and memory B in IOAS B; after ATTACH to A the device
  * copies within A, after ATTACH to B within B, and A is left alone
  */
-TEST_F(vfio_dma, u5_replace_moves_dma)
+TEST_F(vfio_dma, replace_moves_dma)
 {
 	size_t len = GUEST_PAGES * page_size();
 	unsigned char *mem_a, *mem_b, *copy_a;
@@ -1355,10 +1355,10 @@ TEST_F(vfio_dma, u5_replace_moves_dma)
 }
 
 /*
- * U7: close() of the attached device and a new BIND: the device's DMA
+ * Close() of the attached device and a new BIND: the device's DMA
  * works again, in the IOAS it is then attached to
  */
-TEST_F(vfio_dma, u7_rebind_dma)
+TEST_F(vfio_dma, rebind_dma)
 {
 	size_t len = GUEST_PAGES * page_size();
 	struct vfio_dut *d = &self->d;
