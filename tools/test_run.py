@@ -4,10 +4,12 @@
 counts: the KUnit suites, both matrices, the uAPI, stress and fault
 injection test results and the closing line.
 
-tools/testdata/ holds real output of a clean run (2 Dec 2026):
-kunit-results.json (kunit.py's JSON), kunit-vfio-test.log (the vfio suites'
-part of build/kunit-uml/test.log), vfio-user-console.log (the uAPI and
-the stress test's part of build/uml-user/patched/console.log) and
+tools/testdata/ holds real output of clean runs: kunit-results.json
+(kunit.py's JSON, 3 Dec 2026, one case per behaviour of vfio_iommufd),
+kunit-vfio-test.log (the vfio suites' part of build/kunit-uml/test.log, 2
+Dec 2026), vfio-user-console.log (the uAPI and the stress test's part of
+build/uml-user/patched/console.log, 2 Dec 2026, with the tests' names as
+they are since 3 Dec 2026: without rule codes) and
 vfio-fail-nth-console.log (vfio_cdev_fail_nth's part of a console of the
 same boot with CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_USERCOPY).
 The tests break copies of them the ways a run can go wrong.
@@ -378,15 +380,18 @@ def suite(group, name):
 	return next(s for s in group['sub_groups'] if s['name'] == name)
 
 
-def vfio_iommufd_cases(group):
-	"""The case list of the vfio_iommufd suite (its one sub group)."""
-	return suite(group, 'vfio_iommufd')['sub_groups'][0]['test_cases']
+def vfio_iommufd_case(group, case):
+	"""The results (one per driver) of a case of the vfio_iommufd suite."""
+	return next(c for c in suite(group, 'vfio_iommufd')['sub_groups']
+		    if c['name'] == case)['test_cases']
 
 
 def drop_cases(group, drop):
-	"""Drop the vfio_iommufd cases whose name drop(name) is true for."""
-	sub = suite(group, 'vfio_iommufd')['sub_groups'][0]
-	sub['test_cases'] = [c for c in sub['test_cases'] if not drop(c['name'])]
+	"""Drop the vfio_iommufd results whose case and driver drop(case,
+	driver) is true for."""
+	for case in suite(group, 'vfio_iommufd')['sub_groups']:
+		case['test_cases'] = [r for r in case['test_cases']
+				      if not drop(case['name'], r['name'])]
 	return group
 
 
@@ -397,7 +402,7 @@ class SuiteCountsTest(unittest.TestCase):
 		self.assertEqual(run.suite_counts(real_kunit_json()), {
 			'rust_doctests_kernel': (118, 0, 0),
 			'vfio_registration': (5, 0, 0),
-			'vfio_iommufd': (60, 0, 0)})
+			'vfio_iommufd': (60, 0, 20)})
 
 	def test_statuses_and_nesting(self):
 		group = {'name': 'all', 'test_cases': [
@@ -456,12 +461,34 @@ class KunitCountsTest(unittest.TestCase):
 
 	def test_one_skip_fails(self):
 		group = real_kunit_json()
-		vfio_iommufd_cases(group)[0]['status'] = 'SKIP'
+		vfio_iommufd_case(group, 'attach_detach_assert_dev_set_lock')[0][
+			'status'] = 'SKIP'
 		rows, out, closing, code = self.count(group)
 		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 59, 1),
 					    ('kunit: vfio_iommufd matrix', 1, 0)])
 		self.assertEqual(code, 1)
 		self.assertIn('  c-physical      skip  pass', out)
+		self.assertIn('vfio_iommufd: SKIP counted as failed: '
+			      'attach_detach_assert_dev_set_lock/c-physical', out)
+
+	def test_skips_of_cases_not_for_the_kind_pass(self):
+		rows, out, _, _ = self.count(real_kunit_json())
+		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 60, 0))
+		self.assertIn('vfio_iommufd                     60       0       20',
+			      out)
+
+	def test_case_not_for_the_kind_that_runs(self):
+		group = real_kunit_json()
+		result = next(r for r in vfio_iommufd_case(
+			group, 'group_peers_share_hwpt') if r['name'] == 'c-emulated')
+		result['status'] = 'PASS'
+		rows, out, closing, code = self.count(group)
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 61, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 1)])
+		self.assertIn('conformance matrix: group_peers_share_hwpt on '
+			      'c-emulated: PASS, where a case not for its kind '
+			      'skips', out)
+		self.assertEqual(code, 1)
 
 	def test_skip_of_other_suite_not_counted(self):
 		group = real_kunit_json()
@@ -506,7 +533,8 @@ class KunitCountsTest(unittest.TestCase):
 		self.assertEqual((closing, code), ('0 passed, 3 failed', 1))
 
 	def test_every_o9_case_deleted(self):
-		group = drop_cases(real_kunit_json(), lambda n: n.split()[1] == 'O9')
+		group = drop_cases(real_kunit_json(), lambda case, driver:
+				   run.KUNIT_CASES[case][0] == 'O9')
 		rows, out, closing, code = self.count(group)
 		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 56, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 4)])
@@ -517,8 +545,8 @@ class KunitCountsTest(unittest.TestCase):
 			      '1 expected\n', out)
 
 	def test_rust_rows_lost(self):
-		group = drop_cases(real_kunit_json(),
-				   lambda n: n.startswith('rust-'))
+		group = drop_cases(real_kunit_json(), lambda case, driver:
+				   driver.startswith('rust-'))
 		rows, out, closing, code = self.count(group)
 		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 30, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 21)])
@@ -526,43 +554,52 @@ class KunitCountsTest(unittest.TestCase):
 		self.assertIn('  rust-physical   MISS  MISS  MISS  MISS  MISS  MISS'
 			      '  MISS  MISS  MISS  MISS     -  MISS\n', out)
 
+	def test_rust_rows_skipped_with_reason(self):
+		group = real_kunit_json()
+		for case in suite(group, 'vfio_iommufd')['sub_groups']:
+			for result in case['test_cases']:
+				if result['name'].startswith('rust-'):
+					result['status'] = 'SKIP'
+		rows, out, _, code = self.count(group, [
+			'        ok 3 rust-physical # SKIP the Rust samples are only '
+			'reachable with them and this suite built in'])
+		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 30, 30))
+		self.assertIn('SKIP counted as failed: attach_detach_assert_dev_set_'
+			      'lock/rust-physical (the Rust samples are only '
+			      'reachable with them and this suite built in)', out)
+		self.assertEqual(code, 1)
+
 	def test_one_case_missing(self):
-		group = drop_cases(real_kunit_json(), lambda n: n ==
-				   'c-physical O3 attach to HWPT keeps its id')
+		group = drop_cases(real_kunit_json(), lambda case, driver:
+				   case == 'attach_hwpt_keeps_its_id' and
+				   driver == 'c-physical')
 		rows, out, _, code = self.count(group)
 		self.assertEqual(rows[3], ('kunit: vfio_iommufd matrix', 0, 1))
 		self.assertIn('  c-physical      pass  pass   1/2', out)
 
-	def test_extra_case(self):
+	def test_unknown_case(self):
 		group = real_kunit_json()
-		vfio_iommufd_cases(group).append(
-			{'name': 'c-emulated O3 attach to HWPT twice',
-			 'status': 'PASS'})
+		suite(group, 'vfio_iommufd')['sub_groups'].append(
+			{'name': 'attach_twice', 'sub_groups': [], 'test_cases': [
+				{'name': 'c-emulated', 'status': 'PASS'}]})
 		rows, out, _, code = self.count(group)
 		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 61, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 1)])
-		self.assertIn('  c-emulated      pass     -   2/1', out)
-
-	def test_case_of_a_rule_that_does_not_apply(self):
-		group = real_kunit_json()
-		vfio_iommufd_cases(group).append(
-			{'name': 'c-emulated O12 group peers', 'status': 'PASS'})
-		rows, out, _, code = self.count(group)
-		self.assertEqual(rows[3], ('kunit: vfio_iommufd matrix', 0, 1))
-		self.assertIn('  c-emulated      pass     -  pass  pass  pass  pass'
-			      '  pass  pass  pass  pass  pass   1/0\n', out)
+		self.assertIn('conformance matrix: unknown case attach_twice', out)
 
 	def test_unknown_driver(self):
 		group = real_kunit_json()
-		vfio_iommufd_cases(group).append(
-			{'name': 'go-physical O1 attach', 'status': 'PASS'})
+		vfio_iommufd_case(group, 'attach_detach_assert_dev_set_lock').append(
+			{'name': 'go-physical', 'status': 'PASS'})
 		rows, out, _, code = self.count(group)
 		self.assertEqual(rows[3], ('kunit: vfio_iommufd matrix', 0, 1))
 		self.assertIn('go-physical: a driver of no known kind', out)
 
 	def test_failed_case_counts_in_the_suite(self):
 		group = real_kunit_json()
-		vfio_iommufd_cases(group)[-1]['status'] = 'FAIL'
+		next(r for r in vfio_iommufd_case(group, 'emulated_replace_unmaps_'
+						  'old_ioas')
+		     if r['name'] == 'rust-emulated')['status'] = 'FAIL'
 		rows, out, closing, code = self.count(group)
 		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 59, 1),
 					    ('kunit: vfio_iommufd matrix', 1, 0)])
