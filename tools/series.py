@@ -291,6 +291,11 @@ class Submission:
 			      for p in os.listdir(self.folder)
 			      if p.endswith('.patch') and not p.startswith('0000-'))
 
+	def cover(self):
+		"""The submission's exported cover letter."""
+		return os.path.join(self.folder, sorted(
+			p for p in os.listdir(self.folder) if p.startswith('0000-'))[0])
+
 
 def submissions():
 	"""linux/submissions, checked: together, in order, the submissions
@@ -365,6 +370,7 @@ def export(_args, signoff=True):
 	if os.path.isdir(EXPORT_DIR):
 		shutil.rmtree(EXPORT_DIR)
 	pkg, version = read_pin()
+	base = makefile_version(git('show', 'base:Makefile'))
 	env = identity_env(user or LOCAL_IDENTITY, commit_date())
 	for n, sub in enumerate(subs):
 		first = commits[numbers.index(sub.first)]
@@ -380,20 +386,17 @@ def export(_args, signoff=True):
 		with open(os.path.join(COVERS_DIR, sub.name)) as f:
 			subject, blurb = f.read().split('\n', 1)
 		before = [s.name for s in subs[:n]]
-		base = makefile_version(git('show', 'base:Makefile'))
 		blurb = blurb.strip() + '\n\n' + textwrap.fill(
 			f'Based on Linux {base} as Debian ships it ({pkg} {version}), '
 			'imported as one commit (the base-commit below)' +
 			(', after the submissions ' + ', '.join(before) +
 			 ' (the prerequisite patches below)' if before else '') + '.',
 			width=72)
-		cover = os.path.join(sub.folder, sorted(
-			p for p in os.listdir(sub.folder) if p.startswith('0000-'))[0])
-		with open(cover) as f:
+		with open(sub.cover()) as f:
 			text = f.read()
 		text = text.replace('*** SUBJECT HERE ***', subject.strip())
 		text = text.replace('*** BLURB HERE ***', blurb)
-		with open(cover, 'w') as f:
+		with open(sub.cover(), 'w') as f:
 			f.write(text)
 		log('EXPORT', f'{os.path.relpath(sub.folder, TOP)}/: '
 		    f'[{sub.prefix}] {len(sub.patches())} patches and a cover '
@@ -464,8 +467,7 @@ def check_series():
 		if res.returncode:
 			git('am', '--abort', cwd=am_tree, check=False)
 			break
-		with open(os.path.join(sub.folder, sorted(os.listdir(
-				sub.folder))[0])) as f:
+		with open(sub.cover()) as f:
 			cover = f.read()
 		result('\nTo: ' in cover and '***' not in cover,
 		       f'{name}: its cover letter has a subject, a text and '

@@ -718,11 +718,12 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	double start = now();
 	struct sequence s;
 	char types[80];
-	int fail_nth, i;
+	int fail_nth, stop, i;
 
 	mem = guest_mem(_metadata, len);
 	page = guest_mem(_metadata, page_size());
 	fail_nth = fail_nth_open(_metadata);
+	stop = inject_teardown ? -1 : fail_nth;
 
 	/*
 	 * Twice without a failure: once to touch every page of this process
@@ -731,7 +732,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	 * set beyond them, the count left says how many were passed
 	 */
 	for (i = 0; i < 2; i++) {
-		sequence_init(&s, mem, len, inject_teardown ? -1 : fail_nth);
+		sequence_init(&s, mem, len, stop);
 		fail_nth_arm(_metadata, fail_nth, i ? UINT_MAX : 0);
 		run_sequence(d, &s, close_attached);
 		left = sequence_left(_metadata, &s, fail_nth);
@@ -744,7 +745,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	for (nth = 1; ; nth++) {
 		ASSERT_GT(MAX_NTH, nth)
 			TH_LOG("the sequence still fails at nth %u", nth);
-		sequence_init(&s, mem, len, inject_teardown ? -1 : fail_nth);
+		sequence_init(&s, mem, len, stop);
 		fail_nth_arm(_metadata, fail_nth, nth);
 		run_sequence(d, &s, close_attached);
 		left = sequence_left(_metadata, &s, fail_nth);
