@@ -54,7 +54,9 @@ BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen'
 KUNITCONFIGS_ANY_ARCH = [os.path.join(TOP, 'kunit', '.kunitconfig'),
 			 'drivers/vfio/tests/.kunitconfig',
 			 os.path.join(TOP, 'kunit', 'user.config')]
-KUNITCONFIGS = KUNITCONFIGS_ANY_ARCH + [uml_user.USER_CONFIG]
+KUNITCONFIGS_UML = KUNITCONFIGS_ANY_ARCH + [uml_user.USER_CONFIG]
+KUNITCONFIGS = KUNITCONFIGS_UML + [os.path.join(TOP, 'kunit',
+						'uml-modules.config')]
 
 # The same suites on x86_64, under QEMU with two vCPUs, and its user space:
 # q35 guests with a virtual IOMMU and the edu device on vfio-pci.
@@ -69,15 +71,19 @@ X86_EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-x86_64.expected')
 
 # User space under UML: headers, test programs, roots and console logs.
 USER_BUILD = os.path.join(BUILD, 'uml-user')
-# The base that iommufd's selftests are compared against, and its UML kernel:
-# the pristine base plus the series' fixes of the base that running them
-# under UML needs, without the project's seams, samples and tests. On the
-# pristine base alone no mock device can be created under UML (the bug patch
-# 0004 fixes), so most tests fail there.
+# The base that iommufd's selftests are compared against: the pristine base
+# plus the series' fixes, the submissions BASELINE_SUBMISSIONS that lead
+# linux/submissions, without the project's seams, samples and tests. On the
+# pristine base alone no mock device can be created under UML (the bug the
+# BLOCKED default domain fix mends), so most tests fail there. Its source is
+# a worktree of build/linux at the fixes' last commit; its UML kernel is the
+# one the commit builds make there, kept in BASELINE_UML (with the commit
+# in BASELINE_UML/commit), so that it is not built a second time.
 PRISTINE_SRC = os.path.join(BUILD, 'pristine-src')
 PRISTINE_BUILD = os.path.join(BUILD, 'pristine-uml')
-BASELINE_FIXES = ('iommu-static-blocked-default-domain',
-		  'um-x86-xstate-host-size', 'selftests-iommu-build-6.12')
+BASELINE_UML = os.path.join(BUILD, 'baseline-uml')
+BASELINE_SUBMISSIONS = ('vfio-cdx', 'iommu-blocked-default-domain',
+			'stable-6.12.y')
 BASELINE_LABEL = 'base + fixes'
 VFIO_UAPI_FOLDER = 'tools/testing/selftests/vfio'
 VFIO_UAPI_PROGRAM = 'vfio_cdev_uapi_test'
@@ -249,7 +255,8 @@ def step_commits_build(results):
 	commit that changes only files no kernel build reads (NOT_BUILT) builds
 	as its parent did, so it is not built again; vfio-cdx is built for
 	arm64 again only by a commit that changes a file its last build read,
-	or a Kconfig or Makefile (cdx_rebuild_needed()).
+	or a Kconfig or Makefile (cdx_rebuild_needed()). The UML kernel of the
+	fixes' last commit is kept as the base + fixes' (keep_baseline_kernel()).
 	"""
 	banner('Each commit of the series builds (UML, and arm64 for vfio-cdx)')
 	log = os.path.join(BUILD, 'commits-build.log')
@@ -262,6 +269,12 @@ def step_commits_build(results):
 	tip_config = os.path.join(BUILD, 'tip.config')
 	shutil.copyfile(os.path.join(KUNIT_BUILD, '.config'), tip_config)
 	commits = series.git('rev-list', '--reverse', 'base..series').split()
+	shutil.rmtree(BASELINE_UML, ignore_errors=True)
+	try:
+		baseline = baseline_commit()
+	except uml_user.Error as e:
+		print(f'  {e}: the {BASELINE_LABEL} will be built on its own')
+		baseline = None
 	tally = series.Tally()
 	try:
 		for n, commit in enumerate(commits, 1):
@@ -270,6 +283,8 @@ def step_commits_build(results):
 				tally.result(True, f'{n}/{len(commits)} builds: {subject} '
 					     '(changes no file a build reads: as its '
 					     'parent)')
+				if commit == baseline and not tally.failed:
+					keep_baseline_kernel(commit)
 				continue
 			series.git('checkout', '-q', '--detach', commit)
 			start = time.time()
@@ -285,6 +300,8 @@ def step_commits_build(results):
 				ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
 					and make(KUNIT_BUILD, 'all', log=log)
 			progress.stop.set()
+			if commit == baseline and ok and not tally.failed:
+				keep_baseline_kernel(commit)
 			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
 				     f'({time.time() - start:.0f} s' +
 				     ('' if arm64 else '; vfio-cdx for arm64 as '
@@ -895,26 +912,62 @@ def boot_programs(linux, work, programs, args, log):
 	return boot
 
 
-def pristine_kernel(log, arch='um'):
-	"""The base plus BASELINE_FIXES, built for UML or x86_64 (arch); the
-	path of its kernel image.
+def baseline_commit():
+	"""The series' commit that ends the fixes, BASELINE_SUBMISSIONS, which
+	must be the first submissions of linux/submissions."""
+	subs = series.submissions()
+	if tuple(s.name for s in subs[:len(BASELINE_SUBMISSIONS)]) != \
+			BASELINE_SUBMISSIONS:
+		raise uml_user.Error(f'{", ".join(BASELINE_SUBMISSIONS)} do not '
+				     'lead linux/submissions')
+	numbers = [e.name[:4] for e in series.entries()]
+	commits = series.git('rev-list', '--reverse', 'base..series').split()
+	return commits[numbers.index(subs[len(BASELINE_SUBMISSIONS) - 1].last)]
 
-	A git worktree of build/linux, at the fixes' commits made on 'base' as
-	the series' are; like the series' tree, it is moved with 'git reset
-	--hard', so a file the fixes did not change keeps its time stamp and is
-	not built again. Its options are the patched kernel's minus those the
-	base does not have and Rust.
+
+def keep_baseline_kernel(commit):
+	"""Keep the UML kernel just built for commit (KUNIT_BUILD/linux) as the
+	base + fixes' (BASELINE_UML)."""
+	os.makedirs(BASELINE_UML, exist_ok=True)
+	shutil.copy2(os.path.join(KUNIT_BUILD, 'linux'),
+		     os.path.join(BASELINE_UML, 'linux'))
+	with open(os.path.join(BASELINE_UML, 'commit'), 'w') as f:
+		f.write(commit + '\n')
+
+
+def kept_baseline_kernel(commit):
+	"""BASELINE_UML's kernel if the commit builds kept it for commit."""
+	try:
+		with open(os.path.join(BASELINE_UML, 'commit')) as f:
+			kept = f.read().strip()
+	except FileNotFoundError:
+		return None
+	linux = os.path.join(BASELINE_UML, 'linux')
+	return linux if kept == commit and os.path.exists(linux) else None
+
+
+def pristine_kernel(log, arch='um'):
+	"""The base + fixes (baseline_commit()) for UML or x86_64 (arch): its
+	source in PRISTINE_SRC, and the path of its kernel image.
+
+	PRISTINE_SRC is a git worktree of build/linux; like the series' tree, it
+	is moved with 'git reset --hard', so a file that did not change keeps
+	its time stamp and is not built again. The UML kernel is the one the
+	commit builds kept (kept_baseline_kernel()) if they ran; otherwise, and
+	for x86_64, it is built here, with the patched kernel's options minus
+	those the base + fixes does not have and Rust.
 	"""
-	fixes = [e for e in series.entries() if any(
-		e.name.endswith(f'-{slug}.commit') for slug in BASELINE_FIXES)]
-	if len(fixes) != len(BASELINE_FIXES):
-		raise uml_user.Error(f'not all of {BASELINE_FIXES} in the series')
-	tip = series.build_commits(fixes)
+	tip = baseline_commit()
 	series.git('worktree', 'prune')
 	if not os.path.isdir(PRISTINE_SRC):
 		series.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
 	series.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
-	symbols = uml_user.kconfig_symbols(KSRC, 'base')
+	kept = kept_baseline_kernel(tip) if arch == 'um' else None
+	if kept:
+		print(f'  the {BASELINE_LABEL}: the UML kernel the commit builds '
+		      f'made at {series.git("log", "-1", "--format=%h %s", tip)}')
+		return kept
+	symbols = uml_user.kconfig_symbols(KSRC, tip)
 	config = os.path.join(BUILD, f'pristine-{arch}.kunitconfig')
 	with open(config, 'w') as f:
 		f.write(uml_user.filter_kunitconfig(
@@ -1031,8 +1084,9 @@ def step_iommufd_results(results, patched, pristine, arch='um'):
 		   if n in uml_user.IOMMU_PROGRAMS}
 	comparison = uml_user.compare(pristine, patched,
 				      uml_user.read_expected(expected))
-	print(f'\n  iommufd selftests {where}, the {BASELINE_LABEL} (patches '
-	      f'{", ".join(BASELINE_FIXES)}) and the patched kernel (failures '
+	print(f'\n  iommufd selftests {where}, the {BASELINE_LABEL} (the '
+	      f'submissions {", ".join(BASELINE_SUBMISSIONS)}) and the patched '
+	      'kernel (failures '
 	      f'listed in {os.path.relpath(expected, TOP)} with their '
 	      'reasons are not counted)')
 	for line in uml_user.format_comparison(comparison, BASELINE_LABEL):
@@ -1246,7 +1300,7 @@ def step_sanitizers(results):
 	banner('The memory-checking kernel (KASAN, UBSAN, kmemleak): KUnit, '
 	       'then the VFIO test programs and a kmemleak scan')
 	kunit_step(results, SANITIZERS_BUILD, SANITIZERS_JSON,
-		   KUNITCONFIGS + [SANITIZERS_CONFIG], timeout=900,
+		   KUNITCONFIGS_UML + [SANITIZERS_CONFIG], timeout=900,
 		   prefix='sanitizers: ',
 		   log_label='kernel log (sanitizers, KUnit)',
 		   log=os.path.join(BUILD, 'sanitizers-kunit.log'))
@@ -1316,6 +1370,165 @@ def compiler_reports(lines, files):
 		if path in files:
 			found.setdefault(path, []).append(line.strip())
 	return found
+
+
+# The project's tristate symbols and the objects each builds; the Kbuild
+# step builds the series with them in the combinations KBUILD_COMBINATIONS.
+KBUILD_SYMBOLS = {
+	'VFIO_KUNIT_TEST': ['drivers/vfio/tests/vfio_registration_kunit.o'],
+	'VFIO_IOMMUFD_KUNIT_TEST': ['drivers/vfio/tests/vfio_iommufd_kunit.o'],
+	'VFIO_IOMMUFD_BENCH': ['drivers/vfio/tests/vfio_iommufd_bench.o'],
+	'SAMPLE_VFIO_PHYSICAL': ['samples/vfio/vfio_sample_phys.o'],
+	'SAMPLE_VFIO_EMULATED': ['samples/vfio/vfio_sample_emul.o'],
+	'SAMPLE_VFIO_DEVICES': ['samples/vfio/vfio_sample_devices.o'],
+	'SAMPLE_RUST_VFIO': ['samples/rust/rust_vfio_phys.o',
+			     'samples/rust/rust_vfio_emul.o'],
+}
+# Each combination: what it covers, then the symbols' values ('y', 'm' or
+# 'n'; a symbol not named stays 'y'). Together they hold every value of
+# every symbol, and each case the code and the Makefiles tell apart: a test
+# or sample built in or a module (the Rust rows of the suite, the bench and
+# the devices module need both sides built in), drivers/vfio/tests/ with
+# and without VFIO_KUNIT_TEST, and each sample without the other.
+KBUILD_COMBINATIONS = (
+	('every test and sample a module', dict.fromkeys(KBUILD_SYMBOLS, 'm')),
+	('the tests modules, the samples built in',
+	 dict(VFIO_KUNIT_TEST='m', VFIO_IOMMUFD_KUNIT_TEST='m',
+	      VFIO_IOMMUFD_BENCH='m')),
+	('the Rust samples modules, the rest built in',
+	 dict(SAMPLE_RUST_VFIO='m')),
+	('the suite and the bench without the registration tests',
+	 dict(VFIO_KUNIT_TEST='n')),
+	('the registration tests alone',
+	 dict(dict.fromkeys(KBUILD_SYMBOLS, 'n'), VFIO_KUNIT_TEST='y')),
+	('the physical sample and the bench, no other sample',
+	 dict(VFIO_KUNIT_TEST='n', VFIO_IOMMUFD_KUNIT_TEST='n',
+	      VFIO_IOMMUFD_BENCH='m', SAMPLE_VFIO_EMULATED='n',
+	      SAMPLE_VFIO_DEVICES='n', SAMPLE_RUST_VFIO='n')),
+	('the emulated sample, no physical one',
+	 dict(VFIO_KUNIT_TEST='m', VFIO_IOMMUFD_KUNIT_TEST='n',
+	      VFIO_IOMMUFD_BENCH='n', SAMPLE_VFIO_PHYSICAL='n',
+	      SAMPLE_VFIO_EMULATED='m', SAMPLE_VFIO_DEVICES='n')),
+)
+KBUILD_BUILD = os.path.join(BUILD, 'kbuild-uml')
+# A warning of a combination's build, besides the C compiler's on a file
+# of the series (compiler_reports()): rustc's ('warning:', 'warning[...]:')
+# or modpost's. The linker's note on UML's RWX segment and clang's on the
+# base's asm-generic/io.h under UML are not the series'.
+KBUILD_WARNING = re.compile(r'(warning|error)(\[|:)|(WARNING|ERROR): modpost')
+
+
+def config_values(path, symbols):
+	"""The values ('y', 'm' or 'n') of symbols in the .config path."""
+	values = dict.fromkeys(symbols, 'n')
+	with open(path) as f:
+		for line in f:
+			m = re.match(r'CONFIG_(\w+)=([ym])$', line.strip())
+			if m and m.group(1) in values:
+				values[m.group(1)] = m.group(2)
+	return values
+
+
+def kbuild_objects(build_dir):
+	"""The objects built into the kernel (vmlinux.a) and those built as
+	modules (modules.order) of the build in build_dir."""
+	out = subprocess.run(['ar', 't', 'vmlinux.a'], cwd=build_dir,
+			     capture_output=True, text=True, check=True).stdout
+	builtin = {os.path.normpath(p) for p in out.split()}
+	order = os.path.join(build_dir, 'modules.order')
+	if not os.path.exists(order):
+		return builtin, set()
+	with open(order) as f:
+		return builtin, {os.path.normpath(p) for p in f.read().split()}
+
+
+def kbuild_problems(values, builtin, modules, build_dir):
+	"""What the build of a combination (values) got wrong: an object of a
+	'y' symbol not in the kernel, one of an 'm' symbol not a module (or
+	its .ko missing), one of an 'n' symbol built."""
+	problems = []
+	for sym, objects in KBUILD_SYMBOLS.items():
+		for obj in objects:
+			where = ('built in' if obj in builtin else
+				 'a module' if obj in modules else 'not built')
+			want = {'y': 'built in', 'm': 'a module',
+				'n': 'not built'}[values[sym]]
+			if where != want:
+				problems.append(f'{obj} is {where}, CONFIG_{sym}='
+						f'{values[sym]}')
+			elif want == 'a module' and not os.path.exists(
+					os.path.join(build_dir, obj[:-2] + '.ko')):
+				problems.append(f'{obj[:-2]}.ko missing')
+	return problems
+
+
+def step_kbuild(results):
+	"""The series builds and links with the project's tristate symbols in
+	each of KBUILD_COMBINATIONS, each object where its symbol says.
+
+	The builds run in a copy of the UML KUnit build (KBUILD_BUILD), which
+	has module support, so that a combination rebuilds only the objects
+	whose options changed, links the kernel and runs modpost (an
+	unexported symbol or a missing namespace import fails it). Kconfig
+	must keep the values asked for, and the build must print no warning.
+	"""
+	banner('Kbuild: the tests and samples built in, as modules and off, '
+	       'in combinations')
+	log = os.path.join(BUILD, 'kbuild.log')
+	open(log, 'w').close()
+	shutil.rmtree(KBUILD_BUILD, ignore_errors=True)
+	run(['cp', '-a', KUNIT_BUILD, KBUILD_BUILD], check=True)
+	config = os.path.join(KBUILD_BUILD, '.config')
+	base_config = os.path.join(KBUILD_BUILD, 'base.config')
+	shutil.copyfile(config, base_config)
+	files = set(series.git('diff', '--name-only', 'base', 'series').split())
+	tally = series.Tally()
+	for what, asked in KBUILD_COMBINATIONS:
+		values = dict.fromkeys(KBUILD_SYMBOLS, 'y')
+		values.update(asked)
+		start = time.time()
+		shutil.copyfile(base_config, config)
+		with open(config, 'a') as f:
+			for sym, value in values.items():
+				f.write(f'CONFIG_{sym}={value}\n' if value != 'n' else
+					f'# CONFIG_{sym} is not set\n')
+		with open(log, 'a') as f:
+			f.write(f'\n### {what}: {values}\n')
+		if not make(KBUILD_BUILD, 'olddefconfig', log=log):
+			tally.result(False, f'kbuild: {what}', f'  olddefconfig '
+				     f'failed, see {log}')
+			continue
+		kept = config_values(config, KBUILD_SYMBOLS)
+		changed = [f'CONFIG_{s}={kept[s]} (asked {values[s]})'
+			   for s in values if kept[s] != values[s]]
+		if changed:
+			tally.result(False, f'kbuild: {what}', '  Kconfig changed '
+				     + ', '.join(changed))
+			continue
+		# A .ko of an earlier combination must not pass for this one's.
+		for objects in KBUILD_SYMBOLS.values():
+			for obj in objects:
+				ko = os.path.join(KBUILD_BUILD, obj[:-2] + '.ko')
+				if os.path.exists(ko):
+					os.unlink(ko)
+		mark = os.path.getsize(log)
+		ok = make(KBUILD_BUILD, 'all', log=log)
+		with open(log, errors='replace') as f:
+			f.seek(mark)
+			lines = f.read().splitlines()
+		warnings = [l for l in lines if KBUILD_WARNING.match(l)] + [
+			r for reports in compiler_reports(lines, files).values()
+			for r in reports]
+		problems = kbuild_problems(values, *kbuild_objects(KBUILD_BUILD),
+					   KBUILD_BUILD) if ok else []
+		counts = ', '.join(f'{sum(v == c for v in values.values())} {c}'
+				   for c in 'ymn')
+		tally.result(ok and not warnings and not problems,
+			     f'kbuild: {what} ({counts}; {time.time() - start:.0f} s)',
+			     '\n'.join(f'  {l}' for l in
+					(([] if ok else [f'make failed, see {log}'])
+					 + warnings + problems)))
+	results.add('kbuild combinations', tally.passed, tally.failed)
 
 
 def step_gcc(results):
@@ -1735,6 +1948,7 @@ def main():
 	step_x86_user(results)
 	if args.job == 'check':
 		step_gcc(results)
+		step_kbuild(results)
 		step_sanitizers(results)
 		step_tool_tests(results)
 		step_cocci(results)

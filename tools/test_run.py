@@ -130,6 +130,81 @@ class CompilerReportsTest(unittest.TestCase):
 			['  CHECK   drivers/iommu/iommu.c'], self.FILES), {})
 
 
+class KbuildTest(unittest.TestCase):
+	"""The Kbuild combinations and how their builds are judged."""
+
+	def values(self, asked):
+		return dict(dict.fromkeys(run.KBUILD_SYMBOLS, 'y'), **asked)
+
+	def test_every_value_of_every_symbol(self):
+		for sym in run.KBUILD_SYMBOLS:
+			seen = {self.values(asked)[sym]
+				for _, asked in run.KBUILD_COMBINATIONS}
+			self.assertEqual(seen, {'y', 'm', 'n'}, sym)
+
+	def test_only_known_symbols(self):
+		for what, asked in run.KBUILD_COMBINATIONS:
+			self.assertLessEqual(set(asked), set(run.KBUILD_SYMBOLS), what)
+
+	def test_config_values(self):
+		with tempfile.NamedTemporaryFile('w', suffix='.config') as f:
+			f.write('CONFIG_VFIO_KUNIT_TEST=m\n'
+				'# CONFIG_VFIO_IOMMUFD_BENCH is not set\n'
+				'CONFIG_SAMPLE_VFIO_PHYSICAL=y\n'
+				'CONFIG_SAMPLE_VFIO_PHYSICAL_X=m\n')
+			f.flush()
+			self.assertEqual(run.config_values(f.name, [
+				'VFIO_KUNIT_TEST', 'VFIO_IOMMUFD_BENCH',
+				'SAMPLE_VFIO_PHYSICAL', 'SAMPLE_VFIO_EMULATED']),
+				{'VFIO_KUNIT_TEST': 'm', 'VFIO_IOMMUFD_BENCH': 'n',
+				 'SAMPLE_VFIO_PHYSICAL': 'y',
+				 'SAMPLE_VFIO_EMULATED': 'n'})
+
+	def placed(self, values, build_dir):
+		"""The objects of values placed where they belong, .ko files made."""
+		builtin, modules = set(), set()
+		for sym, objects in run.KBUILD_SYMBOLS.items():
+			for obj in objects:
+				if values[sym] == 'y':
+					builtin.add(obj)
+				elif values[sym] == 'm':
+					modules.add(obj)
+					path = os.path.join(build_dir, obj[:-2] + '.ko')
+					os.makedirs(os.path.dirname(path), exist_ok=True)
+					open(path, 'w').close()
+		return builtin, modules
+
+	def test_right_places(self):
+		values = self.values(run.KBUILD_COMBINATIONS[1][1])
+		with tempfile.TemporaryDirectory() as build:
+			builtin, modules = self.placed(values, build)
+			self.assertEqual(run.kbuild_problems(values, builtin, modules,
+							     build), [])
+
+	def test_wrong_places(self):
+		values = self.values({'VFIO_KUNIT_TEST': 'm',
+				      'VFIO_IOMMUFD_BENCH': 'n'})
+		reg = 'drivers/vfio/tests/vfio_registration_kunit.o'
+		bench = 'drivers/vfio/tests/vfio_iommufd_bench.o'
+		suite = 'drivers/vfio/tests/vfio_iommufd_kunit.o'
+		with tempfile.TemporaryDirectory() as build:
+			builtin, modules = self.placed(values, build)
+			self.assertEqual(run.kbuild_problems(
+				values, builtin | {reg}, modules - {reg}, build),
+				[f'{reg} is built in, CONFIG_VFIO_KUNIT_TEST=m'])
+			self.assertEqual(run.kbuild_problems(
+				values, builtin | {bench}, modules, build),
+				[f'{bench} is built in, CONFIG_VFIO_IOMMUFD_BENCH=n'])
+			self.assertEqual(run.kbuild_problems(
+				values, builtin - {suite}, modules, build),
+				[f'{suite} is not built, '
+				 'CONFIG_VFIO_IOMMUFD_KUNIT_TEST=y'])
+			os.unlink(os.path.join(build, reg[:-2] + '.ko'))
+			self.assertEqual(run.kbuild_problems(values, builtin, modules,
+							     build),
+				[f'{reg[:-2]}.ko missing'])
+
+
 class ShortcutsTest(unittest.TestCase):
 	"""What lets a run skip a build: it must never skip one it needs."""
 
