@@ -1339,6 +1339,8 @@ def step_sanitizers(results):
 
 
 GCC_BUILD = os.path.join(BUILD, 'gcc-x86_64')
+# A rustc or clippy report: 'warning: TEXT', 'error[E0425]: TEXT'.
+RUSTC_REPORT = re.compile(r'(warning|error)(\[|:)')
 # A compiler's or sparse's report: 'FILE:LINE[:COL]: warning|error: TEXT'.
 COMPILER_REPORT = re.compile(r'^(?:\.\./)*(\S+?):(\d+):(?:\d+:)? '
 			     r'(warning|error): (.*)$')
@@ -1415,7 +1417,7 @@ KBUILD_BUILD = os.path.join(BUILD, 'kbuild-uml')
 # of the series (compiler_reports()): rustc's ('warning:', 'warning[...]:')
 # or modpost's. The linker's note on UML's RWX segment and clang's on the
 # base's asm-generic/io.h under UML are not the series'.
-KBUILD_WARNING = re.compile(r'(warning|error)(\[|:)|(WARNING|ERROR): modpost')
+KBUILD_WARNING = re.compile(RUSTC_REPORT.pattern + r'|(WARNING|ERROR): modpost')
 
 
 def config_values(path, symbols):
@@ -1442,6 +1444,11 @@ def kbuild_objects(build_dir):
 		return builtin, {os.path.normpath(p) for p in f.read().split()}
 
 
+def kbuild_module(build_dir, obj):
+	"""The .ko that Kbuild links from the module object obj."""
+	return os.path.join(build_dir, obj[:-2] + '.ko')
+
+
 def kbuild_problems(values, builtin, modules, build_dir):
 	"""What the build of a combination (values) got wrong: an object of a
 	'y' symbol not in the kernel, one of an 'm' symbol not a module (or
@@ -1457,7 +1464,7 @@ def kbuild_problems(values, builtin, modules, build_dir):
 				problems.append(f'{obj} is {where}, CONFIG_{sym}='
 						f'{values[sym]}')
 			elif want == 'a module' and not os.path.exists(
-					os.path.join(build_dir, obj[:-2] + '.ko')):
+					kbuild_module(build_dir, obj)):
 				problems.append(f'{obj[:-2]}.ko missing')
 	return problems
 
@@ -1508,7 +1515,7 @@ def step_kbuild(results):
 		# A .ko of an earlier combination must not pass for this one's.
 		for objects in KBUILD_SYMBOLS.values():
 			for obj in objects:
-				ko = os.path.join(KBUILD_BUILD, obj[:-2] + '.ko')
+				ko = kbuild_module(KBUILD_BUILD, obj)
 				if os.path.exists(ko):
 					os.unlink(ko)
 		mark = os.path.getsize(log)
@@ -1670,7 +1677,7 @@ def step_rust(results):
 			os.unlink(log)
 		ok = make(KUNIT_BUILD, *args, log=log)
 		with open(log) as f:
-			warnings = [l for l in f if re.match(r'(warning|error)(\[|:)', l)]
+			warnings = [l for l in f if RUSTC_REPORT.match(l)]
 		result(ok and not warnings, f'make LLVM=1 {" ".join(args)}: '
 		       f'{len(warnings)} warnings or errors (build/rust-{what}.log)',
 		       ''.join(f'    {l}' for l in warnings))

@@ -392,11 +392,12 @@ def export(_args, signoff=True):
 			(', after the submissions ' + ', '.join(before) +
 			 ' (the prerequisite patches below)' if before else '') + '.',
 			width=72)
-		with open(sub.cover()) as f:
+		cover = sub.cover()
+		with open(cover) as f:
 			text = f.read()
 		text = text.replace('*** SUBJECT HERE ***', subject.strip())
 		text = text.replace('*** BLURB HERE ***', blurb)
-		with open(sub.cover(), 'w') as f:
+		with open(cover, 'w') as f:
 			f.write(text)
 		log('EXPORT', f'{os.path.relpath(sub.folder, TOP)}/: '
 		    f'[{sub.prefix}] {len(sub.patches())} patches and a cover '
