@@ -271,7 +271,7 @@ def step_commits_build(results):
 	commits = series.git('rev-list', '--reverse', 'base..series').split()
 	shutil.rmtree(BASELINE_UML, ignore_errors=True)
 	try:
-		baseline = baseline_commit()
+		baseline = baseline_commit(commits)
 	except uml_user.Error as e:
 		print(f'  {e}: the {BASELINE_LABEL} will be built on its own')
 		baseline = None
@@ -280,36 +280,41 @@ def step_commits_build(results):
 		for n, commit in enumerate(commits, 1):
 			subject = series.git('log', '-1', '--format=%s', commit)
 			if n > 1 and not builds_read(commit):
-				tally.result(True, f'{n}/{len(commits)} builds: {subject} '
-					     '(changes no file a build reads: as its '
-					     'parent)')
-				if commit == baseline and not tally.failed:
-					keep_baseline_kernel(commit)
-				continue
-			series.git('checkout', '-q', '--detach', commit)
-			start = time.time()
-			progress = Progress(KUNIT_BUILD)
-			progress.start()
-			changed = series.git('diff', '--name-only', f'{commit}^',
-					     commit).split()
-			arm64 = n == 1 or cdx_rebuild_needed(changed)
-			ok = build_cdx_arm64(log) if arm64 else True
-			if n < len(commits):
-				shutil.copyfile(tip_config,
-						os.path.join(KUNIT_BUILD, '.config'))
-				ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
-					and make(KUNIT_BUILD, 'all', log=log)
-			progress.stop.set()
+				ok, how = True, 'changes no file a build reads: as ' \
+					'its parent'
+			else:
+				ok, how = build_commit(commit, n == 1,
+						       n < len(commits), tip_config,
+						       log)
 			if commit == baseline and ok and not tally.failed:
 				keep_baseline_kernel(commit)
 			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
-				     f'({time.time() - start:.0f} s' +
-				     ('' if arm64 else '; vfio-cdx for arm64 as '
-				      'its parent: no file its build reads '
-				      'changed') + ')', f'  see {log}')
+				     f'({how})', f'  see {log}')
 	finally:
 		series.git('checkout', '-q', 'series')
 	results.add('each commit builds', tally.passed, tally.failed)
+
+
+def build_commit(commit, first, uml, tip_config, log):
+	"""Build commit: vfio-cdx for arm64 if it is the first or changes a
+	file that build read, and for UML (unless kunit.py builds it, uml
+	false) from tip_config. Returns whether it built, and how long it
+	took."""
+	series.git('checkout', '-q', '--detach', commit)
+	start = time.time()
+	progress = Progress(KUNIT_BUILD)
+	progress.start()
+	changed = series.git('diff', '--name-only', f'{commit}^', commit).split()
+	arm64 = first or cdx_rebuild_needed(changed)
+	ok = build_cdx_arm64(log) if arm64 else True
+	if uml:
+		shutil.copyfile(tip_config, os.path.join(KUNIT_BUILD, '.config'))
+		ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
+			and make(KUNIT_BUILD, 'all', log=log)
+	progress.stop.set()
+	return ok, f'{time.time() - start:.0f} s' + \
+		('' if arm64 else '; vfio-cdx for arm64 as its parent: no file '
+		 'its build reads changed')
 
 
 # Files of the tree no kernel build reads: documentation, user space tools
@@ -524,9 +529,10 @@ KUNIT_CASES = {
 	'emulated_unbind_unmaps_all': ('O11', ('emulated',)),
 	'emulated_replace_unmaps_old_ioas': ('O11', ('emulated',)),
 	'group_peers_share_hwpt': ('O12', ('physical',)),
+	'devices_race_attach_replace_detach': ('O5', BOTH),
 }
 # The cases each driver must have, per kind and rule (a rule with none does
-# not apply to the kind: '-' in the matrix): 15 per driver.
+# not apply to the kind: '-' in the matrix): 16 per driver.
 KUNIT_RULE_CASES = {
 	kind: dict(collections.Counter(rule for rule, kinds in
 				       KUNIT_CASES.values() if kind in kinds))
@@ -912,16 +918,18 @@ def boot_programs(linux, work, programs, args, log):
 	return boot
 
 
-def baseline_commit():
+def baseline_commit(commits=None):
 	"""The series' commit that ends the fixes, BASELINE_SUBMISSIONS, which
-	must be the first submissions of linux/submissions."""
+	must be the first submissions of linux/submissions; commits are the
+	series' commits, if the caller has them."""
 	subs = series.submissions()
 	if tuple(s.name for s in subs[:len(BASELINE_SUBMISSIONS)]) != \
 			BASELINE_SUBMISSIONS:
 		raise uml_user.Error(f'{", ".join(BASELINE_SUBMISSIONS)} do not '
 				     'lead linux/submissions')
 	numbers = [e.name[:4] for e in series.entries()]
-	commits = series.git('rev-list', '--reverse', 'base..series').split()
+	commits = commits or series.git('rev-list', '--reverse',
+					'base..series').split()
 	return commits[numbers.index(subs[len(BASELINE_SUBMISSIONS) - 1].last)]
 
 

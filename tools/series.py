@@ -28,6 +28,8 @@ linux/checkpatch.ignore).
 """
 
 import argparse
+import email
+import email.utils
 import os
 import re
 import shutil
@@ -276,6 +278,8 @@ COVERS_DIR = os.path.join(TOP, 'linux', 'covers')
 class Submission:
 	"""One submission of linux/submissions: its name, subject prefix,
 	first and last series entry (their numbers), extra To: addresses,
+	whether the maintainers get_maintainer.pl names go To: (or Cc:, for
+	a submission addressed to its 'to' alone, as a stable backport is),
 	and its folder under EXPORT_DIR once numbered."""
 
 	def __init__(self, fields, number):
@@ -283,6 +287,12 @@ class Submission:
 		self.prefix = fields['prefix']
 		self.first, self.last = fields['entries'].split()
 		self.to = fields.get('to', '').split()
+		maintainers = fields.get('maintainers', 'to')
+		if maintainers not in ('to', 'cc') or \
+				(maintainers == 'cc' and not self.to):
+			die(f'linux/submissions: {self.name}: maintainers is "to", '
+			    'or "cc" with addresses in "to"')
+		self.maintainers_to = maintainers == 'to'
 		self.folder = os.path.join(EXPORT_DIR, f'{number:02d}-{self.name}')
 
 	def patches(self):
@@ -380,6 +390,8 @@ def export(_args, signoff=True):
 			*(['--signoff'] if signoff else []), f'{first}^..{last}']
 		git(*args, '-o', sub.folder, env=env)
 		to, cc = recipients(sub.patches())
+		if not sub.maintainers_to:
+			to, cc = [], to + cc
 		shutil.rmtree(sub.folder)
 		git(*args, '-o', sub.folder, env=env,
 		    *[f'--to={a}' for a in sub.to + to], *[f'--cc={a}' for a in cc])
@@ -473,6 +485,11 @@ def check_series():
 		result('\nTo: ' in cover and '***' not in cover,
 		       f'{name}: its cover letter has a subject, a text and '
 		       'recipients')
+		if not sub.maintainers_to:
+			to = [a for _, a in email.utils.getaddresses(
+				email.message_from_string(cover).get_all('To'))]
+			result(to == sub.to, f'{name}: To: {" ".join(sub.to)} '
+			       'alone, the maintainers Cc', f'To: {to}')
 	same = applied and git('rev-parse', 'HEAD^{tree}', cwd=am_tree) == \
 		git('rev-parse', 'series^{tree}')
 	result(same, 'the submissions applied in order give the series tree')

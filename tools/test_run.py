@@ -26,6 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
+import series  # noqa: E402
 import uml_user  # noqa: E402
 from run import check_kernel_log  # noqa: E402
 from run import Results, VFIO_STRESS_PROGRAM, step_stress_results  # noqa: E402
@@ -128,6 +129,41 @@ class CompilerReportsTest(unittest.TestCase):
 	def test_clean(self):
 		self.assertEqual(run.compiler_reports(
 			['  CHECK   drivers/iommu/iommu.c'], self.FILES), {})
+
+
+class SubmissionTest(unittest.TestCase):
+	"""Who a submission of linux/submissions is addressed to."""
+
+	FIELDS = {'name': 'fixes', 'prefix': 'PATCH', 'entries': '0001 0002'}
+
+	def submission(self, **fields):
+		with contextlib.redirect_stderr(io.StringIO()):
+			return series.Submission(dict(self.FIELDS, **fields), 1)
+
+	def test_maintainers_to_by_default(self):
+		self.assertTrue(self.submission().maintainers_to)
+		self.assertTrue(self.submission(maintainers='to').maintainers_to)
+
+	def test_maintainers_cc(self):
+		sub = self.submission(to='stable@vger.kernel.org', maintainers='cc')
+		self.assertFalse(sub.maintainers_to)
+		self.assertEqual(sub.to, ['stable@vger.kernel.org'])
+
+	def test_cc_needs_an_address_to(self):
+		with self.assertRaises(SystemExit):
+			self.submission(maintainers='cc')
+
+	def test_unknown_value(self):
+		with self.assertRaises(SystemExit):
+			self.submission(to='stable@vger.kernel.org', maintainers='bcc')
+
+	def test_stable_goes_to_stable_alone(self):
+		subs = {s.name: s for s in series.submissions()}
+		stable = subs['stable-6.12.y']
+		self.assertEqual(stable.to, ['stable@vger.kernel.org'])
+		self.assertFalse(stable.maintainers_to)
+		self.assertTrue(all(s.maintainers_to for s in subs.values()
+				    if s is not stable))
 
 
 class KbuildTest(unittest.TestCase):
@@ -477,7 +513,7 @@ class SuiteCountsTest(unittest.TestCase):
 		self.assertEqual(run.suite_counts(real_kunit_json()), {
 			'rust_doctests_kernel': (118, 0, 0),
 			'vfio_registration': (5, 0, 0),
-			'vfio_iommufd': (60, 0, 20)})
+			'vfio_iommufd': (64, 0, 20)})
 
 	def test_statuses_and_nesting(self):
 		group = {'name': 'all', 'test_cases': [
@@ -511,9 +547,9 @@ class KunitCountsTest(unittest.TestCase):
 		rows, out, closing, code = self.count(real_kunit_json())
 		self.assertEqual(rows, [('kunit: rust_doctests_kernel', 118, 0),
 					('kunit: vfio_registration', 5, 0),
-					('kunit: vfio_iommufd', 60, 0),
+					('kunit: vfio_iommufd', 64, 0),
 					('kunit: vfio_iommufd matrix', 1, 0)])
-		self.assertEqual((closing, code), ('184 passed, 0 failed', 0))
+		self.assertEqual((closing, code), ('188 passed, 0 failed', 0))
 		self.assertIn('  c-emulated      pass     -  pass  pass  pass  pass'
 			      '  pass  pass  pass  pass  pass     -\n', out)
 
@@ -526,7 +562,7 @@ class KunitCountsTest(unittest.TestCase):
 		       '        ok 2 no bind_iommufd # SKIP']
 		rows, out, closing, code = self.count(group, log)
 		self.assertEqual(rows[1], ('kunit: vfio_registration', 0, 5))
-		self.assertEqual((closing, code), ('179 passed, 5 failed', 1))
+		self.assertEqual((closing, code), ('183 passed, 5 failed', 1))
 		self.assertIn('vfio_registration: SKIP counted as failed: '
 			      'complete ops (no mock IOMMU)\n', out)
 		self.assertIn('vfio_registration: SKIP counted as failed: '
@@ -539,7 +575,7 @@ class KunitCountsTest(unittest.TestCase):
 		vfio_iommufd_case(group, 'attach_detach_assert_dev_set_lock')[0][
 			'status'] = 'SKIP'
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 59, 1),
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 63, 1),
 					    ('kunit: vfio_iommufd matrix', 1, 0)])
 		self.assertEqual(code, 1)
 		self.assertIn('  c-physical      skip  pass', out)
@@ -548,8 +584,8 @@ class KunitCountsTest(unittest.TestCase):
 
 	def test_skips_of_cases_not_for_the_kind_pass(self):
 		rows, out, _, _ = self.count(real_kunit_json())
-		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 60, 0))
-		self.assertIn('vfio_iommufd                     60       0       20',
+		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 64, 0))
+		self.assertIn('vfio_iommufd                     64       0       20',
 			      out)
 
 	def test_case_not_for_the_kind_that_runs(self):
@@ -558,7 +594,7 @@ class KunitCountsTest(unittest.TestCase):
 			group, 'group_peers_share_hwpt') if r['name'] == 'c-emulated')
 		result['status'] = 'PASS'
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 61, 0),
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 65, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 1)])
 		self.assertIn('conformance matrix: group_peers_share_hwpt on '
 			      'c-emulated: PASS, where a case not for its kind '
@@ -573,14 +609,14 @@ class KunitCountsTest(unittest.TestCase):
 			{'name': 'y', 'status': 'SKIP'}]})
 		rows, _, closing, code = self.count(group)
 		self.assertEqual(rows[3], ('kunit: other', 1, 0))
-		self.assertEqual((closing, code), ('185 passed, 0 failed', 0))
+		self.assertEqual((closing, code), ('189 passed, 0 failed', 0))
 
 	def test_required_suite_without_cases(self):
 		group = real_kunit_json()
 		suite(group, 'vfio_registration')['sub_groups'][0]['test_cases'] = []
 		rows, _, closing, code = self.count(group)
 		self.assertEqual(rows[1], ('kunit: vfio_registration', 0, 1))
-		self.assertEqual((closing, code), ('179 passed, 1 failed', 1))
+		self.assertEqual((closing, code), ('183 passed, 1 failed', 1))
 
 	def test_required_suite_reported_as_one_case(self):
 		group = real_kunit_json()
@@ -596,10 +632,10 @@ class KunitCountsTest(unittest.TestCase):
 		group['sub_groups'].remove(suite(group, 'rust_doctests_kernel'))
 		rows, _, closing, code = self.count(group)
 		self.assertEqual(rows, [('kunit: vfio_registration', 5, 0),
-					('kunit: vfio_iommufd', 60, 0),
+					('kunit: vfio_iommufd', 64, 0),
 					('kunit: rust_doctests_kernel', 0, 1),
 					('kunit: vfio_iommufd matrix', 1, 0)])
-		self.assertEqual((closing, code), ('66 passed, 1 failed', 1))
+		self.assertEqual((closing, code), ('70 passed, 1 failed', 1))
 
 	def test_no_json(self):
 		rows, _, closing, code = self.count(None)
@@ -611,9 +647,9 @@ class KunitCountsTest(unittest.TestCase):
 		group = drop_cases(real_kunit_json(), lambda case, driver:
 				   run.KUNIT_CASES[case][0] == 'O9')
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 56, 0),
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 60, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 4)])
-		self.assertEqual((closing, code), ('179 passed, 4 failed', 1))
+		self.assertEqual((closing, code), ('183 passed, 4 failed', 1))
 		self.assertIn('  c-physical      pass  pass  pass  pass  pass  pass'
 			      '  pass  pass  MISS  pass     -  pass\n', out)
 		self.assertIn('conformance matrix: rust-emulated O9: 0 cases, '
@@ -623,7 +659,7 @@ class KunitCountsTest(unittest.TestCase):
 		group = drop_cases(real_kunit_json(), lambda case, driver:
 				   driver.startswith('rust-'))
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 30, 0),
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 32, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 21)])
 		self.assertEqual(code, 1)
 		self.assertIn('  rust-physical   MISS  MISS  MISS  MISS  MISS  MISS'
@@ -638,7 +674,7 @@ class KunitCountsTest(unittest.TestCase):
 		rows, out, _, code = self.count(group, [
 			'        ok 3 rust-physical # SKIP the Rust samples are only '
 			'reachable with them and this suite built in'])
-		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 30, 30))
+		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 32, 32))
 		self.assertIn('SKIP counted as failed: attach_detach_assert_dev_set_'
 			      'lock/rust-physical (the Rust samples are only '
 			      'reachable with them and this suite built in)', out)
@@ -658,7 +694,7 @@ class KunitCountsTest(unittest.TestCase):
 			{'name': 'attach_twice', 'sub_groups': [], 'test_cases': [
 				{'name': 'c-emulated', 'status': 'PASS'}]})
 		rows, out, _, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 61, 0),
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 65, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 1)])
 		self.assertIn('conformance matrix: unknown case attach_twice', out)
 
@@ -676,9 +712,9 @@ class KunitCountsTest(unittest.TestCase):
 						  'old_ioas')
 		     if r['name'] == 'rust-emulated')['status'] = 'FAIL'
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 59, 1),
+		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 63, 1),
 					    ('kunit: vfio_iommufd matrix', 1, 0)])
-		self.assertEqual((closing, code), ('183 passed, 1 failed', 1))
+		self.assertEqual((closing, code), ('187 passed, 1 failed', 1))
 		self.assertIn('  rust-emulated   pass     -  pass  pass  pass  pass'
 			      '  pass  pass  pass  pass  FAIL     -\n', out)
 

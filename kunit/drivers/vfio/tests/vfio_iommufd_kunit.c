@@ -16,8 +16,10 @@
  * each case, everything it made must go away cleanly.
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
 #include <linux/iommufd.h>
 #include <linux/iommufd_kunit.h>
+#include <linux/kthread.h>
 #include <linux/limits.h>
 #include <linux/vfio.h>
 
@@ -637,6 +639,243 @@ static void vfio_conf_group_shares_hwpt(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
 }
 
+/* Devices that race in vfio_conf_race(), the case's own one included */
+#define VFIO_CONF_RACE_DEVICES	3
+/* Rounds of attach, replace and detach each of them runs */
+#define VFIO_CONF_RACE_ROUNDS	40
+
+/**
+ * struct vfio_conf_racer - A thread of vfio_conf_race()
+ * @c: The case
+ * @vdev: A device of the driver under test, bound to @c->ictx; NULL for
+ *        the thread that makes and destroys objects instead
+ * @dev_id: Its object id
+ * @bound: bind_iommufd succeeded and unbind_iommufd was not called yet
+ * @made: @vdev was made for the race, not the case's own device
+ * @ioas_b: The IOAS the devices replace onto
+ * @hwpt: An HWPT on the case's IOAS, which physical devices attach to
+ * @auto_hwpt: Physical: the last automatic HWPT it attached to
+ * @what: The first call that went wrong, or NULL
+ * @ret: What that call returned, or the id it wrote back
+ * @done: The thread has finished
+ */
+struct vfio_conf_racer {
+	struct vfio_conf *c;
+	struct vfio_device *vdev;
+	u32 dev_id;
+	bool bound;
+	bool made;
+	u32 ioas_b;
+	u32 hwpt;
+	u32 auto_hwpt;
+	const char *what;
+	long ret;
+	struct completion done;
+};
+
+/* Record the first call that returned @ret where @want was due */
+static bool racer_check(struct vfio_conf_racer *r, const char *what,
+			long ret, long want)
+{
+	if (ret == want)
+		return true;
+	if (!r->what) {
+		r->what = what;
+		r->ret = ret;
+	}
+	return false;
+}
+
+/*
+ * Attach @r's device to @id: whether it did and wrote back @want, or for
+ * VFIO_CONF_NO_ID, the id of an automatic HWPT
+ */
+static bool racer_attach(struct vfio_conf_racer *r, const char *what,
+			 u32 id, u32 want)
+{
+	u32 pt_id = id;
+
+	if (!racer_check(r, what, conf_attach_dev(r->vdev, &pt_id), 0))
+		return false;
+	if (want != VFIO_CONF_NO_ID)
+		return racer_check(r, what, pt_id, want);
+	/* A physical device on an IOAS: an automatic HWPT's id comes back */
+	r->auto_hwpt = pt_id;
+	return pt_id != id ||
+	       racer_check(r, "attach to an IOAS wrote back its id", pt_id,
+			   VFIO_CONF_NO_ID);
+}
+
+/*
+ * A device's rounds: attach to the case's IOAS, replace onto IOAS B, for a
+ * physical device replace onto the HWPT, then detach. Every call succeeds.
+ */
+static void racer_device(struct vfio_conf_racer *r)
+{
+	bool physical = is_physical(r->c);
+	unsigned int round;
+
+	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !r->what; round++) {
+		if (!racer_attach(r, "attach to the IOAS", r->c->ioas_id,
+				  physical ? VFIO_CONF_NO_ID : r->c->ioas_id) ||
+		    !racer_attach(r, "replace onto IOAS B", r->ioas_b,
+				  physical ? VFIO_CONF_NO_ID : r->ioas_b) ||
+		    (physical && !racer_attach(r, "replace onto the HWPT",
+					       r->hwpt, r->hwpt)))
+			break;
+		conf_detach_dev(r->vdev);
+		racer_check(r, "detach", r->vdev->iommufd_attached, false);
+		racer_check(r, "destroying a bound device",
+			    iommufd_test_destroy(r->c->ictx, r->dev_id),
+			    -EBUSY);
+	}
+	if (r->what)
+		conf_detach_dev(r->vdev);
+}
+
+/*
+ * Meanwhile, through iommufd's KUnit hooks: IOASes and HWPTs made and
+ * destroyed in the same context (nothing else knows their ids, so each
+ * destroy succeeds), and contexts of their own made and dropped.
+ */
+static void racer_objects(struct vfio_conf_racer *r)
+{
+	struct vfio_conf *c = r->c;
+	unsigned int round;
+	u32 ioas, hwpt;
+
+	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !r->what; round++) {
+		struct iommufd_ctx *ictx = iommufd_test_ctx_create();
+
+		if (IS_ERR(ictx)) {
+			racer_check(r, "iommufd_test_ctx_create", PTR_ERR(ictx), 0);
+			break;
+		}
+		if (racer_check(r, "IOAS alloc in a context of its own",
+				iommufd_test_ioas_alloc(ictx, &ioas), 0))
+			racer_check(r, "its destroy",
+				    iommufd_test_destroy(ictx, ioas), 0);
+		iommufd_test_ctx_destroy(ictx);
+
+		if (!racer_check(r, "IOAS alloc",
+				 iommufd_test_ioas_alloc(c->ictx, &ioas), 0))
+			break;
+		if (racer_check(r, "HWPT alloc",
+				iommufd_test_hwpt_alloc(c->ictx, c->hwpt_dev_id,
+							ioas, 0, &hwpt), 0))
+			racer_check(r, "HWPT destroy",
+				    iommufd_test_destroy(c->ictx, hwpt), 0);
+		racer_check(r, "IOAS destroy", iommufd_test_destroy(c->ictx, ioas),
+			    0);
+	}
+}
+
+static int vfio_conf_racer_fn(void *data)
+{
+	struct vfio_conf_racer *r = data;
+
+	if (r->vdev)
+		racer_device(r);
+	else
+		racer_objects(r);
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+static void vfio_conf_racer_action(void *data)
+{
+	struct vfio_conf_racer *r = data;
+
+	if (r->bound)
+		conf_unbind_dev(r->vdev);
+	if (r->made)
+		r->c->drv->destroy(r->vdev);
+}
+
+/*
+ * Several devices of the driver under test attach, replace and detach at
+ * once, each on its own thread, on the same IOASes (and, for physical
+ * devices, the same automatic and user-made HWPTs), while another thread
+ * makes and destroys objects in the same context. Every call succeeds,
+ * an emulated device gets its two dma_unmap calls a round, and afterwards
+ * no automatic HWPT is left and every table can be destroyed.
+ */
+static void vfio_conf_race(struct vfio_conf *c)
+{
+	struct vfio_conf_racer *racers;
+	u32 ioas_b = conf_new_ioas(c);
+	u32 hwpt = conf_new_hwpt(c, c->ioas_id);
+	unsigned int i, started;
+	int ret;
+
+	racers = kunit_kcalloc(c->test, VFIO_CONF_RACE_DEVICES + 1,
+			       sizeof(*racers), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(c->test, racers);
+	conf_bind(c);
+	for (i = 0; i <= VFIO_CONF_RACE_DEVICES; i++) {
+		struct vfio_conf_racer *r = &racers[i];
+
+		r->c = c;
+		r->ioas_b = ioas_b;
+		r->hwpt = hwpt;
+		init_completion(&r->done);
+		if (i == VFIO_CONF_RACE_DEVICES)
+			break;
+		if (!i) {
+			r->vdev = c->vdev;
+			r->dev_id = c->dev_id;
+			continue;
+		}
+		r->vdev = c->drv->create(NULL);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(c->test, r->vdev);
+		r->made = true;
+		ret = kunit_add_action_or_reset(c->test, vfio_conf_racer_action,
+						r);
+		KUNIT_ASSERT_EQ(c->test, ret, 0);
+		ret = conf_bind_dev(r->vdev, c->ictx, &r->dev_id);
+		KUNIT_ASSERT_EQ(c->test, ret, 0);
+		r->bound = true;
+	}
+
+	for (started = 0; started <= VFIO_CONF_RACE_DEVICES; started++) {
+		struct task_struct *task;
+
+		task = kthread_run(vfio_conf_racer_fn, &racers[started],
+				   "vfio_kunit_race/%u", started);
+		if (IS_ERR(task)) {
+			KUNIT_FAIL(c->test, "kthread_run: %pe", task);
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		wait_for_completion(&racers[i].done);
+	if (started <= VFIO_CONF_RACE_DEVICES)
+		return;
+
+	for (i = 0; i <= VFIO_CONF_RACE_DEVICES; i++) {
+		struct vfio_conf_racer *r = &racers[i];
+
+		KUNIT_EXPECT_NULL_MSG(c->test, r->what, "thread %u: %s: %ld", i,
+				      r->what, r->ret);
+		if (!r->vdev)
+			continue;
+		KUNIT_EXPECT_FALSE(c->test, r->vdev->iommufd_attached);
+		if (!is_physical(c))
+			KUNIT_EXPECT_EQ(c->test, c->drv->unmaps(r->vdev, NULL),
+					2 * VFIO_CONF_RACE_ROUNDS);
+		else if (r->auto_hwpt)
+			KUNIT_EXPECT_EQ(c->test, conf_destroy(c, r->auto_hwpt),
+					-ENOENT);
+	}
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, ioas_b), 0);
+	for (i = 1; i < VFIO_CONF_RACE_DEVICES; i++)
+		kunit_release_action(c->test, vfio_conf_racer_action,
+				     &racers[i]);
+	for (i = 1; i < VFIO_CONF_RACE_DEVICES; i++)
+		KUNIT_EXPECT_EQ(c->test, conf_destroy(c, racers[i].dev_id),
+				-ENOENT);
+}
+
 /* The drivers under test are the parameter of every case */
 static const void *vfio_conf_gen_params(const void *prev, char *desc)
 {
@@ -844,6 +1083,11 @@ static void group_peers_share_hwpt(struct kunit *test)
 	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_group_shares_hwpt);
 }
 
+static void devices_race_attach_replace_detach(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_race);
+}
+
 static struct kunit_case vfio_iommufd_test_cases[] = {
 	KUNIT_CASE_PARAM(attach_detach_assert_dev_set_lock, vfio_conf_gen_params),
 	KUNIT_CASE_PARAM(attach_unbound_warns, vfio_conf_gen_params),
@@ -865,6 +1109,8 @@ static struct kunit_case vfio_iommufd_test_cases[] = {
 	KUNIT_CASE_PARAM(emulated_unbind_unmaps_all, vfio_conf_gen_params),
 	KUNIT_CASE_PARAM(emulated_replace_unmaps_old_ioas, vfio_conf_gen_params),
 	KUNIT_CASE_PARAM(group_peers_share_hwpt, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(devices_race_attach_replace_detach,
+			 vfio_conf_gen_params),
 	{}
 };
 
