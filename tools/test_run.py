@@ -25,11 +25,17 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402
+import run_builds  # noqa: E402
+import run_common  # noqa: E402
+import run_kunit  # noqa: E402
+import run_logcheck  # noqa: E402
+import run_matrix  # noqa: E402
+import run_user  # noqa: E402
 import series  # noqa: E402
 import uml_user  # noqa: E402
-from run import check_kernel_log  # noqa: E402
-from run import Results, VFIO_STRESS_PROGRAM, step_stress_results  # noqa: E402
+from run_common import Results, VFIO_STRESS_PROGRAM  # noqa: E402
+from run_logcheck import check_kernel_log  # noqa: E402
+from run_user import step_stress_results  # noqa: E402
 from uml_user import ProgramResult, MISSING, PASS, FAIL, SKIP  # noqa: E402
 from uml_user import XFAIL, XPASS, ERROR, TOTALS_STATUSES  # noqa: E402
 
@@ -118,16 +124,16 @@ class CompilerReportsTest(unittest.TestCase):
 			'drivers/iommu/iommu.c:80:1: warning: symbol \'x\' was '
 			'not declared. Should it be static?',
 			'drivers/iommu/dma-iommu.c:3:1: warning: other file',
-			f'{run.KSRC}/drivers/iommu/iommu.c:9:2: error: broken',
+			f'{run_common.KSRC}/drivers/iommu/iommu.c:9:2: error: broken',
 			'  CC      samples/vfio/vfio_sample_phys.o',
 		]
-		found = run.compiler_reports(lines, self.FILES)
+		found = run_builds.compiler_reports(lines, self.FILES)
 		self.assertEqual(sorted(found), sorted(self.FILES))
 		self.assertEqual(len(found['drivers/iommu/iommu.c']), 2)
 		self.assertEqual(len(found['samples/vfio/vfio_sample_phys.c']), 1)
 
 	def test_clean(self):
-		self.assertEqual(run.compiler_reports(
+		self.assertEqual(run_builds.compiler_reports(
 			['  CHECK   drivers/iommu/iommu.c'], self.FILES), {})
 
 
@@ -170,17 +176,17 @@ class KbuildTest(unittest.TestCase):
 	"""The Kbuild combinations and how their builds are judged."""
 
 	def values(self, asked):
-		return dict(dict.fromkeys(run.KBUILD_SYMBOLS, 'y'), **asked)
+		return dict(dict.fromkeys(run_builds.KBUILD_SYMBOLS, 'y'), **asked)
 
 	def test_every_value_of_every_symbol(self):
-		for sym in run.KBUILD_SYMBOLS:
+		for sym in run_builds.KBUILD_SYMBOLS:
 			seen = {self.values(asked)[sym]
-				for _, asked in run.KBUILD_COMBINATIONS}
+				for _, asked in run_builds.KBUILD_COMBINATIONS}
 			self.assertEqual(seen, {'y', 'm', 'n'}, sym)
 
 	def test_only_known_symbols(self):
-		for what, asked in run.KBUILD_COMBINATIONS:
-			self.assertLessEqual(set(asked), set(run.KBUILD_SYMBOLS), what)
+		for what, asked in run_builds.KBUILD_COMBINATIONS:
+			self.assertLessEqual(set(asked), set(run_builds.KBUILD_SYMBOLS), what)
 
 	def test_config_values(self):
 		with tempfile.NamedTemporaryFile('w', suffix='.config') as f:
@@ -189,7 +195,7 @@ class KbuildTest(unittest.TestCase):
 				'CONFIG_SAMPLE_VFIO_PHYSICAL=y\n'
 				'CONFIG_SAMPLE_VFIO_PHYSICAL_X=m\n')
 			f.flush()
-			self.assertEqual(run.config_values(f.name, [
+			self.assertEqual(run_builds.config_values(f.name, [
 				'VFIO_KUNIT_TEST', 'VFIO_IOMMUFD_BENCH',
 				'SAMPLE_VFIO_PHYSICAL', 'SAMPLE_VFIO_EMULATED']),
 				{'VFIO_KUNIT_TEST': 'm', 'VFIO_IOMMUFD_BENCH': 'n',
@@ -199,7 +205,7 @@ class KbuildTest(unittest.TestCase):
 	def placed(self, values, build_dir):
 		"""The objects of values placed where they belong, .ko files made."""
 		builtin, modules = set(), set()
-		for sym, objects in run.KBUILD_SYMBOLS.items():
+		for sym, objects in run_builds.KBUILD_SYMBOLS.items():
 			for obj in objects:
 				if values[sym] == 'y':
 					builtin.add(obj)
@@ -211,10 +217,10 @@ class KbuildTest(unittest.TestCase):
 		return builtin, modules
 
 	def test_right_places(self):
-		values = self.values(run.KBUILD_COMBINATIONS[1][1])
+		values = self.values(run_builds.KBUILD_COMBINATIONS[1][1])
 		with tempfile.TemporaryDirectory() as build:
 			builtin, modules = self.placed(values, build)
-			self.assertEqual(run.kbuild_problems(values, builtin, modules,
+			self.assertEqual(run_builds.kbuild_problems(values, builtin, modules,
 							     build), [])
 
 	def test_wrong_places(self):
@@ -225,18 +231,18 @@ class KbuildTest(unittest.TestCase):
 		suite = 'drivers/vfio/tests/vfio_iommufd_kunit.o'
 		with tempfile.TemporaryDirectory() as build:
 			builtin, modules = self.placed(values, build)
-			self.assertEqual(run.kbuild_problems(
+			self.assertEqual(run_builds.kbuild_problems(
 				values, builtin | {reg}, modules - {reg}, build),
 				[f'{reg} is built in, CONFIG_VFIO_KUNIT_TEST=m'])
-			self.assertEqual(run.kbuild_problems(
+			self.assertEqual(run_builds.kbuild_problems(
 				values, builtin | {bench}, modules, build),
 				[f'{bench} is built in, CONFIG_VFIO_IOMMUFD_BENCH=n'])
-			self.assertEqual(run.kbuild_problems(
+			self.assertEqual(run_builds.kbuild_problems(
 				values, builtin - {suite}, modules, build),
 				[f'{suite} is not built, '
 				 'CONFIG_VFIO_IOMMUFD_KUNIT_TEST=y'])
 			os.unlink(os.path.join(build, reg[:-2] + '.ko'))
-			self.assertEqual(run.kbuild_problems(values, builtin, modules,
+			self.assertEqual(run_builds.kbuild_problems(values, builtin, modules,
 							     build),
 				[f'{reg[:-2]}.ko missing'])
 
@@ -245,7 +251,7 @@ class ShortcutsTest(unittest.TestCase):
 	"""What lets a run skip a build: it must never skip one it needs."""
 
 	def test_files_no_build_reads(self):
-		self.assertFalse(run.any_built([
+		self.assertFalse(run_builds.any_built([
 			'Documentation/driver-api/vfio.rst',
 			'tools/testing/selftests/vfio/vfio_cdev_uapi_test.c',
 			'scripts/coccinelle/api/vfio_iommufd_ops.cocci',
@@ -255,7 +261,7 @@ class ShortcutsTest(unittest.TestCase):
 		for name in ('drivers/vfio/cdx/main.c', 'samples/vfio/Kconfig',
 			     'rust/kernel/vfio.rs', 'scripts/Makefile.build',
 			     'include/linux/vfio.h', 'Makefile'):
-			self.assertTrue(run.any_built(['Documentation/x.rst', name]),
+			self.assertTrue(run_builds.any_built(['Documentation/x.rst', name]),
 					name)
 
 	def result(self, statuses, exit_code=0, totals=True):
@@ -268,7 +274,7 @@ class ShortcutsTest(unittest.TestCase):
 
 	def test_all_passed(self):
 		ok = self.result([('a', uml_user.PASS), ('b', uml_user.PASS)])
-		self.assertTrue(run.all_passed({'iommufd': ok}, ['iommufd']))
+		self.assertTrue(run_user.all_passed({'iommufd': ok}, ['iommufd']))
 
 	def test_not_all_passed(self):
 		for bad in (self.result([('a', uml_user.PASS),
@@ -276,9 +282,9 @@ class ShortcutsTest(unittest.TestCase):
 			    self.result([('a', uml_user.FAIL)], exit_code=1),
 			    self.result([]),
 			    self.result([('a', uml_user.PASS)], exit_code=None)):
-			self.assertFalse(run.all_passed({'iommufd': bad},
+			self.assertFalse(run_user.all_passed({'iommufd': bad},
 							['iommufd']))
-		self.assertFalse(run.all_passed({}, ['iommufd']))
+		self.assertFalse(run_user.all_passed({}, ['iommufd']))
 
 
 class KernelLogTest(unittest.TestCase):
@@ -432,12 +438,12 @@ class FailNthResultsTest(unittest.TestCase):
 	def rows(self, lines):
 		results = Results()
 		programs = uml_user.results_by_program(lines)
-		_, out = quietly(run.step_fail_nth_results, results, programs,
+		_, out = quietly(run_user.step_fail_nth_results, results, programs,
 				 lines)
 		return [(step, passed, failed) for step, passed, failed, _ in
 			results.rows], out
 
-	label = f'fail_nth: {run.VFIO_FAIL_NTH_PROGRAM}'
+	label = f'fail_nth: {run_common.VFIO_FAIL_NTH_PROGRAM}'
 
 	def test_real_console(self):
 		rows, out = self.rows(fail_nth_console())
@@ -510,7 +516,7 @@ class SuiteCountsTest(unittest.TestCase):
 	"""suite_counts(): (passed, failed, skipped) per suite."""
 
 	def test_real_json(self):
-		self.assertEqual(run.suite_counts(real_kunit_json()), {
+		self.assertEqual(run_kunit.suite_counts(real_kunit_json()), {
 			'rust_doctests_kernel': (118, 0, 0),
 			'vfio_registration': (5, 0, 0),
 			'vfio_iommufd': (64, 0, 20)})
@@ -527,7 +533,7 @@ class SuiteCountsTest(unittest.TestCase):
 					{'name': 'd', 'status': 'ERROR'},
 					{'name': 'e', 'status': 'SKIP'},
 					{'name': 'f', 'status': 'PASS'}]}]}]}
-		self.assertEqual(run.suite_counts(group), {
+		self.assertEqual(run_kunit.suite_counts(group), {
 			's': (2, 2, 2), 'empty_ok': (0, 0, 0),
 			'empty_crashed': (0, 1, 0)})
 
@@ -538,7 +544,7 @@ class KunitCountsTest(unittest.TestCase):
 
 	def count(self, group, log_lines=()):
 		results = Results()
-		_, out = quietly(run.kunit_counts, results, group, log_lines)
+		_, out = quietly(run_kunit.kunit_counts, results, group, log_lines)
 		code, closing = quietly(results.closing_line)
 		return ([(step, p, f) for step, p, f, _ in results.rows], out,
 			closing.strip(), code)
@@ -640,12 +646,12 @@ class KunitCountsTest(unittest.TestCase):
 	def test_no_json(self):
 		rows, _, closing, code = self.count(None)
 		self.assertEqual(rows, [(f'kunit: {name}', 0, 1)
-					for name in run.EXPECTED_SUITES])
+					for name in run_kunit.EXPECTED_SUITES])
 		self.assertEqual((closing, code), ('0 passed, 3 failed', 1))
 
 	def test_every_o9_case_deleted(self):
 		group = drop_cases(real_kunit_json(), lambda case, driver:
-				   run.KUNIT_CASES[case][0] == 'O9')
+				   run_matrix.KUNIT_CASES[case][0] == 'O9')
 		rows, out, closing, code = self.count(group)
 		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 60, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 4)])
@@ -719,7 +725,7 @@ class KunitCountsTest(unittest.TestCase):
 			      '  pass  pass  pass  pass  FAIL     -\n', out)
 
 	def test_skip_reasons(self):
-		self.assertEqual(run.skip_reasons([
+		self.assertEqual(run_kunit.skip_reasons([
 			'        ok 3 c-physical O2 attach unbound WARNs, -EINVAL '
 			'# SKIP no IOMMUFD_TEST',
 			'    ok 1 vfio_iommufd # SKIP',
@@ -769,7 +775,7 @@ class UapiResultsTest(unittest.TestCase):
 	def count(self, lines):
 		programs = uml_user.results_by_program(lines)
 		results = Results()
-		_, out = quietly(lambda: (run.step_uapi_results(results, programs),
+		_, out = quietly(lambda: (run_user.step_uapi_results(results, programs),
 					  step_stress_results(results, programs)))
 		code, closing = quietly(results.closing_line)
 		return ([(step, p, f) for step, p, f, _ in results.rows], out,
@@ -804,7 +810,7 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_every_u5_test_deleted(self):
 		lines = edit_console(read_testdata(VFIO_CONSOLE),
-				     lambda n: run.UAPI_TESTS.get(
+				     lambda n: run_matrix.UAPI_TESTS.get(
 					     n.split('.')[-1]) == 'U5')
 		rows, out, _, code, _ = self.count(lines)
 		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 94, 0),
@@ -940,11 +946,11 @@ def with_functions(lines, wrong=False):
 	out = list(lines)
 	taken = set()
 	for n, line in enumerate(lines):
-		m = run.EXPECT_BEGIN.search(line)
+		m = run_logcheck.EXPECT_BEGIN.search(line)
 		if not m:
 			continue
 		for k in range(n, len(lines)):
-			report = run.WARNING_AT.search(lines[k])
+			report = run_logcheck.WARNING_AT.search(lines[k])
 			if report and k not in taken and \
 					report.group(1) == m.group(1):
 				break
@@ -985,10 +991,11 @@ class AnnouncedFunctionTest(unittest.TestCase):
 	def setUp(self):
 		# No source tree: a report matches by its symbol only.
 		self.tree = tempfile.TemporaryDirectory()
-		self.saved, run.SOURCE_TREE = run.SOURCE_TREE, self.tree.name
+		self.saved = run_logcheck.SOURCE_TREE
+		run_logcheck.SOURCE_TREE = self.tree.name
 
 	def tearDown(self):
-		run.SOURCE_TREE = self.saved
+		run_logcheck.SOURCE_TREE = self.saved
 		self.tree.cleanup()
 
 	def write_source(self, path, text):
@@ -1012,14 +1019,14 @@ class AnnouncedFunctionTest(unittest.TestCase):
 
 	def test_enclosing_function(self):
 		self.write_source('f.c', FAKE_IOMMUFD_C)
-		found = [run.enclosing_function('f.c', n)
+		found = [run_logcheck.enclosing_function('f.c', n)
 			 for n in range(1, FAKE_IOMMUFD_C.count('\n') + 1)]
 		attach = 'vfio_iommufd_physical_attach_ioas'
 		detach = 'vfio_iommufd_physical_detach_ioas'
 		# Headers are outside, braces inside, the body's lines inside.
 		self.assertEqual(found, [None, None, attach, attach, attach,
 					 None, detach, detach, detach, detach])
-		self.assertIsNone(run.enclosing_function('missing.c', 3))
+		self.assertIsNone(run_logcheck.enclosing_function('missing.c', 3))
 
 
 	def test_real_log(self):
@@ -1143,11 +1150,11 @@ class MoreReportsTest(unittest.TestCase):
 				f.write('\n'.join(self.BENIGN + self.REPORTS[:1]))
 			results = Results()
 			quietly(lambda: (
-				run.step_kernel_log(results, clean,
+				run_logcheck.step_kernel_log(results, clean,
 						    'kernel log (base + fixes)'),
-				run.step_kernel_log(results, stalled,
+				run_logcheck.step_kernel_log(results, stalled,
 						    'kernel log (bench: DMA)'),
-				run.step_kernel_log(results, os.path.join(tmp, 'no'),
+				run_logcheck.step_kernel_log(results, os.path.join(tmp, 'no'),
 						    'kernel log (bench: iommufd)')))
 		self.assertEqual([r[:3] for r in results.rows], [
 			('kernel log (base + fixes)', 1, 0),

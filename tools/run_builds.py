@@ -1,0 +1,431 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The kernel builds of tools/run.py besides kunit.py's: each commit of the
+series (UML, and arm64 for vfio-cdx), the base + fixes that iommufd's
+selftests are compared against (its commit, its kept UML kernel, its
+pristine builds), and the project's tristate symbols built in, as modules
+and off in combinations (Kbuild); how a compiler's reports are read.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import series
+import uml_user
+from run_common import (BUILD, KERNEL_ENV, KSRC, KUNITCONFIGS, KUNIT_BUILD,
+			TOP, X86_KUNITCONFIGS, Progress, banner, make, run)
+from run_kunit import kunit_cmd
+
+# vfio-cdx, built for arm64 by build_cdx_arm64().
+ARM64_BUILD = os.path.join(BUILD, 'arm64-cdx')
+ARM64_CONFIG = os.path.join(TOP, 'linux', 'cdx-arm64.config')
+
+# The base that iommufd's selftests are compared against: the pristine base
+# plus the series' fixes, the submissions BASELINE_SUBMISSIONS that lead
+# linux/submissions, without the project's seams, samples and tests. On the
+# pristine base alone no mock device can be created under UML (the bug the
+# BLOCKED default domain fix mends), so most tests fail there. Its source is
+# a worktree of build/linux at the fixes' last commit; its UML kernel is the
+# one the commit builds make there, kept in BASELINE_UML (with the commit
+# in BASELINE_UML/commit), so that it is not built a second time.
+PRISTINE_SRC = os.path.join(BUILD, 'pristine-src')
+PRISTINE_BUILD = os.path.join(BUILD, 'pristine-uml')
+PRISTINE_X86_BUILD = os.path.join(BUILD, 'pristine-x86_64')
+BASELINE_UML = os.path.join(BUILD, 'baseline-uml')
+BASELINE_SUBMISSIONS = ('vfio-cdx', 'iommu-blocked-default-domain',
+			'stable-6.12.y')
+BASELINE_LABEL = 'base + fixes'
+
+
+def build_cdx_arm64(log):
+	"""Compile drivers/vfio/cdx/ for arm64, warnings as errors.
+
+	CDX is arm64-only and has no COMPILE_TEST, so UML cannot build it.
+	"""
+	obj = os.path.join(ARM64_BUILD, 'drivers', 'vfio', 'cdx', 'main.o')
+	if os.path.exists(obj):
+		os.unlink(obj)
+	return make(ARM64_BUILD, f'KCONFIG_ALLCONFIG={ARM64_CONFIG}',
+		    'allnoconfig', arch='arm64', log=log) and \
+		make(ARM64_BUILD, 'KCFLAGS=-Werror', 'drivers/vfio/cdx/',
+		     arch='arm64', log=log) and os.path.exists(obj)
+
+
+def cdx_inputs():
+	"""The tree's files the last arm64 build of drivers/vfio/cdx/main.o
+	read, from its .cmd file (empty if there is none)."""
+	cmd = os.path.join(ARM64_BUILD, 'drivers', 'vfio', 'cdx', '.main.o.cmd')
+	if not os.path.exists(cmd):
+		return set()
+	with open(cmd) as f:
+		paths = re.findall(r'(?:^|\s)' + re.escape(KSRC) + r'/(\S+)',
+				   f.read())
+	return set(paths)
+
+
+def cdx_rebuild_needed(names):
+	"""Whether a commit changing the tree's files names may change the
+	arm64 build of vfio-cdx: it changes a file that build read, or a
+	Kconfig or Makefile (which may change what it reads)."""
+	inputs = cdx_inputs()
+	return not inputs or any(
+		n in inputs or os.path.basename(n).startswith(('Kconfig',
+							      'Makefile'))
+		for n in names)
+
+
+def step_commits_build(results):
+	"""Every commit of the series builds: UML, and arm64 for vfio-cdx.
+
+	The series' commits but the last are built here, incrementally in the
+	same build directory; the last is the one kunit.py builds and runs.
+	Each starts from the configuration kunit.py makes for the last commit,
+	so that olddefconfig keeps every option the commit already knows (an
+	option an earlier commit did not have would otherwise stay off). A
+	commit that changes only files no kernel build reads (NOT_BUILT) builds
+	as its parent did, so it is not built again; vfio-cdx is built for
+	arm64 again only by a commit that changes a file its last build read,
+	or a Kconfig or Makefile (cdx_rebuild_needed()). The UML kernel of the
+	fixes' last commit is kept as the base + fixes' (keep_baseline_kernel()).
+	"""
+	banner('Each commit of the series builds (UML, and arm64 for vfio-cdx)')
+	log = os.path.join(BUILD, 'commits-build.log')
+	open(log, 'w').close()
+	res = run(kunit_cmd('config'), cwd=KSRC, env=KERNEL_ENV,
+		  stdout=subprocess.DEVNULL)
+	if res.returncode:
+		results.add('each commit builds', 0, 1, 'kunit.py config failed')
+		return
+	tip_config = os.path.join(BUILD, 'tip.config')
+	shutil.copyfile(os.path.join(KUNIT_BUILD, '.config'), tip_config)
+	commits = series.git('rev-list', '--reverse', 'base..series').split()
+	shutil.rmtree(BASELINE_UML, ignore_errors=True)
+	try:
+		baseline = baseline_commit(commits)
+	except uml_user.Error as e:
+		print(f'  {e}: the {BASELINE_LABEL} will be built on its own')
+		baseline = None
+	tally = series.Tally()
+	try:
+		for n, commit in enumerate(commits, 1):
+			subject = series.git('log', '-1', '--format=%s', commit)
+			if n > 1 and not builds_read(commit):
+				ok, how = True, 'changes no file a build reads: as ' \
+					'its parent'
+			else:
+				ok, how = build_commit(commit, n == 1,
+						       n < len(commits), tip_config,
+						       log)
+			if commit == baseline and ok and not tally.failed:
+				keep_baseline_kernel(commit)
+			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
+				     f'({how})', f'  see {log}')
+	finally:
+		series.git('checkout', '-q', 'series')
+	results.add('each commit builds', tally.passed, tally.failed)
+
+
+def build_commit(commit, first, uml, tip_config, log):
+	"""Build commit: vfio-cdx for arm64 if it is the first or changes a
+	file that build read, and for UML (unless kunit.py builds it, uml
+	false) from tip_config. Returns whether it built, and how long it
+	took."""
+	series.git('checkout', '-q', '--detach', commit)
+	start = time.time()
+	progress = Progress(KUNIT_BUILD)
+	progress.start()
+	changed = series.git('diff', '--name-only', f'{commit}^', commit).split()
+	arm64 = first or cdx_rebuild_needed(changed)
+	ok = build_cdx_arm64(log) if arm64 else True
+	if uml:
+		shutil.copyfile(tip_config, os.path.join(KUNIT_BUILD, '.config'))
+		ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
+			and make(KUNIT_BUILD, 'all', log=log)
+	progress.stop.set()
+	return ok, f'{time.time() - start:.0f} s' + \
+		('' if arm64 else '; vfio-cdx for arm64 as its parent: no file '
+		 'its build reads changed')
+
+
+# Files of the tree no kernel build reads: documentation, user space tools
+# and their tests, Coccinelle rules, the maintainers file.
+NOT_BUILT = ('Documentation/', 'tools/', 'scripts/coccinelle/', 'MAINTAINERS')
+
+
+def any_built(names):
+	"""Whether any of the tree's files names may be read by a build."""
+	return any(not n.startswith(NOT_BUILT) for n in names)
+
+
+def builds_read(commit):
+	"""Whether commit changes a file a kernel build may read."""
+	return any_built(series.git('diff', '--name-only', f'{commit}^',
+				    commit).split())
+
+
+def baseline_commit(commits=None):
+	"""The series' commit that ends the fixes, BASELINE_SUBMISSIONS, which
+	must be the first submissions of linux/submissions; commits are the
+	series' commits, if the caller has them."""
+	subs = series.submissions()
+	if tuple(s.name for s in subs[:len(BASELINE_SUBMISSIONS)]) != \
+			BASELINE_SUBMISSIONS:
+		raise uml_user.Error(f'{", ".join(BASELINE_SUBMISSIONS)} do not '
+				     'lead linux/submissions')
+	numbers = [e.name[:4] for e in series.entries()]
+	commits = commits or series.git('rev-list', '--reverse',
+					'base..series').split()
+	return commits[numbers.index(subs[len(BASELINE_SUBMISSIONS) - 1].last)]
+
+
+def keep_baseline_kernel(commit):
+	"""Keep the UML kernel just built for commit (KUNIT_BUILD/linux) as the
+	base + fixes' (BASELINE_UML)."""
+	os.makedirs(BASELINE_UML, exist_ok=True)
+	shutil.copy2(os.path.join(KUNIT_BUILD, 'linux'),
+		     os.path.join(BASELINE_UML, 'linux'))
+	with open(os.path.join(BASELINE_UML, 'commit'), 'w') as f:
+		f.write(commit + '\n')
+
+
+def kept_baseline_kernel(commit):
+	"""BASELINE_UML's kernel if the commit builds kept it for commit."""
+	try:
+		with open(os.path.join(BASELINE_UML, 'commit')) as f:
+			kept = f.read().strip()
+	except FileNotFoundError:
+		return None
+	linux = os.path.join(BASELINE_UML, 'linux')
+	return linux if kept == commit and os.path.exists(linux) else None
+
+
+def pristine_kernel(log, arch='um'):
+	"""The base + fixes (baseline_commit()) for UML or x86_64 (arch): its
+	source in PRISTINE_SRC, and the path of its kernel image.
+
+	PRISTINE_SRC is a git worktree of build/linux; like the series' tree, it
+	is moved with 'git reset --hard', so a file that did not change keeps
+	its time stamp and is not built again. The UML kernel is the one the
+	commit builds kept (kept_baseline_kernel()) if they ran; otherwise, and
+	for x86_64, it is built here, with the patched kernel's options minus
+	those the base + fixes does not have and Rust.
+	"""
+	tip = baseline_commit()
+	series.git('worktree', 'prune')
+	if not os.path.isdir(PRISTINE_SRC):
+		series.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
+	series.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
+	kept = kept_baseline_kernel(tip) if arch == 'um' else None
+	if kept:
+		print(f'  the {BASELINE_LABEL}: the UML kernel the commit builds '
+		      f'made at {series.git("log", "-1", "--format=%h %s", tip)}')
+		return kept
+	symbols = uml_user.kconfig_symbols(KSRC, tip)
+	config = os.path.join(BUILD, f'pristine-{arch}.kunitconfig')
+	with open(config, 'w') as f:
+		f.write(uml_user.filter_kunitconfig(
+			[os.path.join(KSRC, k) for k in
+			 (KUNITCONFIGS if arch == 'um' else X86_KUNITCONFIGS)],
+			exists=lambda sym: sym in symbols, rust=False))
+	build_dir = PRISTINE_BUILD if arch == 'um' else PRISTINE_X86_BUILD
+	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
+			build_dir=build_dir, kunitconfigs=[config], arch=arch)
+	progress = Progress(build_dir)
+	progress.start()
+	with open(log, 'a') as out:
+		res = run(cmd, cwd=PRISTINE_SRC, env=KERNEL_ENV, stdout=out,
+			  stderr=subprocess.STDOUT)
+	progress.stop.set()
+	if res.returncode:
+		raise uml_user.Error(f'pristine kernel build failed, see {log}')
+	if arch == 'um':
+		return os.path.join(PRISTINE_BUILD, 'linux')
+	return os.path.join(build_dir, 'arch', 'x86', 'boot', 'bzImage')
+
+
+# A rustc or clippy report: 'warning: TEXT', 'error[E0425]: TEXT'.
+RUSTC_REPORT = re.compile(r'(warning|error)(\[|:)')
+# A compiler's or sparse's report: 'FILE:LINE[:COL]: warning|error: TEXT'.
+COMPILER_REPORT = re.compile(r'^(?:\.\./)*(\S+?):(\d+):(?:\d+:)? '
+			     r'(warning|error): (.*)$')
+
+
+def compiler_reports(lines, files):
+	"""{file: [report line]} of the files among lines' reports."""
+	found = {}
+	for line in lines:
+		m = COMPILER_REPORT.match(line.strip())
+		if not m:
+			continue
+		path = m.group(1)
+		if path.startswith(KSRC + '/'):
+			path = path[len(KSRC) + 1:]
+		if path in files:
+			found.setdefault(path, []).append(line.strip())
+	return found
+
+
+# The project's tristate symbols and the objects each builds; the Kbuild
+# step builds the series with them in the combinations KBUILD_COMBINATIONS.
+KBUILD_SYMBOLS = {
+	'VFIO_KUNIT_TEST': ['drivers/vfio/tests/vfio_registration_kunit.o'],
+	'VFIO_IOMMUFD_KUNIT_TEST': ['drivers/vfio/tests/vfio_iommufd_kunit.o'],
+	'VFIO_IOMMUFD_BENCH': ['drivers/vfio/tests/vfio_iommufd_bench.o'],
+	'SAMPLE_VFIO_PHYSICAL': ['samples/vfio/vfio_sample_phys.o'],
+	'SAMPLE_VFIO_EMULATED': ['samples/vfio/vfio_sample_emul.o'],
+	'SAMPLE_VFIO_DEVICES': ['samples/vfio/vfio_sample_devices.o'],
+	'SAMPLE_RUST_VFIO': ['samples/rust/rust_vfio_phys.o',
+			     'samples/rust/rust_vfio_emul.o'],
+}
+# Each combination: what it covers, then the symbols' values ('y', 'm' or
+# 'n'; a symbol not named stays 'y'). Together they hold every value of
+# every symbol, and each case the code and the Makefiles tell apart: a test
+# or sample built in or a module (the Rust rows of the suite, the bench and
+# the devices module need both sides built in), drivers/vfio/tests/ with
+# and without VFIO_KUNIT_TEST, and each sample without the other.
+KBUILD_COMBINATIONS = (
+	('every test and sample a module', dict.fromkeys(KBUILD_SYMBOLS, 'm')),
+	('the tests modules, the samples built in',
+	 dict(VFIO_KUNIT_TEST='m', VFIO_IOMMUFD_KUNIT_TEST='m',
+	      VFIO_IOMMUFD_BENCH='m')),
+	('the Rust samples modules, the rest built in',
+	 dict(SAMPLE_RUST_VFIO='m')),
+	('the suite and the bench without the registration tests',
+	 dict(VFIO_KUNIT_TEST='n')),
+	('the registration tests alone',
+	 dict(dict.fromkeys(KBUILD_SYMBOLS, 'n'), VFIO_KUNIT_TEST='y')),
+	('the physical sample and the bench, no other sample',
+	 dict(VFIO_KUNIT_TEST='n', VFIO_IOMMUFD_KUNIT_TEST='n',
+	      VFIO_IOMMUFD_BENCH='m', SAMPLE_VFIO_EMULATED='n',
+	      SAMPLE_VFIO_DEVICES='n', SAMPLE_RUST_VFIO='n')),
+	('the emulated sample, no physical one',
+	 dict(VFIO_KUNIT_TEST='m', VFIO_IOMMUFD_KUNIT_TEST='n',
+	      VFIO_IOMMUFD_BENCH='n', SAMPLE_VFIO_PHYSICAL='n',
+	      SAMPLE_VFIO_EMULATED='m', SAMPLE_VFIO_DEVICES='n')),
+)
+KBUILD_BUILD = os.path.join(BUILD, 'kbuild-uml')
+# A warning of a combination's build, besides the C compiler's on a file
+# of the series (compiler_reports()): rustc's ('warning:', 'warning[...]:')
+# or modpost's. The linker's note on UML's RWX segment and clang's on the
+# base's asm-generic/io.h under UML are not the series'.
+KBUILD_WARNING = re.compile(RUSTC_REPORT.pattern + r'|(WARNING|ERROR): modpost')
+
+
+def config_values(path, symbols):
+	"""The values ('y', 'm' or 'n') of symbols in the .config path."""
+	values = dict.fromkeys(symbols, 'n')
+	with open(path) as f:
+		for line in f:
+			m = re.match(r'CONFIG_(\w+)=([ym])$', line.strip())
+			if m and m.group(1) in values:
+				values[m.group(1)] = m.group(2)
+	return values
+
+
+def kbuild_objects(build_dir):
+	"""The objects built into the kernel (vmlinux.a) and those built as
+	modules (modules.order) of the build in build_dir."""
+	out = subprocess.run(['ar', 't', 'vmlinux.a'], cwd=build_dir,
+			     capture_output=True, text=True, check=True).stdout
+	builtin = {os.path.normpath(p) for p in out.split()}
+	order = os.path.join(build_dir, 'modules.order')
+	if not os.path.exists(order):
+		return builtin, set()
+	with open(order) as f:
+		return builtin, {os.path.normpath(p) for p in f.read().split()}
+
+
+def kbuild_module(build_dir, obj):
+	"""The .ko that Kbuild links from the module object obj."""
+	return os.path.join(build_dir, obj[:-2] + '.ko')
+
+
+def kbuild_problems(values, builtin, modules, build_dir):
+	"""What the build of a combination (values) got wrong: an object of a
+	'y' symbol not in the kernel, one of an 'm' symbol not a module (or
+	its .ko missing), one of an 'n' symbol built."""
+	problems = []
+	for sym, objects in KBUILD_SYMBOLS.items():
+		for obj in objects:
+			where = ('built in' if obj in builtin else
+				 'a module' if obj in modules else 'not built')
+			want = {'y': 'built in', 'm': 'a module',
+				'n': 'not built'}[values[sym]]
+			if where != want:
+				problems.append(f'{obj} is {where}, CONFIG_{sym}='
+						f'{values[sym]}')
+			elif want == 'a module' and not os.path.exists(
+					kbuild_module(build_dir, obj)):
+				problems.append(f'{obj[:-2]}.ko missing')
+	return problems
+
+
+def step_kbuild(results):
+	"""The series builds and links with the project's tristate symbols in
+	each of KBUILD_COMBINATIONS, each object where its symbol says.
+
+	The builds run in a copy of the UML KUnit build (KBUILD_BUILD), which
+	has module support, so that a combination rebuilds only the objects
+	whose options changed, links the kernel and runs modpost (an
+	unexported symbol or a missing namespace import fails it). Kconfig
+	must keep the values asked for, and the build must print no warning.
+	"""
+	banner('Kbuild: the tests and samples built in, as modules and off, '
+	       'in combinations')
+	log = os.path.join(BUILD, 'kbuild.log')
+	open(log, 'w').close()
+	shutil.rmtree(KBUILD_BUILD, ignore_errors=True)
+	run(['cp', '-a', KUNIT_BUILD, KBUILD_BUILD], check=True)
+	config = os.path.join(KBUILD_BUILD, '.config')
+	base_config = os.path.join(KBUILD_BUILD, 'base.config')
+	shutil.copyfile(config, base_config)
+	files = set(series.git('diff', '--name-only', 'base', 'series').split())
+	tally = series.Tally()
+	for what, asked in KBUILD_COMBINATIONS:
+		values = dict.fromkeys(KBUILD_SYMBOLS, 'y')
+		values.update(asked)
+		start = time.time()
+		shutil.copyfile(base_config, config)
+		with open(config, 'a') as f:
+			for sym, value in values.items():
+				f.write(f'CONFIG_{sym}={value}\n' if value != 'n' else
+					f'# CONFIG_{sym} is not set\n')
+		with open(log, 'a') as f:
+			f.write(f'\n### {what}: {values}\n')
+		if not make(KBUILD_BUILD, 'olddefconfig', log=log):
+			tally.result(False, f'kbuild: {what}', f'  olddefconfig '
+				     f'failed, see {log}')
+			continue
+		kept = config_values(config, KBUILD_SYMBOLS)
+		changed = [f'CONFIG_{s}={kept[s]} (asked {values[s]})'
+			   for s in values if kept[s] != values[s]]
+		if changed:
+			tally.result(False, f'kbuild: {what}', '  Kconfig changed '
+				     + ', '.join(changed))
+			continue
+		# A .ko of an earlier combination must not pass for this one's.
+		for objects in KBUILD_SYMBOLS.values():
+			for obj in objects:
+				ko = kbuild_module(KBUILD_BUILD, obj)
+				if os.path.exists(ko):
+					os.unlink(ko)
+		mark = os.path.getsize(log)
+		ok = make(KBUILD_BUILD, 'all', log=log)
+		with open(log, errors='replace') as f:
+			f.seek(mark)
+			lines = f.read().splitlines()
+		warnings = [l for l in lines if KBUILD_WARNING.match(l)] + [
+			r for reports in compiler_reports(lines, files).values()
+			for r in reports]
+		problems = kbuild_problems(values, *kbuild_objects(KBUILD_BUILD),
+					   KBUILD_BUILD) if ok else []
+		counts = ', '.join(f'{sum(v == c for v in values.values())} {c}'
+				   for c in 'ymn')
+		tally.result(ok and not warnings and not problems,
+			     f'kbuild: {what} ({counts}; {time.time() - start:.0f} s)',
+			     '\n'.join(f'  {l}' for l in
+					(([] if ok else [f'make failed, see {log}'])
+					 + warnings + problems)))
+	results.add('kbuild combinations', tally.passed, tally.failed)

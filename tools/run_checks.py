@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The static checks of tools/run.py (the check job): GCC with W=1 and
+sparse on the series' C files, the Coccinelle rule, the unit tests of the
+tools, kernel-doc and docutils on the touched files, the Rust checks and
+compile-fail cases, and the exported series.
+"""
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import compile_fail
+import series
+import uml_user
+from run_builds import RUSTC_REPORT, compiler_reports
+from run_common import (BUILD, KERNEL_ENV, KSRC, KUNIT_BUILD, TOP,
+			X86_KUNITCONFIGS, Progress, banner, make, run)
+
+GCC_BUILD = os.path.join(BUILD, 'gcc-x86_64')
+# Files of the series GCC does not build here: UML's (built with clang for
+# UML by every other step), vfio-cdx's (arm64 only; built with clang for
+# arm64 by 'each commit builds'), and those of user space and Rust.
+GCC_SKIPPED = ('tools/', 'rust/', 'arch/x86/um/', 'arch/um/',
+	       'drivers/vfio/cdx/')
+
+
+def gcc_files():
+	"""The kernel's C sources and headers the series adds or changes, but
+	GCC_SKIPPED's."""
+	names = series.git('diff', '--name-only', 'base', 'series').split()
+	return [n for n in names if n.endswith(('.c', '.h'))
+		and not n.startswith(GCC_SKIPPED)]
+
+
+def step_gcc(results):
+	"""The series' C files built with GCC, W=1 and sparse (C=2), for
+	x86_64 with the x86_64 kernel's options but Rust: a file with a warning
+	of either fails."""
+	banner('GCC with W=1 and sparse on the C files of the series (x86_64)')
+	files = gcc_files()
+	log = os.path.join(BUILD, 'gcc-x86_64.log')
+	os.makedirs(GCC_BUILD, exist_ok=True)
+	with open(os.path.join(GCC_BUILD, '.config'), 'w') as f:
+		f.write(uml_user.filter_kunitconfig(
+			[os.path.join(KSRC, k) for k in X86_KUNITCONFIGS],
+			rust=False))
+	base = ['make', '-s', 'ARCH=x86_64', f'O={GCC_BUILD}',
+		f'-j{os.cpu_count()}', 'CC=gcc']
+	targets = [f[:-2] + '.o' for f in files if f.endswith('.c')]
+	start = time.time()
+	with open(log, 'w') as out:
+		if run(base + ['olddefconfig'], cwd=KSRC, stdout=out,
+		       stderr=subprocess.STDOUT).returncode:
+			results.add('gcc W=1 + sparse: files of the series', 0, 1,
+				    f'olddefconfig failed, see {log}')
+			return
+		progress = Progress(GCC_BUILD)
+		progress.start()
+		res = run(base + ['W=1', 'C=2', 'CHECK=sparse', *targets],
+			  cwd=KSRC, stdout=out, stderr=subprocess.STDOUT)
+		progress.stop.set()
+	missing = [t for t in targets
+		   if not os.path.exists(os.path.join(GCC_BUILD, t))]
+	with open(log, errors='replace') as f:
+		reports = compiler_reports(f.read().splitlines(), set(files))
+	print(f'  {len(files)} files, {len(targets)} objects, W=1 and sparse: '
+	      f'{time.time() - start:.0f} s, output in '
+	      f'{os.path.relpath(log, TOP)}')
+	for path in files:
+		for line in reports.get(path, []):
+			print(f'  {line}')
+	for t in missing:
+		print(f'  not built: {t}')
+	bad = len(reports) + len(missing) + (0 if res.returncode == 0 else 1)
+	results.add('gcc W=1 + sparse: files of the series',
+		    len(files) - len(reports), bad,
+		    f'({len(missing)} objects not built, make exited '
+		    f'{res.returncode})' if missing or res.returncode else '')
+
+
+def step_cocci(results):
+	"""The Coccinelle rule finds vfio-cdx on the base, nothing on the tip."""
+	banner('Coccinelle: vfio_device_ops with incomplete iommufd ops')
+	base = series.cocci_report('base')
+	tip = series.cocci_report('series')
+	for rev, lines in (('pristine base', base), ('patched tree', tip)):
+		print(f'  {rev}: {len(lines)} report(s)')
+		for line in lines:
+			print(f'    {line}')
+	tally = series.Tally()
+	tally.result(any(l.startswith('drivers/vfio/cdx/main.c:') and
+			 'vfio_cdx_ops' in l and 'detach_ioas' in l for l in base),
+		     'reports vfio_cdx_ops on the pristine base')
+	tally.result(not tip, 'reports nothing on the patched tree')
+	results.add('coccinelle', tally.passed, tally.failed)
+
+
+def step_tool_tests(results):
+	"""The log check and the selftest comparison are only worth something
+	if they can fail."""
+	banner('Unit tests of the kernel log check and the user space tools')
+	import unittest
+	for name, label in (('test_run', 'log check unit tests'),
+			    ('test_uml_user', 'uml_user unit tests'),
+			    ('test_compile_fail', 'compile-fail unit tests'),
+			    ('test_x86_guest', 'x86_guest unit tests')):
+		suite = unittest.defaultTestLoader.loadTestsFromName(name)
+		outcome = unittest.TextTestRunner(verbosity=1).run(suite)
+		# A skipped test is no pass, nor is an expected failure.
+		failed = len(outcome.failures) + len(outcome.errors) + \
+			len(outcome.skipped) + len(outcome.expectedFailures) + \
+			len(outcome.unexpectedSuccesses)
+		results.add(label, outcome.testsRun - failed, failed)
+
+
+def doc_warnings(rev, path):
+	"""Warnings of kernel-doc -Wall (C) or docutils (reST) on rev:path."""
+	text = series.git('show', f'{rev}:{path}', raw=True, check=False)
+	if not text:
+		return []
+	suffix = os.path.splitext(path)[1]
+	with tempfile.NamedTemporaryFile('w', suffix=suffix, dir=BUILD) as f:
+		f.write(text)
+		f.flush()
+		if suffix == '.rst':
+			cmd = ['/usr/bin/python3', '-m', 'docutils', '--report=2',
+			       f.name, os.devnull]
+		else:
+			cmd = ['scripts/kernel-doc', '-none', '-Wall', f.name]
+		res = run(cmd, cwd=KSRC, capture_output=True, text=True)
+	return [l.replace(f.name, path) for l in
+		(res.stdout + res.stderr).splitlines() if l.strip()]
+
+
+def step_docs(results):
+	"""The series adds no kernel-doc or reST warning to the files it touches."""
+	banner('Documentation: kernel-doc -Wall and docutils on touched files')
+	paths = series.git('diff', '--name-only', '--diff-filter=AM', 'base',
+			   'series').splitlines()
+	paths = [p for p in paths if os.path.splitext(p)[1] in ('.c', '.h', '.rst')]
+	tally = series.Tally()
+	for path in paths:
+		before = doc_warnings('base', path)
+		after = doc_warnings('series', path)
+		tally.result(len(after) <= len(before),
+			     f'{path}: {len(after)} warnings ({len(before)} on the '
+			     'base)', ''.join(f'    {l}\n' for l in after))
+	results.add('documentation', tally.passed, tally.failed)
+
+
+# The project's Rust files in the kernel tree, and its Rust samples.
+RUST_FILES = ['rust/kernel/vfio.rs', 'samples/rust/rust_vfio_phys.rs',
+	      'samples/rust/rust_vfio_emul.rs']
+RUST_SAMPLES = RUST_FILES[1:]
+
+
+def step_rust(results):
+	"""rustfmt, clippy and rustdoc clean; no unsafe in the samples."""
+	banner('Rust: rustfmtcheck, CLIPPY=1, rustdoc, unsafe in samples')
+	tally = series.Tally()
+	result = tally.result
+
+	result(make(KUNIT_BUILD, 'rustfmtcheck',
+		    log=os.path.join(BUILD, 'rust-rustfmt.log')),
+	       'make LLVM=1 rustfmtcheck')
+
+	def without_warnings(what, *args):
+		"""make *args; it must succeed and print no rustc/clippy warning."""
+		log = os.path.join(BUILD, f'rust-{what}.log')
+		if os.path.exists(log):
+			os.unlink(log)
+		ok = make(KUNIT_BUILD, *args, log=log)
+		with open(log) as f:
+			warnings = [l for l in f if RUSTC_REPORT.match(l)]
+		result(ok and not warnings, f'make LLVM=1 {" ".join(args)}: '
+		       f'{len(warnings)} warnings or errors (build/rust-{what}.log)',
+		       ''.join(f'    {l}' for l in warnings))
+
+	# Rebuild the project's Rust with clippy; any warning in it fails.
+	for path in RUST_FILES:
+		os.utime(os.path.join(KSRC, path))
+	without_warnings('clippy', 'CLIPPY=1')
+	without_warnings('rustdoc', 'rustdoc')
+
+	for path in RUST_SAMPLES:
+		with open(os.path.join(KSRC, path)) as f:
+			count = len(re.findall(r'\bunsafe\b', f.read()))
+		result(count == 0, f'{path}: {count} unsafe')
+	results.add('rust checks', tally.passed, tally.failed)
+
+
+def step_rust_compile_fail(results):
+	"""Code that breaks a compile-time rule of the Rust API does not compile.
+
+	Each case of rust-bindings/compile-fail/ is compiled with kbuild's
+	recorded command of a Rust sample, after a control (the sample itself)
+	that must compile; see tools/compile_fail.py.
+	"""
+	banner('Rust: compile-fail cases (rust-bindings/compile-fail/)')
+	try:
+		control, cases = compile_fail.run_cases(
+			KSRC, KUNIT_BUILD, work=os.path.join(BUILD, 'compile-fail-work'),
+			env=KERNEL_ENV)
+	except (compile_fail.Error, OSError) as e:
+		results.add('rust compile-fail', 0, 1, str(e))
+		return
+	print(f'  control {control.name}: '
+	      f'{"compiles" if control.passed else "BROKEN, " + control.reason}')
+	for line in control.errors:
+		print(f'      {line}')
+	width = max([len(c.name) for c in cases] + [4])
+	for case in cases:
+		print(f'  {case.name:<{width}}  {"pass" if case.passed else "FAIL"}  '
+		      f'{case.rule}')
+		if not case.passed:
+			print(f'      {case.reason}')
+			for line in case.errors:
+				print(f'      {line}')
+	passed = sum(case.passed for case in cases)
+	results.add('rust compile-fail', passed, len(cases) - passed)
+
+
+def step_series(results):
+	banner('Series: export, git am on the base, checkpatch --strict')
+	passed, failed = series.check_series()
+	results.add('series', passed, failed)

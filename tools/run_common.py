@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What every step of tools/run.py shares: the paths of the kernel tree and
+the build, the kernels the run builds and their --kunitconfig files, the
+test programs' names, the options and environment of a kernel build, the
+closing table (Results), how a step runs a command or make in the kernel
+tree and says how far a silent build has come, and the two steps every job
+starts with (the toolchain, the tree).
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import series
+import uml_user
+
+TOP = series.TOP
+BUILD = series.BUILD
+KSRC = series.KSRC
+KUNIT_BUILD = os.path.join(BUILD, 'kunit-uml')
+BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
+
+# Every --kunitconfig of the run; paths in the kernel tree are relative to it.
+# The same kernel boots user space for the uAPI tests (user.config, and the
+# arch's root file system: uml-user.config, x86_64.config).
+KUNITCONFIGS_ANY_ARCH = [os.path.join(TOP, 'kunit', '.kunitconfig'),
+			 'drivers/vfio/tests/.kunitconfig',
+			 os.path.join(TOP, 'kunit', 'user.config')]
+KUNITCONFIGS_UML = KUNITCONFIGS_ANY_ARCH + [uml_user.USER_CONFIG]
+KUNITCONFIGS = KUNITCONFIGS_UML + [os.path.join(TOP, 'kunit',
+						'uml-modules.config')]
+
+# The same suites on x86_64, under QEMU with two vCPUs, and its user space:
+# q35 guests with a virtual IOMMU and the edu device on vfio-pci.
+X86_BUILD = os.path.join(BUILD, 'kunit-x86_64')
+X86_KUNITCONFIGS = KUNITCONFIGS_ANY_ARCH + [
+	os.path.join(TOP, 'kunit', 'x86_64.config')]
+
+# The VFIO test programs the boots run, in the kernel tree.
+VFIO_UAPI_FOLDER = 'tools/testing/selftests/vfio'
+VFIO_UAPI_PROGRAM = 'vfio_cdev_uapi_test'
+# The stress test of the device cdev, in the same folder; it runs after the
+# uAPI test in the same boot.
+VFIO_STRESS_PROGRAM = 'vfio_cdev_stress_test'
+# The fault injection test of the device cdev, in the same folder; it runs
+# after the stress test. Each test (a sequence on one device) logs
+# '# <file>:<line>:<test>:<driver>: N fault sites (...); S s'.
+VFIO_FAIL_NTH_PROGRAM = 'vfio_cdev_fail_nth'
+
+# Debian's rustc-web and friends: the rustup toolchain that may come first on
+# PATH has no rust-src. Every Rust tool the kernel build runs is named, and
+# /usr/bin also goes first on PATH for anything a Makefile finds by name.
+MAKE_OPTIONS = ['LLVM=1', 'RUSTC=/usr/bin/rustc', 'HOSTRUSTC=/usr/bin/rustc',
+		'RUSTDOC=/usr/bin/rustdoc', 'RUSTFMT=/usr/bin/rustfmt',
+		'CLIPPY_DRIVER=/usr/bin/clippy-driver', f'BINDGEN={BINDGEN}']
+KERNEL_ENV = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'])
+
+
+class Results:
+	"""What each step passed and failed, for the closing line."""
+
+	def __init__(self):
+		self.rows = []
+
+	def add(self, step, passed, failed, note=''):
+		self.rows.append((step, passed, failed, note))
+
+	def table(self):
+		width = max(len(r[0]) for r in self.rows)
+		print(f'\n  {"step":<{width}}  passed  failed')
+		for step, passed, failed, note in self.rows:
+			print(f'  {step:<{width}}  {passed:>6}  {failed:>6}  {note}')
+
+	def closing_line(self):
+		passed = sum(r[1] for r in self.rows)
+		failed = sum(r[2] for r in self.rows)
+		print(f'\n{passed} passed, {failed} failed')
+		return 1 if failed else 0
+
+
+def banner(msg):
+	print(f'\n==> {msg}', flush=True)
+
+
+def run(cmd, cwd=TOP, **kw):
+	return subprocess.run(cmd, cwd=cwd, **kw)
+
+
+def step_toolchain():
+	banner('Toolchain')
+	log = os.path.join(BUILD, 'toolchain.log')
+	os.makedirs(BUILD, exist_ok=True)
+	res = run(['tools/install-toolchain.sh'], env=dict(os.environ, LOG=log))
+	if res.returncode:
+		sys.exit(f'toolchain install failed, see {log}')
+
+
+def step_tree():
+	banner('Kernel tree: base and series')
+	series.prepare(None)
+
+
+class Progress(threading.Thread):
+	"""Say every 30 s how far a silent kernel build has come."""
+
+	def __init__(self, build_dir):
+		super().__init__(daemon=True)
+		self.build_dir = build_dir
+		self.stop = threading.Event()
+		self.start_time = time.time()
+
+	def objects(self):
+		"""Objects (re)built since the build started."""
+		count = 0
+		for root, _, files in os.walk(self.build_dir):
+			for f in files:
+				if f.endswith('.o') and os.stat(os.path.join(
+						root, f)).st_mtime >= self.start_time:
+					count += 1
+		return count
+
+	def run(self):
+		while not self.stop.wait(30):
+			print(f'  ... {time.time() - self.start_time:.0f} s, '
+			      f'{self.objects()} objects compiled', flush=True)
+
+
+def make(build_dir, *args, arch='um', log=None):
+	"""make in the kernel tree; output to log, True on success."""
+	cmd = ['make', '-s', f'ARCH={arch}', f'O={build_dir}',
+	       f'-j{os.cpu_count()}', *MAKE_OPTIONS, *args]
+	with open(log or os.devnull, 'a') as out:
+		return run(cmd, cwd=KSRC, env=KERNEL_ENV, stdout=out,
+			   stderr=subprocess.STDOUT).returncode == 0

@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-2.0
+"""KUnit runs of tools/run.py: the kunit.py command line, a run of the
+suites under UML or on x86_64 (QEMU), and how its JSON and KTAP log are
+counted: a row per suite, the skips, the conformance matrix and the kernel
+log's check.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import x86_guest
+from run_common import (BUILD, KERNEL_ENV, KSRC, KUNITCONFIGS, KUNIT_BUILD,
+			MAKE_OPTIONS, TOP, X86_BUILD, X86_KUNITCONFIGS,
+			Progress, banner, run)
+from run_logcheck import step_kernel_log
+from run_matrix import not_for, print_matrix, vfio_iommufd_leaves
+
+KUNIT_JSON = os.path.join(BUILD, 'kunit-results.json')
+# kunit.py's JSON of the same suites on x86_64.
+X86_JSON = os.path.join(BUILD, 'kunit-x86_64-results.json')
+
+# The suites the run must show; one that is missing fails the run.
+EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
+
+
+def kunit_cmd(action, *extra, build_dir=KUNIT_BUILD,
+	      kunitconfigs=KUNITCONFIGS, arch='um'):
+	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', action,
+	       f'--arch={arch}', f'--build_dir={build_dir}', *extra]
+	if arch == 'x86_64':
+		# Two vCPUs under TCG: QEMU's default is one.
+		cmd.append(f'--qemu_args=-smp {x86_guest.CPUS}')
+	cmd += [f'--kunitconfig={k}' for k in kunitconfigs]
+	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
+	return cmd
+
+
+def step_kunit(results):
+	"""Build the UML kernel and run the suites with kunit.py."""
+	banner('KUnit under UML (build and run; a clean build takes minutes)')
+	kunit_step(results, KUNIT_BUILD, KUNIT_JSON, KUNITCONFIGS, timeout=600)
+
+
+def step_x86_kunit(results):
+	"""Build the x86_64 kernel and run the same suites on it with kunit.py,
+	under QEMU (TCG) with two vCPUs."""
+	banner(f'KUnit on x86_64 under QEMU (TCG, {x86_guest.CPUS} vCPUs; a clean '
+	       'build takes about 10 minutes)')
+	kunit_step(results, X86_BUILD, X86_JSON, X86_KUNITCONFIGS, timeout=900,
+		   prefix='x86_64: ', log_label='kernel log (x86_64, KUnit)',
+		   log=os.path.join(BUILD, 'kunit-x86_64.log'), arch='x86_64')
+
+
+def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
+	       prefix='', log_label='kernel log', log=None, arch='um',
+	       ksrc=KSRC):
+	"""Run kunit.py (run_kunit) and count its results, each suite row's
+	label starting with prefix: the suites, kunit.py's exit if no suite
+	row failed already, and the kernel log's check as row log_label."""
+	before = len(results.rows)
+	returncode, results_json, log_lines = run_kunit(
+		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,
+		ksrc=ksrc)
+	kunit_counts(results, results_json, log_lines, prefix=prefix)
+	if returncode and not any(r[2] for r in results.rows[before:]):
+		results.add(f'{prefix}kunit.py', 0, 1, f'exited {returncode}')
+	step_kernel_log(results, os.path.join(build_dir, 'test.log'), log_label)
+
+
+def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
+	      arch='um', ksrc=KSRC):
+	"""kunit.py run of the tree ksrc in build_dir; (its exit code, its
+	JSON or None, the lines of build_dir/test.log). Its output goes to log,
+	if given."""
+	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={json_path}',
+			f'--timeout={timeout}', build_dir=build_dir,
+			kunitconfigs=kunitconfigs, arch=arch)
+	if os.path.exists(json_path):
+		os.unlink(json_path)
+	start = time.time()
+	progress = Progress(build_dir)
+	progress.start()
+	with open(log or os.devnull, 'w') as out:
+		res = run(cmd, cwd=ksrc, env=KERNEL_ENV,
+			  stdout=out if log else None,
+			  stderr=subprocess.STDOUT if log else None)
+	progress.stop.set()
+	print(f'  kunit.py exited {res.returncode} after '
+	      f'{time.time() - start:.0f} s' +
+	      (f' (output in {os.path.relpath(log, TOP)})' if log else ''))
+
+	results_json = None
+	if os.path.exists(json_path):
+		with open(json_path) as f:
+			results_json = json.load(f)
+	log_lines = []
+	test_log = os.path.join(build_dir, 'test.log')
+	if os.path.exists(test_log):
+		with open(test_log, errors='replace') as f:
+			log_lines = f.read().splitlines()
+	return res.returncode, results_json, log_lines
+
+
+def kunit_counts(results, results_json, log_lines=(), prefix=''):
+	"""Count kunit.py's JSON (None: there is none) into results.
+
+	The conformance matrix of vfio_iommufd, then a row per suite. A suite
+	the run must show (EXPECTED_SUITES) fails when it did not run, when it
+	has no case, and for each case that skipped: each is shown, with its
+	reason from the KTAP log lines (kunit.py's test.log) if it gave one.
+	A skip of another suite is noted, not counted. Each row's label
+	starts with prefix.
+	"""
+	suites = {}
+	matrix = None
+	if results_json is not None:
+		suites = suite_counts(results_json)
+		matrix = print_matrix(results_json)
+	reasons = skip_reasons(log_lines)
+	print(f'\n  {"suite":<28} passed  failed  skipped')
+	for name, (passed, failed, skipped) in suites.items():
+		print(f'  {name:<28} {passed:>6}  {failed:>6}  {skipped:>7}')
+		if name not in EXPECTED_SUITES:
+			results.add(f'{prefix}kunit: {name}', passed, failed,
+				    f'({skipped} skipped, not counted)'
+				    if skipped else '')
+			continue
+		counted = skipped_cases(results_json, name)
+		for case in counted:
+			reason = reasons.get(case.split('/')[-1])
+			print(f'  {name}: SKIP counted as failed: {case}'
+			      + (f' ({reason})' if reason else ''))
+		# vfio_iommufd's skips of cases not for a driver's kind are
+		# expected: skipped_cases() leaves them out
+		expected = skipped - len(counted) if name == 'vfio_iommufd' else 0
+		skipped -= expected
+		note = f'({skipped} skipped, counted as failed)' if skipped else ''
+		if expected:
+			note = (note + ' ' if note else '') + \
+				f'({expected} skipped: cases not for the kind)'
+		if not passed + failed + skipped:
+			failed, note = 1, 'no case'
+		results.add(f'{prefix}kunit: {name}', passed, failed + skipped, note)
+	for name in EXPECTED_SUITES:
+		if name not in suites:
+			print(f'  {name:<28} did not run')
+			results.add(f'{prefix}kunit: {name}', 0, 1, 'did not run')
+	for line in matrix or ():
+		print(f'  conformance matrix: {line}')
+	if matrix is not None:
+		results.add(f'{prefix}kunit: vfio_iommufd matrix', 0 if matrix else 1,
+			    len(matrix), '; '.join(matrix))
+
+
+# A case that skipped, in KTAP: 'ok <n> <name> # SKIP <reason>'.
+KTAP_SKIP = re.compile(r'^\s*(?:\[[^]]*\]\s*)?ok \d+ (.*?) # SKIP\b ?(.*)$')
+
+
+def skip_reasons(lines):
+	"""{case name: reason} of the KTAP result lines that skipped."""
+	reasons = {}
+	for line in lines:
+		m = KTAP_SKIP.match(line)
+		if m:
+			reasons[m.group(1).strip()] = m.group(2).strip()
+	return reasons
+
+
+def skipped_cases(group, suite_name):
+	"""Names of the cases of suite suite_name that skipped, in kunit.py's
+	JSON group."""
+	def leaves(g):
+		for case in g['test_cases']:
+			yield case
+		for sub in g['sub_groups']:
+			yield from leaves(sub)
+
+	if suite_name == 'vfio_iommufd':
+		return [f'{case}/{driver}' if driver else case
+			for case, driver, status in vfio_iommufd_leaves(group)
+			if status == 'SKIP' and not not_for(case, driver)]
+	return [case['name'] for suite in group['sub_groups']
+		if suite['name'] == suite_name
+		for case in leaves(suite) if case['status'] == 'SKIP'] + \
+		[case['name'] for case in group['test_cases']	# a whole suite
+		 if case['name'] == suite_name and case['status'] == 'SKIP']
+
+
+def suite_counts(group):
+	"""Leaf test counts per suite from kunit.py's JSON."""
+	def leaves(g):
+		for case in g['test_cases']:
+			yield case['status']
+		for sub in g['sub_groups']:
+			yield from leaves(sub)
+
+	counts = {}
+	for suite in group['sub_groups']:
+		statuses = list(leaves(suite))
+		counts[suite['name']] = (statuses.count('PASS'),
+					 len([s for s in statuses
+					      if s not in ('PASS', 'SKIP')]),
+					 statuses.count('SKIP'))
+	for case in group['test_cases']:	# a suite with no cases at all
+		counts[case['name']] = (0, 0 if case['status'] == 'PASS' else 1, 0)
+	return counts

@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The matrices of tools/run.py: which rule of the contract each case of
+the vfio_iommufd KUnit suite (the conformance matrix) and each test of the
+VFIO cdev test programs (the uAPI matrix) checks, how many each kind of
+driver must have per rule, and the tables that show and check them.
+"""
+
+import collections
+
+import uml_user
+from run_common import VFIO_STRESS_PROGRAM, VFIO_UAPI_PROGRAM
+
+# The contract's order of rule families: registration, ops, uAPI, security.
+RULE_ORDER = 'ROUS'
+
+# The sample drivers of both matrices, in their order, and their kind.
+DRIVER_KINDS = {'c-physical': 'physical', 'c-emulated': 'emulated',
+		'rust-physical': 'physical', 'rust-emulated': 'emulated'}
+
+# The cases of the vfio_iommufd suite (KUNIT_CASE_PARAM, the driver under
+# test their parameter) in kunit/drivers/vfio/tests/vfio_iommufd_kunit.c,
+# each with the rule of the contract it checks (the rule codes stay out of
+# the kernel's names) and the kinds of device it is for: on a driver of
+# another kind it must skip. A case added to or dropped from the suite must
+# be added or dropped here too.
+BOTH = ('physical', 'emulated')
+KUNIT_CASES = {
+	'attach_detach_assert_dev_set_lock': ('O1', BOTH),
+	'attach_unbound_warns': ('O2', ('physical',)),
+	'detach_unbound_warns': ('O2', ('physical',)),
+	'attach_ioas_writes_back_pt_id': ('O3', BOTH),
+	'attach_hwpt_keeps_its_id': ('O3', ('physical',)),
+	'attach_unknown_id_fails': ('O4', BOTH),
+	'attach_device_id_fails': ('O4', ('physical',)),
+	'emulated_attach_hwpt_fails': ('O4', ('emulated',)),
+	'attach_when_attached_replaces': ('O5', BOTH),
+	'replace_with_same_table_is_noop': ('O5', BOTH),
+	'failed_replace_keeps_table': ('O6', BOTH),
+	'detach_when_detached_is_noop': ('O7', BOTH),
+	'detach_frees_auto_hwpt': ('O8', BOTH),
+	'attached_objects_are_busy': ('O9', BOTH),
+	'unbind_attached_detaches': ('O10', BOTH),
+	'emulated_bind_unmaps_nothing': ('O11', ('emulated',)),
+	'emulated_detach_unmaps_all': ('O11', ('emulated',)),
+	'emulated_unbind_unmaps_all': ('O11', ('emulated',)),
+	'emulated_replace_unmaps_old_ioas': ('O11', ('emulated',)),
+	'group_peers_share_hwpt': ('O12', ('physical',)),
+	'devices_race_attach_replace_detach': ('O5', BOTH),
+}
+# The cases each driver must have, per kind and rule (a rule with none does
+# not apply to the kind: '-' in the matrix): 16 per driver.
+KUNIT_RULE_CASES = {
+	kind: dict(collections.Counter(rule for rule, kinds in
+				       KUNIT_CASES.values() if kind in kinds))
+	for kind in BOTH}
+
+
+def vfio_iommufd_leaves(group):
+	"""(case, driver, status) of each result of the vfio_iommufd suite in
+	kunit.py's JSON group; driver None for a case without parameters."""
+	for suite in group['sub_groups']:
+		if suite['name'] != 'vfio_iommufd':
+			continue
+		for case in suite['sub_groups']:
+			for leaf in case['test_cases']:
+				yield case['name'], leaf['name'], leaf['status']
+		for case in suite['test_cases']:
+			yield case['name'], None, case['status']
+
+
+def not_for(case, driver):
+	"""Whether the vfio_iommufd case is not for the driver's kind (and so
+	must skip on it)."""
+	known = KUNIT_CASES.get(case)
+	kind = DRIVER_KINDS.get(driver)
+	return known is not None and kind is not None and kind not in known[1]
+
+
+# The tests of vfio_cdev_uapi_test and vfio_cdev_stress_test, named after
+# what they check, each with the rule of the contract it checks (the rule
+# codes stay out of the tests' names). A test added or renamed must be
+# added here too, or the matrix reports it.
+UAPI_TESTS = {
+	'bind_closed_fd': 'U1',
+	'bind_negative_fd': 'U1',
+	'bind_not_iommufd': 'U1',
+	'bind_short_argsz': 'U1',
+	'bind_unknown_flags': 'U1',
+	'bind_twice': 'U2',
+	'second_open_bind': 'U2',
+	'ioctl_before_bind': 'U3',
+	'attach_short_argsz': 'U4',
+	'attach_unknown_flags': 'U4',
+	'detach_short_argsz': 'U4',
+	'detach_unknown_flags': 'U4',
+	'attach_device_id': 'U5',
+	'attach_hwpt': 'U5',
+	'attach_ioas': 'U5',
+	'attach_unknown_id': 'U5',
+	'failed_replace_keeps_attachment': 'U5',
+	'replace': 'U5',
+	'replace_moves_dma': 'U5',
+	'replace_same': 'U5',
+	'unreadable_args': 'U5',
+	'writeback_fault_attached_detaches': 'U5',
+	'writeback_fault_detaches': 'U5',
+	'detach_not_attached': 'U6',
+	'detach_twice': 'U6',
+	'close_attached': 'U7',
+	'close_attached_hwpt': 'U7',
+	'rebind_dma': 'U7',
+	'qemu_order': 'U8',
+	'qemu_order_hwpt': 'U8',
+	'race_then_close_attached': 'U9',
+	'race_then_detach': 'U9',
+	'second_fd_cannot_act': 'S1',
+	'unbound_fd_only_binds': 'S1',
+	'foreign_device_id_unknown': 'S2',
+	'foreign_ids_unknown': 'S2',
+	'no_dma_after_detach': 'S3',
+	'cdev_blocks_group': 'S4',
+	'group_blocks_cdev': 'S4',
+}
+
+# The same for the uAPI matrix: the tests of vfio_cdev_uapi_test (fixture
+# vfio_cdev for every device, vfio_physical and vfio_emulated for one kind)
+# and, for U9, of vfio_cdev_stress_test, in
+# kunit/tools/testing/selftests/vfio/, as the console log
+# build/uml-user/patched/console.log of the run of 2 Dec 2026 has them (134
+# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one).
+UAPI_RULE_CASES = {
+	'physical': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
+		     'U7': 2, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S4': 2},
+	'emulated': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
+		     'U7': 1, 'U8': 1, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1,
+		     'S4': 2},
+	# vfio-pci with QEMU's edu device, in the x86_64 guests: the physical
+	# device's tests of fixtures vfio_cdev and vfio_physical, and those of
+	# vfio_dma, whose proof is the device's DMA (37 tests), and the stress
+	# test's two.
+	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
+		'U7': 3, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
+}
+# The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
+X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})
+
+
+def print_rule_matrix(title, source, cells, mark, expected,
+		      kinds=DRIVER_KINDS):
+	"""A table with a row per driver and a column per rule of the contract.
+
+	cells: {driver: {rule: [status, ...]}}; mark(statuses) is the cell's
+	text. expected: {kind: {rule: number of cases}}, the kind of a driver
+	is kinds'. A rule that does not apply to a driver's kind and has
+	no case is '-'; one that applies and has no case is 'MISS', one with
+	another number of cases than expected 'n/m' (n cases, m expected).
+	Returns those problems, one line each (a driver that lost its row
+	gives one per rule that applies); a driver kinds does not know
+	is one problem.
+	"""
+	drivers = list(kinds) + [d for d in cells if d not in kinds]
+	rules = sorted({r for row in cells.values() for r in row} |
+		       {r for kind in expected.values() for r in kind},
+		       key=lambda r: (RULE_ORDER.find(r[0]),
+				      int(r[1:]) if r[1:].isdigit() else 0))
+	print(f'\n  {title} ({source}; pass = every case of the rule passed, '
+	      '- = rule does not apply, MISS = no case of a rule that applies, '
+	      'n/m = n cases, m expected)')
+	print('  ' + f'{"driver":<14}' + ''.join(f'{r:>6}' for r in rules))
+	problems = []
+	for drv in drivers:
+		row = cells.get(drv, {})
+		if drv not in kinds:
+			problems.append(f'{drv}: a driver of no known kind')
+		want = expected.get(kinds.get(drv), {})
+		marks = []
+		for r in rules:
+			got, need = len(row.get(r, [])), want.get(r, 0)
+			if got == need:
+				marks.append(mark(row[r]) if got else '-')
+				continue
+			marks.append('MISS' if not got else f'{got}/{need}')
+			if drv in kinds:
+				problems.append(f'{drv} {r}: {got} cases, {need} '
+						'expected')
+		print('  ' + f'{drv:<14}' + ''.join(f'{m:>6}' for m in marks))
+	return problems
+
+
+def print_matrix(group):
+	"""The conformance matrix of the vfio_iommufd suite.
+
+	Its cases are KUNIT_CASES, each run on every driver under test; a rule
+	passes for a driver when all its cases for the driver's kind passed.
+	Returns print_rule_matrix()'s problems (cells without the cases
+	KUNIT_RULE_CASES expects), and one for each case KUNIT_CASES does not
+	know and each case that did not skip on a driver it is not for.
+	"""
+	cells, problems = {}, []
+	for case, driver, status in vfio_iommufd_leaves(group):
+		if case not in KUNIT_CASES:
+			if f'unknown case {case}' not in problems:
+				problems.append(f'unknown case {case}')
+			continue
+		if not_for(case, driver):
+			if status != 'SKIP':
+				problems.append(f'{case} on {driver}: {status}, where a '
+						'case not for its kind skips')
+			continue
+		cells.setdefault(driver, {}).setdefault(
+			KUNIT_CASES[case][0], []).append(status)
+
+	def mark(statuses):
+		if all(st == 'PASS' for st in statuses):
+			return 'pass'
+		if all(st == 'SKIP' for st in statuses):
+			return 'skip'
+		return 'FAIL'
+	problems[0:0] = print_rule_matrix('Conformance matrix', 'vfio_iommufd',
+					  cells, mark, KUNIT_RULE_CASES)
+	return problems
+
+
+# The uAPI test's fixtures are named after what they hold; its variants
+# after the sample driver, as in the vfio_iommufd KUnit suite.
+UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
+		'rust_physical': 'rust-physical',
+		'rust_emulated': 'rust-emulated', 'vfio_pci': 'vfio-pci'}
+
+
+def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix'):
+	"""The uAPI matrix of vfio_cdev_uapi_test and vfio_cdev_stress_test.
+
+	Test names are '<fixture>.<variant>.<test>', each test a rule of
+	UAPI_TESTS; a rule passes for a driver when all its tests passed. A
+	result may be None (did not run). The rows are the drivers of kinds.
+	Returns print_rule_matrix()'s problems, and one per test UAPI_TESTS
+	does not know.
+	"""
+	cells = {drv: {} for drv in kinds}
+	unknown = []
+	for result in filter(None, results):
+		for name, status in result.tests.items():
+			parts = name.split('.')
+			if len(parts) != 3 or parts[1] not in UAPI_DRIVERS:
+				continue
+			rule = UAPI_TESTS.get(parts[2])
+			if rule is None:
+				if f'unknown test {parts[2]}' not in unknown:
+					unknown.append(f'unknown test {parts[2]}')
+				continue
+			cells[UAPI_DRIVERS[parts[1]]].setdefault(
+				rule, []).append(status)
+	return print_rule_matrix(
+		title, f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
+		cells,
+		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
+		else 'FAIL', UAPI_RULE_CASES, kinds) + unknown

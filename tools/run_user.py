@@ -1,0 +1,335 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The user space boots of tools/run.py: the static test programs of a
+tree, the UML boots and the x86_64 guests that run them, and how their
+results are counted: the uAPI, stress and fault injection tests of the
+device cdev, and iommufd's selftests against the base + fixes.
+"""
+
+import os
+import re
+
+import uml_user
+import x86_guest
+from run_builds import (BASELINE_LABEL, BASELINE_SUBMISSIONS, PRISTINE_SRC,
+			pristine_kernel)
+from run_common import (BUILD, KSRC, KUNIT_BUILD, TOP, VFIO_FAIL_NTH_PROGRAM,
+			VFIO_STRESS_PROGRAM, VFIO_UAPI_FOLDER,
+			VFIO_UAPI_PROGRAM, X86_BUILD, banner)
+from run_logcheck import step_kernel_log
+from run_matrix import DRIVER_KINDS, X86_DRIVER_KINDS, print_uapi_matrix
+
+# User space under UML: headers, test programs, roots and console logs.
+USER_BUILD = os.path.join(BUILD, 'uml-user')
+# User space on x86_64: q35 guests with a virtual IOMMU and the edu device
+# on vfio-pci, booting the x86_64 KUnit build's kernel; iommufd's selftests'
+# failures expected there.
+X86_KERNEL = os.path.join(X86_BUILD, 'arch', 'x86', 'boot', 'bzImage')
+X86_USER_BUILD = os.path.join(BUILD, 'x86_64-user')
+X86_EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-x86_64.expected')
+# The line each test of VFIO_FAIL_NTH_PROGRAM logs (see run_common).
+FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
+			    r'([\d.]+) s$')
+# Where there is no edu device (under UML) the VFIO test programs run
+# without their vfio_pci variant, rather than count its skips.
+VFIO_UML_ARGS = ['-V', 'vfio_pci']
+
+
+def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS):
+	"""Static test programs of ksrc, in the order a boot runs them, as
+	uml_user.make_root() takes them: if vfio, the uAPI, stress and fault
+	injection tests of the device cdev, each with vfio_args; iommufd's
+	selftests."""
+	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
+					   log)
+	iommu = uml_user.build_selftests(ksrc, include,
+					 os.path.join(work, 'iommu'), log=log)
+	programs = [iommu[name] for name in uml_user.IOMMU_PROGRAMS]
+	if vfio:
+		names = (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
+			 VFIO_FAIL_NTH_PROGRAM)
+		built = uml_user.build_selftests(
+			ksrc, include, os.path.join(work, 'vfio'),
+			folder=VFIO_UAPI_FOLDER, programs=names, log=log)
+		programs[0:0] = [(built[name], list(vfio_args))
+				 for name in names]
+	return programs
+
+
+def program_path(program):
+	"""The path of a program as build_programs() gives it: a path, or a
+	(path, arguments) pair."""
+	return program[0] if isinstance(program, tuple) else program
+
+
+def program_name(program):
+	return os.path.basename(program_path(program))
+
+
+def boot_programs(linux, work, programs, args, log):
+	"""Boot linux with programs as user space; its console log's lines."""
+	init = uml_user.build_init(os.path.join(work, 'init'), log)
+	uml_user.make_root(os.path.join(work, 'root'), init, programs)
+	boot = uml_user.boot_uml(linux, os.path.join(work, 'root'),
+				 os.path.join(work, 'console.log'), args=args)
+	print(f'  booted {os.path.relpath(linux, TOP)}: {boot.seconds:.0f} s, '
+	      f'{"timed out" if boot.timed_out else f"exit {boot.exit_code}"}, '
+	      f'console in {os.path.relpath(boot.log, TOP)}')
+	return boot
+
+
+def count_program(results, programs, name, label, kernel='patched',
+		  details=()):
+	"""One row for a test program of a boot: a test that did not pass
+	fails it, and so do a skip, a Totals line that disagrees, a timeout or
+	a program that did not run. Prints its summary, details and failures.
+	"""
+	result = programs.get(name)
+	if result is None:
+		results.add(label, 0, 1, 'did not run')
+		return
+	passed = result.count(*uml_user.PASSED)
+	failed = len(result.tests) - passed
+	seconds = '' if result.seconds is None else f' in {result.seconds:.0f} s'
+	print(f'\n  {name}: {passed} of {len(result.tests)} tests passed'
+	      f'{seconds}')
+	for line in details:
+		print(line)
+	for test, status in result.tests.items():
+		if status not in uml_user.PASSED:
+			print(f'  {status}: {test}')
+	problem = uml_user.incomplete_reason(kernel, result)
+	results.add(label, passed, failed or (1 if problem else 0),
+		    problem or '')
+
+
+def step_uapi_results(results, programs, prefix='', kinds=DRIVER_KINDS):
+	"""Count the uAPI test's results; a test that did not pass fails (an
+	XFAIL or XPASS too). Then the matrix: each rule that applies to a
+	driver of kinds must have UAPI_RULE_CASES' number of tests."""
+	result = programs.get(VFIO_UAPI_PROGRAM)
+	matrix = result and print_uapi_matrix(
+		result, programs.get(VFIO_STRESS_PROGRAM), kinds=kinds,
+		title=f'{prefix}uAPI matrix')
+	count_program(results, programs, VFIO_UAPI_PROGRAM,
+		      f'{prefix}uapi: {VFIO_UAPI_PROGRAM}')
+	if result is None:
+		return
+	for line in matrix:
+		print(f'  {prefix}uAPI matrix: {line}')
+	results.add(f'{prefix}uapi: matrix', 0 if matrix else 1, len(matrix),
+		    '; '.join(matrix))
+
+
+def step_stress_results(results, programs, prefix=''):
+	"""Count the stress test's results; a test that did not pass fails.
+
+	Its tests are '<fixture>.<variant>.<test>', one variant per sample
+	driver. A skip counts as a failure: the boot creates every device.
+	"""
+	count_program(results, programs, VFIO_STRESS_PROGRAM,
+		      f'{prefix}stress: {VFIO_STRESS_PROGRAM}')
+
+
+def fail_nth_sites(lines):
+	"""The fault sites of each device's sequences, as lines to print, from
+	the fault injection test's lines of the console log lines."""
+	out = []
+	for prog in uml_user.parse_console(lines):
+		if prog.name != VFIO_FAIL_NTH_PROGRAM:
+			continue
+		for line in prog.lines:
+			m = FAIL_NTH_SITES.search(line)
+			if m:
+				out.append(f'    {m.group(2):<18} {m.group(1):<16} '
+					   f'{m.group(3):>5} fault sites '
+					   f'{float(m.group(4)):>6.2f} s')
+	return out
+
+
+def step_fail_nth_results(results, programs, lines, prefix=''):
+	"""Count the fault injection test's results; a test that did not pass
+	fails, a skip too: the boot creates every device and injects faults.
+	Prints the fault sites of each device's sequences.
+	"""
+	count_program(results, programs, VFIO_FAIL_NTH_PROGRAM,
+		      f'{prefix}fail_nth: {VFIO_FAIL_NTH_PROGRAM}',
+		      details=fail_nth_sites(lines))
+
+
+def step_iommufd_results(results, patched, pristine, arch='um'):
+	"""iommufd's selftests: the patched kernel against the base + fixes,
+	under UML or on x86_64 (arch), each with its own expected failures."""
+	expected = uml_user.EXPECTED if arch == 'um' else X86_EXPECTED
+	where, prefix = ('under UML', '') if arch == 'um' else \
+		('on x86_64', 'x86_64: ')
+	patched = {n: r for n, r in patched.items()
+		   if n in uml_user.IOMMU_PROGRAMS}
+	comparison = uml_user.compare(pristine, patched,
+				      uml_user.read_expected(expected))
+	print(f'\n  iommufd selftests {where}, the {BASELINE_LABEL} (the '
+	      f'submissions {", ".join(BASELINE_SUBMISSIONS)}) and the patched '
+	      'kernel (failures '
+	      f'listed in {os.path.relpath(expected, TOP)} with their '
+	      'reasons are not counted)')
+	for line in uml_user.format_comparison(comparison, BASELINE_LABEL):
+		print(line)
+	for name in uml_user.IOMMU_PROGRAMS:
+		result = patched.get(name)
+		if result is None:
+			results.add(f'{prefix}selftest: {name}', 0, 1, 'did not run')
+			continue
+		passed = result.count(*uml_user.PASSED)
+		found = [f for f in comparison.regressions + comparison.unexpected
+			 + comparison.incomplete if name in f.split(':')[0].split()]
+		listed = len(result.tests) - passed
+		results.add(f'{prefix}selftest: {name}', passed, len(found),
+			    f'({listed} listed failures not counted)'
+			    if listed else '')
+	if comparison.incomplete and not any(
+			r[0].startswith(f'{prefix}selftest:') and r[2]
+			for r in results.rows):
+		results.add(f'{prefix}selftests', 0, 1,
+			    '; '.join(comparison.incomplete))
+
+
+def step_user(results):
+	"""Boot the patched kernel's user space: uAPI test, iommufd selftests."""
+	banner('User space under UML: the VFIO uAPI test and iommufd\'s '
+	       f'selftests, on the patched kernel and the {BASELINE_LABEL}')
+	os.makedirs(USER_BUILD, exist_ok=True)
+	log = os.path.join(USER_BUILD, 'build.log')
+	open(log, 'w').close()
+	try:
+		work = os.path.join(USER_BUILD, 'patched')
+		programs = build_programs(KSRC, work, log, vfio=True)
+		boot = boot_programs(os.path.join(KUNIT_BUILD, 'linux'), work,
+				     programs, ['vfio_sample_devices.count=1'], log)
+	except uml_user.Error as e:
+		results.add('uapi: user space', 0, 1, str(e))
+		return
+	patched = uml_user.results_by_program(boot.log_lines())
+	step_uapi_results(results, patched)
+	step_stress_results(results, patched)
+	step_fail_nth_results(results, patched, boot.log_lines())
+	step_kernel_log(results, boot.log, 'kernel log (user space)')
+
+	try:
+		work = os.path.join(USER_BUILD, 'pristine')
+		linux = pristine_kernel(log)
+		programs = build_programs(PRISTINE_SRC, work, log, vfio=False)
+		pristine_boot = boot_programs(linux, work, programs, [], log)
+		pristine = uml_user.results_by_program(pristine_boot.log_lines())
+	except uml_user.Error as e:
+		results.add(f'selftests: {BASELINE_LABEL}', 0, 1, str(e))
+		pristine = {}
+		pristine_boot = None
+	step_iommufd_results(results, patched, pristine)
+	if pristine_boot:
+		step_kernel_log(results, pristine_boot.log,
+				f'kernel log ({BASELINE_LABEL})')
+
+
+def all_passed(programs, names):
+	"""Whether each of the programs names ran to its end and passed every
+	test (a skip, xfail or xpass is no pass)."""
+	for name in names:
+		result = programs.get(name)
+		if result is None or not result.tests or \
+				uml_user.incomplete_reason('patched', result) or \
+				result.count(*uml_user.PASSED) != len(result.tests):
+			return False
+	return True
+
+
+def x86_boot(work, kernel, programs, iommu, log, args=()):
+	"""Boot kernel on a q35 guest with iommu and the edu device, programs
+	as its user space; the Boot."""
+	init = uml_user.build_init(os.path.join(work, 'init'), log)
+	root = os.path.join(work, 'root')
+	uml_user.make_root(root, init, programs)
+	initrd = x86_guest.make_initramfs(root, os.path.join(work,
+							     'initramfs.cpio'))
+	boot = x86_guest.boot_qemu(kernel, initrd,
+				   os.path.join(work, 'console.log'), iommu,
+				   args=args)
+	print(f'  booted {os.path.relpath(kernel, TOP)} with {iommu} (TCG): '
+	      f'{boot.seconds:.0f} s, '
+	      f'{"timed out" if boot.timed_out else f"exit {boot.exit_code}"}, '
+	      f'console in {os.path.relpath(boot.log, TOP)}')
+	return boot
+
+
+def step_x86_user(results):
+	"""User space on the x86_64 kernel, a guest per virtual IOMMU: the uAPI,
+	stress (two vCPUs) and fault injection tests on vfio-pci with the edu
+	device in each; where the mock IOMMU probes devices (virtio-iommu) the
+	uAPI and stress tests on the samples too, and iommufd's selftests,
+	compared with the base + fixes built for x86_64 if one fails."""
+	banner('User space on x86_64 (q35 under TCG): vfio-pci and the edu '
+	       'device behind intel-iommu and virtio-iommu; iommufd\'s '
+	       'selftests against the ' + BASELINE_LABEL)
+	os.makedirs(X86_USER_BUILD, exist_ok=True)
+	log = os.path.join(X86_USER_BUILD, 'build.log')
+	open(log, 'w').close()
+	try:
+		programs = build_programs(KSRC, os.path.join(X86_USER_BUILD,
+							     'programs'),
+					  log, vfio=True, vfio_args=())
+	except uml_user.Error as e:
+		results.add('x86_64: user space', 0, 1, str(e))
+		return
+	# The uAPI, stress and fault injection tests, then iommufd's selftests
+	# (build_programs() order). Next to an IOMMU the mock IOMMU cannot
+	# share the guest with, only vfio-pci is tested, and iommufd's
+	# selftests run in the other guest. The samples' fault injection runs
+	# under UML.
+	uapi, stress, fail_nth = (program_path(p) for p in programs[:3])
+	selftests = programs[-len(uml_user.IOMMU_PROGRAMS):]
+	only_pci = ['-v', 'vfio_pci']
+	patched = {}
+	for iommu, spec in x86_guest.IOMMUS.items():
+		prefix = f'x86_64 {iommu}: '
+		work = os.path.join(X86_USER_BUILD, iommu)
+		os.makedirs(work, exist_ok=True)
+		if spec.mock:
+			guest = [uapi, stress, (fail_nth, only_pci)] + selftests
+			kinds = X86_DRIVER_KINDS
+		else:
+			guest = [(p, only_pci) for p in (uapi, stress, fail_nth)]
+			kinds = {'vfio-pci': 'pci'}
+		try:
+			boot = x86_boot(work, X86_KERNEL, guest, iommu, log,
+					['vfio_sample_devices.count=1']
+					if spec.mock else [])
+		except uml_user.Error as e:
+			results.add(f'{prefix}user space', 0, 1, str(e))
+			continue
+		ran = uml_user.results_by_program(boot.log_lines())
+		step_uapi_results(results, ran, prefix, kinds)
+		step_stress_results(results, ran, prefix)
+		step_fail_nth_results(results, ran, boot.log_lines(), prefix)
+		if spec.mock:
+			patched = ran
+		step_kernel_log(results, boot.log, f'kernel log (x86_64 {iommu})')
+
+	if all_passed(patched, uml_user.IOMMU_PROGRAMS):
+		# The comparison asks that what passes on the base passes here, and
+		# that what fails here fails there too: nothing to ask of the base.
+		print('\n  every selftest passed on the patched kernel: the '
+		      f'{BASELINE_LABEL} for x86_64 is not built')
+		step_iommufd_results(results, patched, {}, arch='x86_64')
+		return
+	try:
+		work = os.path.join(X86_USER_BUILD, 'pristine')
+		os.makedirs(work, exist_ok=True)
+		kernel = pristine_kernel(log, arch='x86_64')
+		programs = build_programs(PRISTINE_SRC, work, log, vfio=False)
+		boot = x86_boot(work, kernel, programs, 'virtio-iommu', log)
+		pristine = uml_user.results_by_program(boot.log_lines())
+	except uml_user.Error as e:
+		results.add(f'x86_64: selftests: {BASELINE_LABEL}', 0, 1, str(e))
+		pristine, boot = {}, None
+	step_iommufd_results(results, patched, pristine, arch='x86_64')
+	if boot:
+		step_kernel_log(results, boot.log,
+				f'kernel log (x86_64, {BASELINE_LABEL})')
