@@ -33,7 +33,7 @@ def step_newest(results):
 	"""The exported series on the newest 6.12.y Debian offers: fetched with
 	apt-get download (nothing is installed), applied with git am, built for
 	UML and its KUnit suites run; then whether the pin can move."""
-	pkg, pinned = series.read_pin()
+	pkg, pinned, _ = series.read_pin()
 	run(['apt-get', 'update', '-qq'], stdout=subprocess.DEVNULL,
 	    stderr=subprocess.DEVNULL)
 	version = newest_version(pkg)
@@ -58,7 +58,7 @@ def step_newest(results):
 	if not ok:
 		results.add('newest: fetched', 0, 1, f'see {log}')
 		return
-	series.unpack_tarball(os.path.join(deb, series.TARBALL.lstrip('/')),
+	series.unpack_tarball(os.path.join(deb, series.PRIMARY.tarball().lstrip('/')),
 			      ksrc, f'{pkg} {version}')
 	ident = series.BASE_IDENTITY
 

@@ -2,10 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn the project's sources into a kernel git tree and a patch series.
 
-The base kernel is Debian's linux-source-6.12 tarball.  'prepare' unpacks it
-once into build/linux, makes it a git repository whose first commit (tag
-'base') is the pristine source, and then builds one commit per entry of
-linux/series/ on branch 'series'.  Commits are made with git plumbing in a
+The series is kept for more than one base, a line each (LINES): the 6.12.y
+line (linux/base, linux/submissions) and the mainline line of Linux 7.3
+(linux/7.3/base, linux/7.3/submissions), which holds what of the series
+has been moved to 7.3 so far. A line's base is a Debian linux-source
+tarball, installed from the machine's own apt sources or, when its pin
+names another suite, fetched with apt-get download through a private apt
+configuration (tools/install-toolchain.sh). 'prepare' unpacks it once into
+the line's tree (build/linux, build/linux-7.3), makes it a git repository
+whose first commit (tag 'base') is the pristine source, and then builds one
+commit per entry of the line's submissions on branch 'series'.  Commits are made with git plumbing in a
 scratch index, so the work tree is only touched by the final 'git reset
 --hard', which rewrites just the files that differ: a re-run rebuilds the
 kernel incrementally.
@@ -20,7 +26,15 @@ a line '---', then one line per change:
                                     kernel file PATH (TOP is c-core,
                                     rust-bindings or kunit)
 
-Other commands: 'export' writes 'git format-patch --cover-letter --base
+The entries live in linux/series/, one pool for every line; a line's own
+series/ folder (linux/7.3/series/) holds the entries that differ on its
+base, and takes precedence for their number. Likewise a file an entry
+names has a variant for a line in the line's folder (linux/7.3/patches/X.diff
+for linux/patches/X.diff, linux/7.3/kunit/PATH for kunit/PATH), which that
+line takes instead.
+
+Other commands take --line (default: every line for prepare, the 6.12.y
+line otherwise): 'export' writes 'git format-patch --cover-letter --base
 --signoff' to build/series, as the git user (user.name, user.email), and
 refuses without one; 'check' verifies that export with 'git am' on the
 pristine base and 'checkpatch.pl --strict' (ignores:
@@ -43,8 +57,6 @@ BUILD = os.path.join(TOP, 'build')
 KSRC = os.path.join(BUILD, 'linux')
 SERIES_DIR = os.path.join(TOP, 'linux', 'series')
 EXPORT_DIR = os.path.join(BUILD, 'series')
-TARBALL = '/usr/src/linux-source-6.12.tar.xz'
-BASE_PACKAGE = 'linux-source-6.12'
 SOURCE_TOPS = ('c-core', 'rust-bindings', 'kunit')
 
 
@@ -66,19 +78,103 @@ def git(*args, cwd=KSRC, env=None, input=None, check=True, raw=False):
 	return res.stdout if raw else res.stdout.strip()
 
 
-def read_pin():
-	"""The base pin: 'linux-source-6.12 <Debian version>' in linux/base."""
-	with open(os.path.join(TOP, 'linux', 'base')) as f:
+# Where tools/install-toolchain.sh unpacks the base packages it fetches with
+# apt-get download (a pin that names a suite): CACHE/<package>_<version>/.
+CACHE = os.path.expanduser('~/.cache/vfio-contract/bases')
+
+
+def read_pin(path=os.path.join(TOP, 'linux', 'base')):
+	"""A base pin: '<package> <Debian version> [<suite>]', the first line
+	of path that is no comment; suite None when the machine's own apt
+	sources install it."""
+	with open(path) as f:
 		for line in f:
 			if line.strip() and not line.startswith('#'):
-				pkg, version = line.split()
-				return pkg, version
-	die('linux/base names no package')
+				fields = line.split()
+				if len(fields) not in (2, 3):
+					break
+				return fields[0], fields[1], \
+					(fields[2] if len(fields) == 3 else None)
+	die(f'{os.path.relpath(path, TOP)} names no package')
 
 
-def installed_version():
-	return subprocess.run(['dpkg-query', '-W', '-f=${Version}', BASE_PACKAGE],
-			      capture_output=True, text=True).stdout.strip()
+class Line:
+	"""One base the series is kept for: the folder of its pin (base) and
+	its submissions, the tree it is built in, and where it is exported."""
+
+	def __init__(self, name, folder, ksrc, export_dir):
+		self.name = name
+		self.folder = os.path.join(TOP, folder)
+		self.ksrc = ksrc
+		self.export_dir = export_dir
+		self.pkg, self.version, self.suite = read_pin(
+			os.path.join(self.folder, 'base'))
+
+	def __repr__(self):
+		return f'Line({self.name})'
+
+	@property
+	def rel(self):
+		"""The line's folder, relative to the repository."""
+		return os.path.relpath(self.folder, TOP)
+
+	def tarball(self):
+		"""The path of the base's linux-source tarball."""
+		name = f'{self.pkg}.tar.xz'
+		if self.suite:
+			return os.path.join(CACHE, f'{self.pkg}_{self.version}',
+					    'usr', 'src', name)
+		return os.path.join('/usr/src', name)
+
+	def have(self):
+		"""The version of the base package the machine has ('' if none)."""
+		if self.suite:
+			ok = os.path.isfile(self.tarball())
+			return self.version if ok else ''
+		return subprocess.run(['dpkg-query', '-W', '-f=${Version}',
+				       self.pkg], capture_output=True,
+				      text=True).stdout.strip()
+
+	def source(self, arg):
+		"""The file of this repository a change line's argument arg
+		names on this line: the line's own variant of it if it has one
+		(linux/patches/X.diff: FOLDER/patches/X.diff; kunit/PATH:
+		FOLDER/kunit/PATH, and so on for c-core and rust-bindings),
+		otherwise TOP/arg."""
+		if self is not PRIMARY:
+			own = os.path.join(self.folder, arg.removeprefix('linux/'))
+			if os.path.isfile(own):
+				return own
+		return os.path.join(TOP, arg)
+
+	def series_dirs(self):
+		"""Where the line's entries are looked up, its own folder first."""
+		return [d for d in (os.path.join(self.folder, 'series'),
+				    SERIES_DIR) if os.path.isdir(d)]
+
+
+LINES = [Line('6.12.y', 'linux', os.path.join(BUILD, 'linux'),
+	      os.path.join(BUILD, 'series')),
+	 Line('7.3', 'linux/7.3', os.path.join(BUILD, 'linux-7.3'),
+	      os.path.join(BUILD, 'series-7.3'))]
+PRIMARY = LINES[0]
+
+
+def line_named(name):
+	for line in LINES:
+		if line.name == name:
+			return line
+	die(f'no line {name}: the lines are '
+	    f'{", ".join(l.name for l in LINES)}')
+
+
+def lines_of(args):
+	"""The lines a command's --line names: one, every line when it names
+	none, the 6.12.y line when there are no arguments (a caller in
+	Python)."""
+	if args is None:
+		return [PRIMARY]
+	return [line_named(args.line)] if args.line else LINES
 
 
 def makefile_version(makefile):
@@ -87,18 +183,18 @@ def makefile_version(makefile):
 	return '{VERSION}.{PATCHLEVEL}.{SUBLEVEL}{EXTRAVERSION}'.format(**fields)
 
 
-def unpack_base():
-	"""Unpack the pinned tarball into build/linux and tag it 'base'."""
-	pkg, pinned = read_pin()
-	have = installed_version()
+def unpack_base(line=PRIMARY):
+	"""Unpack the line's pinned tarball into its tree and tag it 'base'."""
+	have = line.have()
 	if not have:
-		die(f'{pkg} is not installed (run tools/install-toolchain.sh)')
-	if have != pinned:
-		die(f'{pkg} {have} installed, {pinned} pinned in linux/base: '
-		    'run tools/install-toolchain.sh')
-	unpack_tarball(TARBALL, KSRC, f'{pkg} {have}')
-	git('config', 'core.abbrev', '12')
-	git('tag', 'base')
+		die(f'{line.pkg} {line.version} is not on this machine (run '
+		    'tools/install-toolchain.sh)')
+	if have != line.version:
+		die(f'{line.pkg} {have} installed, {line.version} pinned in '
+		    f'{line.rel}/base: run tools/install-toolchain.sh')
+	unpack_tarball(line.tarball(), line.ksrc, f'{line.pkg} {have}')
+	git('config', 'core.abbrev', '12', cwd=line.ksrc)
+	git('tag', 'base', cwd=line.ksrc)
 
 
 def unpack_tarball(tarball, dest, label):
@@ -110,7 +206,8 @@ def unpack_tarball(tarball, dest, label):
 	os.makedirs(parent, exist_ok=True)
 	tmp = tempfile.mkdtemp(dir=parent)
 	subprocess.run(['tar', '-xJf', tarball, '-C', tmp], check=True)
-	shutil.move(os.path.join(tmp, 'linux-source-6.12'), dest)
+	top, = os.listdir(tmp)
+	shutil.move(os.path.join(tmp, top), dest)
 	os.rmdir(tmp)
 	git('init', '-q', '-b', 'series', cwd=dest)
 	with open(os.path.join(dest, 'Makefile')) as f:
@@ -168,9 +265,21 @@ class Entry:
 		return self.message.splitlines()[0]
 
 
-def entries():
-	names = sorted(n for n in os.listdir(SERIES_DIR) if n.endswith('.commit'))
-	return [Entry(os.path.join(SERIES_DIR, n)) for n in names]
+def pool(line=PRIMARY):
+	"""Every entry the line can take, by number: linux/series/, with the
+	line's own series/ folder taking precedence."""
+	found = {}
+	for folder in reversed(line.series_dirs()):
+		for name in os.listdir(folder):
+			if name.endswith('.commit'):
+				found[name[:4]] = os.path.join(folder, name)
+	return [Entry(found[n]) for n in sorted(found)]
+
+
+def entries(line=PRIMARY):
+	"""The line's commits, in order: the entries its submissions take."""
+	numbers = {n for sub in submissions(line) for n in sub.numbers}
+	return [e for e in pool(line) if e.name[:4] in numbers]
 
 
 def exporter():
@@ -197,103 +306,129 @@ def commit_date():
 	return f'@{date or 0} +0000'
 
 
-def build_commits(series):
+def build_commits(series, line=PRIMARY):
 	"""Make the series' commits on top of 'base' without a work tree."""
+	ksrc = line.ksrc
 	fd, index = tempfile.mkstemp(dir=BUILD, prefix='index.')
 	os.close(fd)
 	os.unlink(index)
 	env = {'GIT_INDEX_FILE': index}
 	ident = identity_env(exporter() or LOCAL_IDENTITY, commit_date())
-	parent = git('rev-parse', 'base^{commit}')
+	parent = git('rev-parse', 'base^{commit}', cwd=ksrc)
 	try:
-		git('read-tree', parent, env=env)
+		git('read-tree', parent, env=env, cwd=ksrc)
 		for entry in series:
 			for kind, arg in entry.changes:
-				src = os.path.join(TOP, arg)
+				src = line.source(arg)
 				if kind == 'patch':
 					res = subprocess.run(
 						['git', 'apply', '--cached', src],
-						cwd=KSRC, capture_output=True, text=True,
+						cwd=ksrc, capture_output=True, text=True,
 						env=dict(os.environ, **env))
 					if res.returncode:
 						die(f'{entry.name}: {arg} does not apply:\n'
 						    f'{res.stderr}')
 				else:
 					kpath = arg.split('/', 1)[1]
-					blob = git('hash-object', '-w', src)
+					blob = git('hash-object', '-w', src, cwd=ksrc)
 					mode = '100755' if os.access(src, os.X_OK) else '100644'
 					git('update-index', '--add', '--cacheinfo',
-					    f'{mode},{blob},{kpath}', env=env)
-			tree = git('write-tree', env=env)
+					    f'{mode},{blob},{kpath}', env=env, cwd=ksrc)
+			tree = git('write-tree', env=env, cwd=ksrc)
 			parent = git('commit-tree', tree, '-p', parent,
-				     input=entry.message, env=ident)
+				     input=entry.message, env=ident, cwd=ksrc)
 	finally:
 		if os.path.exists(index):
 			os.unlink(index)
 	return parent
 
 
-def base_is_pinned():
-	"""Whether build/linux's base is the version linux/base pins (its
-	commit says which package version it was unpacked from)."""
-	pkg, pinned = read_pin()
-	return git('log', '-1', '--format=%s', 'base', check=False).endswith(
-		f'({pkg} {pinned})')
+def base_is_pinned(line=PRIMARY):
+	"""Whether the line's tree's base is the version its base file pins
+	(its commit says which package version it was unpacked from)."""
+	return git('log', '-1', '--format=%s', 'base', check=False,
+		   cwd=line.ksrc).endswith(f'({line.pkg} {line.version})')
 
 
-def prepare(_args):
+def prepare(args):
+	"""Unpack the base and build the series of the line args.line names,
+	of every line when it names none, of the 6.12.y line without args."""
+	lines = lines_of(args)
+	for line in lines:
+		prepare_line(line)
+
+
+def prepare_line(line=PRIMARY):
+	ksrc = line.ksrc
+	rel = os.path.relpath(ksrc, TOP)
 	os.makedirs(BUILD, exist_ok=True)
-	if os.path.isdir(os.path.join(KSRC, '.git')) and not base_is_pinned():
-		log('REMOVE', f'{os.path.relpath(KSRC, TOP)} and its worktrees: '
-		    'its base is not the pinned version')
-		trees = re.findall(r'^worktree (.+)$', git('worktree', 'list',
-							   '--porcelain'), re.M)
+	if os.path.isdir(os.path.join(ksrc, '.git')) and \
+			not base_is_pinned(line):
+		log('REMOVE', f'{rel} and its worktrees: its base is not the '
+		    'pinned version')
+		trees = re.findall(r'^worktree (.+)$', git(
+			'worktree', 'list', '--porcelain', cwd=ksrc), re.M)
 		for tree in trees:
 			shutil.rmtree(tree, ignore_errors=True)
-	if not os.path.isdir(os.path.join(KSRC, '.git')):
-		if os.path.exists(KSRC):
-			die(f'{KSRC} exists but is no git repository: remove it')
-		unpack_base()
-	pkg, _ = read_pin()
-	base_subject = git('log', '-1', '--format=%s', 'base')
-	series = entries()
-	tip = build_commits(series)
-	old = git('rev-parse', 'HEAD')
-	if git('rev-parse', f'{old}^{{tree}}') == git('rev-parse', f'{tip}^{{tree}}'):
-		git('update-ref', 'refs/heads/series', tip)
-		git('reset', '-q', '--soft', tip)
+	if not os.path.isdir(os.path.join(ksrc, '.git')):
+		if os.path.exists(ksrc):
+			die(f'{ksrc} exists but is no git repository: remove it')
+		unpack_base(line)
+	base_subject = git('log', '-1', '--format=%s', 'base', cwd=ksrc)
+	series = entries(line)
+	tip = build_commits(series, line)
+	old = git('rev-parse', 'HEAD', cwd=ksrc)
+	if git('rev-parse', f'{old}^{{tree}}', cwd=ksrc) == \
+			git('rev-parse', f'{tip}^{{tree}}', cwd=ksrc):
+		git('update-ref', 'refs/heads/series', tip, cwd=ksrc)
+		git('reset', '-q', '--soft', tip, cwd=ksrc)
 	else:
-		git('reset', '-q', '--hard', tip)
-	dirty = git('status', '--porcelain', '--untracked-files=no')
+		git('reset', '-q', '--hard', tip, cwd=ksrc)
+	dirty = git('status', '--porcelain', '--untracked-files=no', cwd=ksrc)
 	if dirty:
-		die(f'build/linux has local changes the series does not make:\n{dirty}')
-	log('BASE', base_subject)
-	log('SERIES', f'{len(series)} commits on base, tip {tip[:12]}')
+		die(f'{rel} has local changes the series does not make:\n{dirty}')
+	log('BASE', f'{line.name}: {base_subject}')
+	log('SERIES', f'{line.name}: {len(series)} commits on base, tip '
+	    f'{tip[:12]}')
 
 
-SUBMISSIONS = os.path.join(TOP, 'linux', 'submissions')
 COVERS_DIR = os.path.join(TOP, 'linux', 'covers')
 
 
 class Submission:
-	"""One submission of linux/submissions: its name, subject prefix,
-	first and last series entry (their numbers), extra To: addresses,
-	whether the maintainers get_maintainer.pl names go To: (or Cc:, for
-	a submission addressed to its 'to' alone, as a stable backport is),
-	and its folder under EXPORT_DIR once numbered."""
+	"""One submission of a line's submissions file: its name, subject
+	prefix, first and last series entry (their numbers) and the numbers
+	between them it takes, extra To: addresses, whether the maintainers
+	get_maintainer.pl names go To: (or Cc:, for a submission addressed to
+	its 'to' alone, as a stable backport is), its cover letter and its
+	folder under the line's export folder once numbered."""
 
-	def __init__(self, fields, number):
+	def __init__(self, fields, number, line, numbers):
+		where = f'{line.rel}/submissions'
 		self.name = fields['name']
 		self.prefix = fields['prefix']
 		self.first, self.last = fields['entries'].split()
+		if self.first not in numbers or self.last not in numbers or \
+				self.last < self.first:
+			die(f'{where}: {self.name}: no entries {self.first} to '
+			    f'{self.last}')
+		self.numbers = [n for n in numbers
+				if self.first <= n <= self.last]
 		self.to = fields.get('to', '').split()
 		maintainers = fields.get('maintainers', 'to')
 		if maintainers not in ('to', 'cc') or \
 				(maintainers == 'cc' and not self.to):
-			die(f'linux/submissions: {self.name}: maintainers is "to", '
-			    'or "cc" with addresses in "to"')
+			die(f'{where}: {self.name}: maintainers is "to", or "cc" '
+			    'with addresses in "to"')
 		self.maintainers_to = maintainers == 'to'
-		self.folder = os.path.join(EXPORT_DIR, f'{number:02d}-{self.name}')
+		self.cover_text = next(
+			(p for p in (os.path.join(line.folder, 'covers', self.name),
+				     os.path.join(COVERS_DIR, self.name))
+			 if os.path.isfile(p)), None)
+		if not self.cover_text:
+			die(f'{where}: no cover letter linux/covers/{self.name}')
+		self.folder = os.path.join(line.export_dir,
+					   f'{number:02d}-{self.name}')
 
 	def patches(self):
 		"""The submission's exported patches, its cover letter excluded."""
@@ -307,44 +442,46 @@ class Submission:
 			p for p in os.listdir(self.folder) if p.startswith('0000-'))[0])
 
 
-def submissions():
-	"""linux/submissions, checked: together, in order, the submissions
-	hold every series entry once, and each has a cover letter."""
+def submissions(line=PRIMARY):
+	"""The line's submissions file, checked: the submissions take
+	entries in order, none twice, each has a cover letter, and together
+	they take every entry of linux/series/ that no other line takes (the
+	6.12.y line takes them all)."""
+	path = os.path.join(line.folder, 'submissions')
 	blocks, fields = [], {}
-	with open(SUBMISSIONS) as f:
-		for line in f.read().splitlines() + ['']:
-			line = line.split('#', 1)[0].strip()
-			if not line:
+	with open(path) as f:
+		for text in f.read().splitlines() + ['']:
+			text = text.split('#', 1)[0].strip()
+			if not text:
 				if fields:
 					blocks.append(fields)
 				fields = {}
 				continue
-			key, _, value = line.partition(':')
+			key, _, value = text.partition(':')
 			fields[key.strip()] = value.strip()
-	subs = [Submission(b, n) for n, b in enumerate(blocks, 1)]
-	numbers = [e.name[:4] for e in entries()]
-	at = 0
-	for sub in subs:
-		if sub.first not in numbers or sub.last not in numbers or \
-				numbers.index(sub.first) != at or \
-				numbers.index(sub.last) < at:
-			die(f'linux/submissions: {sub.name} does not take the entries '
-			    f'from {numbers[at] if at < len(numbers) else "the end"} on')
-		at = numbers.index(sub.last) + 1
-		if not os.path.isfile(os.path.join(COVERS_DIR, sub.name)):
-			die(f'linux/submissions: no cover letter linux/covers/{sub.name}')
-	if at != len(numbers):
-		die(f'linux/submissions: entries from {numbers[at]} on are in no '
-		    'submission')
+	numbers = [e.name[:4] for e in pool(line)]
+	subs = [Submission(b, n, line, numbers)
+		for n, b in enumerate(blocks, 1)]
+	for before, sub in zip(subs, subs[1:]):
+		if sub.first <= before.last:
+			die(f'{line.rel}/submissions: {sub.name} does not start '
+			    f'after {before.name}')
+	if line is PRIMARY:
+		taken = [n for sub in subs for n in sub.numbers]
+		if taken != numbers:
+			missing = sorted(set(numbers) - set(taken))
+			die(f'{line.rel}/submissions: entries '
+			    f'{", ".join(missing)} are in no submission')
 	return subs
 
 
-def recipients(patches):
+def recipients(patches, line=PRIMARY):
 	"""(To, Cc) of patches from scripts/get_maintainer.pl: maintainers
 	and supporters To, reviewers and lists Cc."""
 	res = subprocess.run(['scripts/get_maintainer.pl', '--no-git',
 			      '--no-git-fallback', '--rolestats', *patches],
-			     cwd=KSRC, capture_output=True, text=True, check=True)
+			     cwd=line.ksrc, capture_output=True, text=True,
+			     check=True)
 	to, cc = [], []
 	for line in res.stdout.splitlines():
 		m = re.match(r'(.+?) \((.*)\)$', line.strip())
@@ -357,9 +494,20 @@ def recipients(patches):
 	return to, cc
 
 
-def export(_args, signoff=True):
-	"""The submissions of linux/submissions, each as git format-patch to
-	its folder of EXPORT_DIR: numbered within it, with its cover letter,
+def export(args, signoff=True, line=None):
+	"""Export the submissions of the line args.line names, of every line
+	when it names none, of the 6.12.y line without args, or of line;
+	returns those of the last."""
+	lines = [line] if line else lines_of(args)
+	for one in lines:
+		subs = export_line(one, signoff)
+	return subs
+
+
+def export_line(line=PRIMARY, signoff=True):
+	"""The submissions of the line's submissions file, each as git
+	format-patch to its folder of the line's export folder (EXPORT_DIR
+	for the 6.12.y line): numbered within it, with its cover letter,
 	To: and Cc: from get_maintainer.pl, authored and signed off
 	(--signoff) by the git user who exports. Without signoff (the static
 	checks, when there is no git user) the patches carry no
@@ -368,19 +516,22 @@ def export(_args, signoff=True):
 	if signoff and not user:
 		die('no git user to sign the series off: set user.name and '
 		    'user.email (git config), as whoever sends the patches')
-	if user and git('log', '-1', '--format=%an <%ae>', 'series') != user:
-		die(f'build/linux was built as another git user than {user}: '
+	ksrc = line.ksrc
+	rel = os.path.relpath(ksrc, TOP)
+	if user and git('log', '-1', '--format=%an <%ae>', 'series',
+			cwd=ksrc) != user:
+		die(f'{rel} was built as another git user than {user}: '
 		    'run tools/series.py prepare')
-	subs = submissions()
-	commits = git('rev-list', '--reverse', 'base..series').split()
-	numbers = [e.name[:4] for e in entries()]
+	subs = submissions(line)
+	commits = git('rev-list', '--reverse', 'base..series',
+		      cwd=ksrc).split()
+	numbers = [e.name[:4] for e in entries(line)]
 	if len(commits) != len(numbers):
-		die('build/linux does not hold the series: run tools/series.py '
+		die(f'{rel} does not hold the series: run tools/series.py '
 		    'prepare')
-	if os.path.isdir(EXPORT_DIR):
-		shutil.rmtree(EXPORT_DIR)
-	pkg, version = read_pin()
-	base = makefile_version(git('show', 'base:Makefile'))
+	if os.path.isdir(line.export_dir):
+		shutil.rmtree(line.export_dir)
+	base = makefile_version(git('show', 'base:Makefile', cwd=ksrc))
 	env = identity_env(user or LOCAL_IDENTITY, commit_date())
 	for n, sub in enumerate(subs):
 		first = commits[numbers.index(sub.first)]
@@ -388,18 +539,19 @@ def export(_args, signoff=True):
 		args = ['format-patch', '-q', '--cover-letter', '--base=base',
 			'--no-signature', f'--subject-prefix={sub.prefix}',
 			*(['--signoff'] if signoff else []), f'{first}^..{last}']
-		git(*args, '-o', sub.folder, env=env)
-		to, cc = recipients(sub.patches())
+		git(*args, '-o', sub.folder, env=env, cwd=ksrc)
+		to, cc = recipients(sub.patches(), line)
 		if not sub.maintainers_to:
 			to, cc = [], to + cc
 		shutil.rmtree(sub.folder)
-		git(*args, '-o', sub.folder, env=env,
+		git(*args, '-o', sub.folder, env=env, cwd=ksrc,
 		    *[f'--to={a}' for a in sub.to + to], *[f'--cc={a}' for a in cc])
-		with open(os.path.join(COVERS_DIR, sub.name)) as f:
+		with open(sub.cover_text) as f:
 			subject, blurb = f.read().split('\n', 1)
 		before = [s.name for s in subs[:n]]
 		blurb = blurb.strip() + '\n\n' + textwrap.fill(
-			f'Based on Linux {base} as Debian ships it ({pkg} {version}), '
+			f'Based on Linux {base} as Debian ships it ({line.pkg} '
+			f'{line.version}), '
 			'imported as one commit (the base-commit below)' +
 			(', after the submissions ' + ', '.join(before) +
 			 ' (the prerequisite patches below)' if before else '') + '.',
@@ -446,25 +598,31 @@ class Tally:
 		return ok
 
 
-def check_series():
-	"""The submissions: git am of each, in order, on the pristine base,
-	checkpatch --strict on every patch, recipients for each.
+def check_series(line=PRIMARY):
+	"""A line's submissions: git am of each, in order, on the line's
+	pristine base, checkpatch --strict (the base's own) on every patch,
+	recipients for each.
 
 	Prints a TAP-like line per check; returns (passed, failed).
 	"""
 	user = exporter()
-	subs = export(None, signoff=bool(user))
+	subs = export_line(line, signoff=bool(user))
+	ksrc = line.ksrc
 	tally = Tally()
 	result = tally.result
+	print(f'# the {line.name} line: {line.pkg} {line.version}, '
+	      f'{line.rel}/submissions')
 	if user:
 		print(f'# exported as the git user {user}, who signs it off')
 	else:
 		print('# no git user: exported without Signed-off-by, which '
 		      'checkpatch is told to ignore here; make series refuses')
 
-	am_tree = os.path.join(BUILD, 'am-check')
+	am_tree = os.path.join(BUILD, 'am-check' + (
+		'' if line is PRIMARY else f'-{line.name}'))
 	if not os.path.isdir(am_tree):
-		git('worktree', 'add', '-q', '--detach', am_tree, 'base')
+		git('worktree', 'add', '-q', '--detach', am_tree, 'base',
+		    cwd=ksrc)
 	git('am', '--abort', cwd=am_tree, check=False)
 	git('reset', '-q', '--hard', 'base', cwd=am_tree)
 	applied = True
@@ -491,7 +649,7 @@ def check_series():
 			result(to == sub.to, f'{name}: To: {" ".join(sub.to)} '
 			       'alone, the maintainers Cc', f'To: {to}')
 	same = applied and git('rev-parse', 'HEAD^{tree}', cwd=am_tree) == \
-		git('rev-parse', 'series^{tree}')
+		git('rev-parse', 'series^{tree}', cwd=ksrc)
 	result(same, 'the submissions applied in order give the series tree')
 	patches = [p for sub in subs for p in sub.patches()]
 
@@ -505,20 +663,21 @@ def check_series():
 		       '--show-types', patch]
 		if ignore:
 			cmd[1:1] = ['--ignore', ignore]
-		res = subprocess.run(cmd, cwd=KSRC, capture_output=True, text=True,
+		res = subprocess.run(cmd, cwd=ksrc, capture_output=True, text=True,
 				     env=env)
 		result(res.returncode == 0 and not (res.stdout + res.stderr).strip(),
 		       'checkpatch --strict '
-		       f'{os.path.relpath(patch, EXPORT_DIR)}',
+		       f'{os.path.relpath(patch, line.export_dir)}',
 		       res.stdout + res.stderr)
 
 	# Stands in for checkpatch's FILE_PATH_CHANGES (linux/checkpatch.ignore).
-	added = git('diff', '--name-only', '--diff-filter=A', 'base', 'series')
+	added = git('diff', '--name-only', '--diff-filter=A', 'base', 'series',
+		    cwd=ksrc)
 	orphans = []
 	for path in added.splitlines():
 		res = subprocess.run(['scripts/get_maintainer.pl', '--no-git',
 				      '--no-git-fallback', '-f', path],
-				     cwd=KSRC, capture_output=True, text=True)
+				     cwd=ksrc, capture_output=True, text=True)
 		if '(maintainer:' not in res.stdout:
 			orphans.append(path)
 	result(not orphans, f'get_maintainer.pl names a maintainer for each of '
@@ -526,8 +685,12 @@ def check_series():
 	return tally.passed, tally.failed
 
 
-def check(_args):
-	passed, failed = check_series()
+def check(args):
+	lines = lines_of(args)
+	passed = failed = 0
+	for line in lines:
+		p, f = check_series(line)
+		passed, failed = passed + p, failed + f
 	print(f'{passed} passed, {failed} failed')
 	return 1 if failed else 0
 
@@ -569,7 +732,8 @@ def refresh(args):
 	branch 'series'. Files the patch does not cover yet are added with
 	--add.
 	"""
-	entry = next((e for e in entries() if e.name.startswith(args.entry)), None)
+	entry = next((e for e in pool(PRIMARY) if e.name.startswith(args.entry)),
+		     None)
 	if not entry:
 		die(f'no series entry {args.entry}')
 	patches = [arg for kind, arg in entry.changes if kind == 'patch']
@@ -594,9 +758,12 @@ def refresh(args):
 def main():
 	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 	sub = parser.add_subparsers(dest='cmd', required=True)
-	sub.add_parser('prepare', help='unpack the base, (re)build the series')
-	sub.add_parser('export', help='format-patch the series to build/series')
-	sub.add_parser('check', help='git am and checkpatch every patch')
+	for name, text in (('prepare', 'unpack the base, (re)build the series'),
+			   ('export', 'format-patch the series to build/series'),
+			   ('check', 'git am and checkpatch every patch')):
+		cmd = sub.add_parser(name, help=text)
+		cmd.add_argument('--line', choices=[l.name for l in LINES],
+				 help='one line only (default: every line)')
 	ref = sub.add_parser('refresh', help='rewrite a commit\'s patch from the '
 			     'work tree (see the function\'s comment)')
 	ref.add_argument('entry', help='the entry\'s number, e.g. 0009')
