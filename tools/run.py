@@ -7,7 +7,8 @@
          a table per suite and the kernel log check. Then its user space
          tests, and the same on x86_64 under QEMU: KUnit on 2 vCPUs, and
          vfio-pci with QEMU's edu device behind intel-iommu and
-         virtio-iommu.
+         virtio-iommu. Then the 7.3 line (linux/7.3/): its pristine
+         base and its tip under UML, built with clang-19.
   check  everything 'main' does, plus the static checks: the Coccinelle
          rule on the pristine and the patched tree, 'git am' of the
          exported series on the pristine base, checkpatch --strict on
@@ -26,7 +27,8 @@ run_matrix (the conformance and uAPI matrices), run_kunit (KUnit runs and
 their counts), run_builds (each commit's build, the base + fixes, the
 Kbuild combinations), run_user (the user space boots and their results),
 run_sanitizers (the memory-checking kernel), run_checks (the static
-checks), run_bench (make bench) and run_newest (make newest).
+checks), run_mainline (the 7.3 line), run_bench (make bench) and
+run_newest (make newest).
 """
 
 import argparse
@@ -42,6 +44,7 @@ from run_checks import (step_cocci, step_docs, step_gcc,  # noqa: E402
 			step_tool_tests)
 from run_common import Results, step_toolchain, step_tree  # noqa: E402
 from run_kunit import step_kunit, step_x86_kunit  # noqa: E402
+from run_mainline import step_mainline  # noqa: E402
 from run_newest import step_newest  # noqa: E402
 from run_sanitizers import step_sanitizers  # noqa: E402
 from run_user import step_user, step_x86_user  # noqa: E402
@@ -79,6 +82,7 @@ def main():
 	step_user(results)
 	step_x86_kunit(results)
 	step_x86_user(results)
+	step_mainline(results, each_commit=args.job == 'check')
 	if args.job == 'check':
 		step_gcc(results)
 		step_kbuild(results)

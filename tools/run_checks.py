@@ -223,6 +223,10 @@ def step_rust_compile_fail(results):
 
 
 def step_series(results):
-	banner('Series: export, git am on the base, checkpatch --strict')
-	passed, failed = series.check_series()
-	results.add('series', passed, failed)
+	"""Each line's submissions, on the line's own base."""
+	for line in series.LINES:
+		banner(f'Series, the {line.name} line: export, git am on '
+		       f'{line.pkg} {line.version}, checkpatch --strict')
+		passed, failed = series.check_series(line)
+		results.add('series' if line is series.PRIMARY else
+			    f'{line.name}: series', passed, failed)

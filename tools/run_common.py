@@ -57,6 +57,16 @@ MAKE_OPTIONS = ['LLVM=1', 'RUSTC=/usr/bin/rustc', 'HOSTRUSTC=/usr/bin/rustc',
 		'CLIPPY_DRIVER=/usr/bin/clippy-driver', f'BINDGEN={BINDGEN}']
 KERNEL_ENV = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'])
 
+# The 7.3 line's toolchain: 7.3's scripts/min-tool-version.sh asks for LLVM
+# 17 and bindgen 0.71.1, so its kernels are built with Debian 12's clang-19
+# (LLVM=-19) and that bindgen, which loads clang-19's libclang.
+BINDGEN_7_3 = os.path.expanduser(
+	'~/.cache/vfio-contract/bindgen-0.71.1/bin/bindgen')
+MAKE_OPTIONS_7_3 = ['LLVM=-19' if o == 'LLVM=1' else
+		    f'BINDGEN={BINDGEN_7_3}' if o.startswith('BINDGEN=') else o
+		    for o in MAKE_OPTIONS]
+KERNEL_ENV_7_3 = dict(KERNEL_ENV, LIBCLANG_PATH='/usr/lib/llvm-19/lib')
+
 
 class Results:
 	"""What each step passed and failed, for the closing line."""

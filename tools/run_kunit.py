@@ -28,14 +28,14 @@ EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
 
 
 def kunit_cmd(action, *extra, build_dir=KUNIT_BUILD,
-	      kunitconfigs=KUNITCONFIGS, arch='um'):
+	      kunitconfigs=KUNITCONFIGS, arch='um', make_options=MAKE_OPTIONS):
 	cmd = [sys.executable, 'tools/testing/kunit/kunit.py', action,
 	       f'--arch={arch}', f'--build_dir={build_dir}', *extra]
 	if arch == 'x86_64':
 		# Two vCPUs under TCG: QEMU's default is one.
 		cmd.append(f'--qemu_args=-smp {x86_guest.CPUS}')
 	cmd += [f'--kunitconfig={k}' for k in kunitconfigs]
-	cmd += [f'--make_options={o}' for o in MAKE_OPTIONS]
+	cmd += [f'--make_options={o}' for o in make_options]
 	return cmd
 
 
@@ -57,35 +57,40 @@ def step_x86_kunit(results):
 
 def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 	       prefix='', log_label='kernel log', log=None, arch='um',
-	       ksrc=KSRC):
+	       ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV,
+	       expected_suites=EXPECTED_SUITES):
 	"""Run kunit.py (run_kunit) and count its results, each suite row's
 	label starting with prefix: the suites, kunit.py's exit if no suite
-	row failed already, and the kernel log's check as row log_label."""
+	row failed already, and the kernel log's check as row log_label.
+	A line other than the 6.12.y one gives its make_options, env and the
+	suites its run must show."""
 	before = len(results.rows)
 	returncode, results_json, log_lines = run_kunit(
 		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,
-		ksrc=ksrc)
-	kunit_counts(results, results_json, log_lines, prefix=prefix)
+		ksrc=ksrc, make_options=make_options, env=env)
+	kunit_counts(results, results_json, log_lines, prefix=prefix,
+		     expected_suites=expected_suites)
 	if returncode and not any(r[2] for r in results.rows[before:]):
 		results.add(f'{prefix}kunit.py', 0, 1, f'exited {returncode}')
 	step_kernel_log(results, os.path.join(build_dir, 'test.log'), log_label)
 
 
 def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
-	      arch='um', ksrc=KSRC):
-	"""kunit.py run of the tree ksrc in build_dir; (its exit code, its
-	JSON or None, the lines of build_dir/test.log). Its output goes to log,
-	if given."""
+	      arch='um', ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV):
+	"""kunit.py run of the tree ksrc in build_dir, with make_options and
+	env; (its exit code, its JSON or None, the lines of build_dir/test.log).
+	Its output goes to log, if given."""
 	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={json_path}',
 			f'--timeout={timeout}', build_dir=build_dir,
-			kunitconfigs=kunitconfigs, arch=arch)
+			kunitconfigs=kunitconfigs, arch=arch,
+			make_options=make_options)
 	if os.path.exists(json_path):
 		os.unlink(json_path)
 	start = time.time()
 	progress = Progress(build_dir)
 	progress.start()
 	with open(log or os.devnull, 'w') as out:
-		res = run(cmd, cwd=ksrc, env=KERNEL_ENV,
+		res = run(cmd, cwd=ksrc, env=env,
 			  stdout=out if log else None,
 			  stderr=subprocess.STDOUT if log else None)
 	progress.stop.set()
@@ -105,11 +110,12 @@ def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
 	return res.returncode, results_json, log_lines
 
 
-def kunit_counts(results, results_json, log_lines=(), prefix=''):
+def kunit_counts(results, results_json, log_lines=(), prefix='',
+		 expected_suites=EXPECTED_SUITES):
 	"""Count kunit.py's JSON (None: there is none) into results.
 
 	The conformance matrix of vfio_iommufd, then a row per suite. A suite
-	the run must show (EXPECTED_SUITES) fails when it did not run, when it
+	the run must show (expected_suites) fails when it did not run, when it
 	has no case, and for each case that skipped: each is shown, with its
 	reason from the KTAP log lines (kunit.py's test.log) if it gave one.
 	A skip of another suite is noted, not counted. Each row's label
@@ -119,12 +125,13 @@ def kunit_counts(results, results_json, log_lines=(), prefix=''):
 	matrix = None
 	if results_json is not None:
 		suites = suite_counts(results_json)
-		matrix = print_matrix(results_json)
+		if 'vfio_iommufd' in expected_suites:
+			matrix = print_matrix(results_json)
 	reasons = skip_reasons(log_lines)
 	print(f'\n  {"suite":<28} passed  failed  skipped')
 	for name, (passed, failed, skipped) in suites.items():
 		print(f'  {name:<28} {passed:>6}  {failed:>6}  {skipped:>7}')
-		if name not in EXPECTED_SUITES:
+		if name not in expected_suites:
 			results.add(f'{prefix}kunit: {name}', passed, failed,
 				    f'({skipped} skipped, not counted)'
 				    if skipped else '')
@@ -145,7 +152,7 @@ def kunit_counts(results, results_json, log_lines=(), prefix=''):
 		if not passed + failed + skipped:
 			failed, note = 1, 'no case'
 		results.add(f'{prefix}kunit: {name}', passed, failed + skipped, note)
-	for name in EXPECTED_SUITES:
+	for name in expected_suites:
 		if name not in suites:
 			print(f'  {name:<28} did not run')
 			results.add(f'{prefix}kunit: {name}', 0, 1, 'did not run')

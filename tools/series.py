@@ -31,7 +31,9 @@ series/ folder (linux/7.3/series/) holds the entries that differ on its
 base, and takes precedence for their number. Likewise a file an entry
 names has a variant for a line in the line's folder (linux/7.3/patches/X.diff
 for linux/patches/X.diff, linux/7.3/kunit/PATH for kunit/PATH), which that
-line takes instead.
+line takes instead; and a file an entry adds that differs on a line in a
+few lines only has a diff there instead, linux/7.3/series/NNNN-*.diff,
+applied on top of entry NNNN's changes.
 
 Other commands take --line (default: every line for prepare, the 6.12.y
 line otherwise): 'export' writes 'git format-patch --cover-letter --base
@@ -146,6 +148,17 @@ class Line:
 			if os.path.isfile(own):
 				return own
 		return os.path.join(TOP, arg)
+
+	def deltas(self, entry):
+		"""The diffs this line applies on top of entry's changes, in
+		name order: FOLDER/series/NNNN-*.diff, for a file the entry adds
+		that differs on this line in a few lines only (a whole variant
+		would be a second copy of it)."""
+		folder = os.path.join(self.folder, 'series')
+		if self is PRIMARY or not os.path.isdir(folder):
+			return []
+		return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+			if n.startswith(entry.name[:4] + '-') and n.endswith('.diff')]
 
 	def series_dirs(self):
 		"""Where the line's entries are looked up, its own folder first."""
@@ -334,6 +347,14 @@ def build_commits(series, line=PRIMARY):
 					mode = '100755' if os.access(src, os.X_OK) else '100644'
 					git('update-index', '--add', '--cacheinfo',
 					    f'{mode},{blob},{kpath}', env=env, cwd=ksrc)
+			for delta in line.deltas(entry):
+				res = subprocess.run(
+					['git', 'apply', '--cached', delta],
+					cwd=ksrc, capture_output=True, text=True,
+					env=dict(os.environ, **env))
+				if res.returncode:
+					die(f'{entry.name}: {os.path.relpath(delta, TOP)} '
+					    f'does not apply:\n{res.stderr}')
 			tree = git('write-tree', env=env, cwd=ksrc)
 			parent = git('commit-tree', tree, '-p', parent,
 				     input=entry.message, env=ident, cwd=ksrc)

@@ -16,7 +16,6 @@ The tests break copies of them the ways a run can go wrong.
 """
 
 import contextlib
-import copy
 import io
 import json
 import os
@@ -29,6 +28,7 @@ import run_builds  # noqa: E402
 import run_common  # noqa: E402
 import run_kunit  # noqa: E402
 import run_logcheck  # noqa: E402
+import run_mainline  # noqa: E402
 import run_matrix  # noqa: E402
 import run_user  # noqa: E402
 import series  # noqa: E402
@@ -37,7 +37,7 @@ from run_common import Results, VFIO_STRESS_PROGRAM  # noqa: E402
 from run_logcheck import check_kernel_log  # noqa: E402
 from run_user import step_stress_results  # noqa: E402
 from uml_user import ProgramResult, MISSING, PASS, FAIL, SKIP  # noqa: E402
-from uml_user import XFAIL, XPASS, ERROR, TOTALS_STATUSES  # noqa: E402
+from uml_user import TOTALS_STATUSES  # noqa: E402
 
 TESTDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 			'testdata')
@@ -140,11 +140,28 @@ class CompilerReportsTest(unittest.TestCase):
 class SubmissionTest(unittest.TestCase):
 	"""Who a submission of linux/submissions is addressed to."""
 
-	FIELDS = {'name': 'fixes', 'prefix': 'PATCH', 'entries': '0001 0002'}
+	FIELDS = {'name': 'vfio-cdx', 'prefix': 'PATCH', 'entries': '0001 0002'}
 
 	def submission(self, **fields):
 		with contextlib.redirect_stderr(io.StringIO()):
-			return series.Submission(dict(self.FIELDS, **fields), 1)
+			return series.Submission(dict(self.FIELDS, **fields), 1,
+						 series.PRIMARY,
+						 ['0001', '0002', '0003'])
+
+	def test_takes_its_range(self):
+		self.assertEqual(self.submission().numbers, ['0001', '0002'])
+		self.assertEqual(self.submission(entries='0002 0003').numbers,
+				 ['0002', '0003'])
+
+	def test_range_must_exist_and_ascend(self):
+		for entries in ('0003 0002', '0001 0009', '0000 0001'):
+			with self.subTest(entries=entries), \
+					self.assertRaises(SystemExit):
+				self.submission(entries=entries)
+
+	def test_cover_letter_needed(self):
+		with self.assertRaises(SystemExit):
+			self.submission(name='no-such-submission')
 
 	def test_maintainers_to_by_default(self):
 		self.assertTrue(self.submission().maintainers_to)
@@ -162,6 +179,57 @@ class SubmissionTest(unittest.TestCase):
 	def test_unknown_value(self):
 		with self.assertRaises(SystemExit):
 			self.submission(to='stable@vger.kernel.org', maintainers='bcc')
+
+	def test_lines(self):
+		"""The 6.12.y line takes every entry; the 7.3 line the fixes,
+		from its own base, which a suite of trixie-backports pins."""
+		line = series.line_named('7.3')
+		self.assertEqual((line.pkg, line.suite),
+				 ('linux-source-7.3', 'trixie-backports'))
+		self.assertTrue(line.tarball().startswith(series.CACHE))
+		self.assertEqual(series.PRIMARY.tarball(),
+				 '/usr/src/linux-source-6.12.tar.xz')
+		numbers = [e.name[:4] for e in series.pool()]
+		self.assertEqual([e.name[:4] for e in series.entries()], numbers)
+		self.assertEqual([e.name[:4] for e in series.entries(line)],
+				 ['0001', '0002'])
+
+	def test_line_variant_of_a_file(self):
+		"""A line takes its own variant of a file where it has one."""
+		line = series.line_named('7.3')
+		with tempfile.TemporaryDirectory() as tmp:
+			folder, line.folder = line.folder, tmp
+			try:
+				os.makedirs(os.path.join(tmp, 'patches'))
+				own = os.path.join(tmp, 'patches', 'x.diff')
+				open(own, 'w').close()
+				self.assertEqual(line.source('linux/patches/x.diff'),
+						 own)
+				self.assertEqual(line.source('kunit/y.c'),
+						 os.path.join(series.TOP, 'kunit/y.c'))
+				self.assertEqual(series.PRIMARY.source(
+					'linux/patches/x.diff'), os.path.join(
+					series.TOP, 'linux/patches/x.diff'))
+			finally:
+				line.folder = folder
+
+	def test_line_deltas(self):
+		"""A line's diffs on top of an entry are its NNNN-*.diff files."""
+		line = series.line_named('7.3')
+		entry = series.pool()[0]
+		with tempfile.TemporaryDirectory() as tmp:
+			folder, line.folder = line.folder, tmp
+			try:
+				os.makedirs(os.path.join(tmp, 'series'))
+				for name in ('0001-b.diff', '0001-a.diff', '0002-a.diff',
+					     '0001-a.commit'):
+					open(os.path.join(tmp, 'series', name), 'w').close()
+				self.assertEqual(
+					[os.path.basename(d) for d in line.deltas(entry)],
+					['0001-a.diff', '0001-b.diff'])
+				self.assertEqual(series.PRIMARY.deltas(entry), [])
+			finally:
+				line.folder = folder
 
 	def test_stable_goes_to_stable_alone(self):
 		subs = {s.name: s for s in series.submissions()}
@@ -1164,3 +1232,38 @@ class MoreReportsTest(unittest.TestCase):
 
 if __name__ == '__main__':
 	unittest.main()
+
+
+class MainlineTest(unittest.TestCase):
+	"""The 7.3 line's count of the selftests only the series makes pass,
+	which fails its row when there are none."""
+
+	@staticmethod
+	def result(**tests):
+		return ProgramResult('iommufd', 0, 1.0, len(tests), tests)
+
+	def test_only_with_series(self):
+		pristine = {'iommufd': self.result(a=FAIL, b=PASS, c=SKIP)}
+		patched = {'iommufd': self.result(a=PASS, b=PASS, c=PASS, d=PASS)}
+		self.assertEqual(run_mainline.only_with_series(pristine, patched),
+				 ['iommufd a', 'iommufd c', 'iommufd d'])
+
+	def test_row_fails_when_nothing_gained(self):
+		pristine = {'iommufd': self.result(a=PASS)}
+		patched = {'iommufd': self.result(a=PASS)}
+		results = Results()
+		with tempfile.NamedTemporaryFile('w') as expected, \
+				contextlib.redirect_stdout(io.StringIO()):
+			expected.write('# nothing expected\n')
+			expected.flush()
+			saved, run_mainline.EXPECTED = run_mainline.EXPECTED, \
+				expected.name
+			try:
+				run_mainline.iommufd_results(results, patched, pristine)
+			finally:
+				run_mainline.EXPECTED = saved
+		rows = {r[0]: r for r in results.rows}
+		gained = rows['7.3: selftests the fixes make pass']
+		self.assertEqual(gained[1:3], (0, 1))
+		# iommufd_fail_nth did not run on the tip: a failure too
+		self.assertEqual(rows['7.3: selftest: iommufd_fail_nth'][2], 1)

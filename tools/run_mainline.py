@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The 7.3 line of tools/run.py: the series on Linux 7.3.4 (linux/7.3/),
+as far as it has moved there, built with 7.3's toolchain (clang-19, bindgen
+0.71.1) and run under UML.
+
+The line's UML kernel is built twice in one build directory: first the
+pristine base (tag 'base' of build/linux-7.3), then the line's tip, which
+builds incrementally on it. Each boots iommufd's selftests
+(tools/testing/selftests/iommu) as user space; the tip also runs its KUnit
+suites (kunit.py run: upstream's generic page table suites and the Rust
+doctests). The tip's selftest results are held against the pristine
+base's and against linux/7.3/iommufd-selftests-uml.expected, as the
+6.12.y line's are (uml_user.compare()), and the tests that pass only with
+the series are counted: on the pristine base no mock device can be
+created under UML, so a series whose BLOCKED default domain fix were no
+longer needed on 7.3 would show none, and fail its row.
+"""
+
+import os
+import re
+import shutil
+import time
+
+import series
+import uml_user
+from run_builds import any_built
+from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
+			Progress, banner, run)
+from run_kunit import kunit_cmd, kunit_step
+from run_logcheck import step_kernel_log
+from run_user import boot_programs, build_programs
+
+LINE = series.line_named('7.3')
+LABEL = f'{LINE.name}: '
+BUILD_DIR = os.path.join(BUILD, 'kunit-7.3')
+JSON = os.path.join(BUILD, 'kunit-7.3-results.json')
+USER_BUILD = os.path.join(BUILD, 'uml-user-7.3')
+EXPECTED = os.path.join(LINE.folder, 'iommufd-selftests-uml.expected')
+# Every --kunitconfig of the line's UML kernel; paths in the kernel tree are
+# relative to it.
+KUNITCONFIGS = [os.path.join(TOP, 'kunit', '7.3-base.config'),
+		'drivers/iommu/generic_pt/.kunitconfig',
+		os.path.join(TOP, 'kunit', 'user.config'),
+		uml_user.USER_CONFIG]
+# The suites the line's run must show.
+EXPECTED_SUITES = ['rust_doctests_kernel']
+
+
+def build_pristine(log):
+	"""Build the pristine 7.3 base in BUILD_DIR (kunit.py build at tag
+	'base', the tree going back to the line's tip afterwards); its UML
+	kernel's path, or None if it did not build."""
+	ksrc = LINE.ksrc
+	series.git('checkout', '-q', '--detach', 'base', cwd=ksrc)
+	try:
+		cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
+				build_dir=BUILD_DIR, kunitconfigs=KUNITCONFIGS,
+				make_options=MAKE_OPTIONS_7_3)
+		progress = Progress(BUILD_DIR)
+		progress.start()
+		with open(log, 'a') as out:
+			res = run(cmd, cwd=ksrc, env=KERNEL_ENV_7_3, stdout=out,
+				  stderr=out)
+		progress.stop.set()
+	finally:
+		series.git('checkout', '-q', 'series', cwd=ksrc)
+	if res.returncode:
+		return None
+	pristine = os.path.join(USER_BUILD, 'linux-pristine')
+	os.replace(os.path.join(BUILD_DIR, 'linux'), pristine)
+	return pristine
+
+
+def build_commits(results, log):
+	"""Each of the line's commits but the last (which kunit.py builds)
+	builds: incrementally in BUILD_DIR after the pristine base, each from
+	the configuration kunit.py makes for the tip, so that olddefconfig
+	keeps every option the commit already knows; a commit that changes
+	no file a build reads builds as its parent did and is not built
+	again."""
+	ksrc = LINE.ksrc
+	commits = series.git('rev-list', '--reverse', 'base..series',
+			     cwd=ksrc).split()
+	tally = series.Tally()
+	with open(log, 'a') as out:
+		res = run(kunit_cmd('config', build_dir=BUILD_DIR,
+				    kunitconfigs=KUNITCONFIGS,
+				    make_options=MAKE_OPTIONS_7_3),
+			  cwd=ksrc, env=KERNEL_ENV_7_3, stdout=out, stderr=out)
+	if res.returncode:
+		results.add(f'{LABEL}each commit builds', 0, 1,
+			    'kunit.py config failed')
+		return
+	tip_config = os.path.join(USER_BUILD, 'tip.config')
+	shutil.copyfile(os.path.join(BUILD_DIR, '.config'), tip_config)
+	try:
+		for n, commit in enumerate(commits[:-1], 1):
+			subject = series.git('log', '-1', '--format=%s', commit,
+					     cwd=ksrc)
+			changed = series.git('diff', '--name-only', f'{commit}^',
+					     commit, cwd=ksrc).split()
+			if not any_built(changed):
+				tally.result(True, f'{n}/{len(commits)} builds: '
+					     f'{subject} (changes no file a build reads)')
+				continue
+			series.git('checkout', '-q', '--detach', commit, cwd=ksrc)
+			shutil.copyfile(tip_config, os.path.join(BUILD_DIR,
+								 '.config'))
+			start = time.time()
+			with open(log, 'a') as out:
+				ok = run(['make', '-s', 'ARCH=um', f'O={BUILD_DIR}',
+					  f'-j{os.cpu_count()}', *MAKE_OPTIONS_7_3,
+					  'olddefconfig', 'all'], cwd=ksrc,
+					 env=KERNEL_ENV_7_3, stdout=out,
+					 stderr=out).returncode == 0
+			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
+				     f'({time.time() - start:.0f} s)',
+				     f'  see {os.path.relpath(log, TOP)}')
+	finally:
+		series.git('checkout', '-q', 'series', cwd=ksrc)
+	results.add(f'{LABEL}each commit builds', tally.passed, tally.failed,
+		    f'(the last, {len(commits)}/{len(commits)}, by kunit.py)')
+
+
+def boot_selftests(linux, work, log):
+	"""iommufd's selftests of the line's tree booted on linux: (results
+	by program, the boot)."""
+	programs = build_programs(LINE.ksrc, work, log, vfio=False)
+	boot = boot_programs(linux, work, programs, [], log)
+	return uml_user.results_by_program(boot.log_lines()), boot
+
+
+def step_mainline(results, each_commit=False):
+	"""The 7.3 line: its pristine base and its tip under UML; with
+	each_commit, each commit between them builds too."""
+	banner(f'The {LINE.name} line: {LINE.pkg} {LINE.version} and the series\' '
+	       'submissions moved to it (linux/7.3/submissions), clang-19 and '
+	       'bindgen 0.71.1, under UML')
+	series.prepare_line(LINE)
+	os.makedirs(USER_BUILD, exist_ok=True)
+	log = os.path.join(USER_BUILD, 'build.log')
+	open(log, 'w').close()
+	pristine, pristine_boot = {}, None
+	try:
+		linux = build_pristine(log)
+		if linux is None:
+			results.add(f'{LABEL}pristine base builds', 0, 1,
+				    f'see {os.path.relpath(log, TOP)}')
+		else:
+			results.add(f'{LABEL}pristine base builds', 1, 0)
+			pristine, pristine_boot = boot_selftests(
+				linux, os.path.join(USER_BUILD, 'pristine'), log)
+	except uml_user.Error as e:
+		results.add(f'{LABEL}selftests: pristine base', 0, 1, str(e))
+	if each_commit:
+		build_commits(results, log)
+
+	kunit_step(results, BUILD_DIR, JSON, KUNITCONFIGS, timeout=600,
+		   prefix=LABEL, log_label=f'{LABEL}kernel log (KUnit)',
+		   log=os.path.join(BUILD, 'kunit-7.3.log'), ksrc=LINE.ksrc,
+		   make_options=MAKE_OPTIONS_7_3, env=KERNEL_ENV_7_3,
+		   expected_suites=EXPECTED_SUITES)
+	try:
+		patched, boot = boot_selftests(
+			os.path.join(BUILD_DIR, 'linux'),
+			os.path.join(USER_BUILD, 'tip'), log)
+	except uml_user.Error as e:
+		results.add(f'{LABEL}selftests', 0, 1, str(e))
+		return
+	iommufd_results(results, patched, pristine)
+	step_kernel_log(results, boot.log, f'{LABEL}kernel log (selftests)')
+	if pristine_boot:
+		step_kernel_log(results, pristine_boot.log,
+				f'{LABEL}kernel log (selftests, pristine base)')
+
+
+def only_with_series(pristine, patched):
+	"""The tests of iommufd's selftests that pass on patched and do not
+	on pristine: what the series makes run."""
+	return [f'{name} {test}' for name, tip in patched.items()
+		for test, status in tip.tests.items()
+		if status in uml_user.PASSED and name in pristine and
+		pristine[name].tests.get(test, uml_user.MISSING)
+		not in uml_user.PASSED]
+
+
+def iommufd_results(results, patched, pristine):
+	"""iommufd's selftests on the line's tip against its pristine base
+	and EXPECTED; then the tests that pass only with the series."""
+	patched = {n: r for n, r in patched.items()
+		   if n in uml_user.IOMMU_PROGRAMS}
+	comparison = uml_user.compare(pristine, patched,
+				      uml_user.read_expected(EXPECTED))
+	print(f'\n  iommufd selftests on {LINE.name} under UML, the pristine '
+	      f'base and the line\'s tip (failures listed in '
+	      f'{os.path.relpath(EXPECTED, TOP)} with their reasons are not '
+	      'counted)')
+	for text in uml_user.format_comparison(comparison, 'pristine'):
+		print(text)
+	for name in uml_user.IOMMU_PROGRAMS:
+		result = patched.get(name)
+		if result is None:
+			results.add(f'{LABEL}selftest: {name}', 0, 1, 'did not run')
+			continue
+		passed = result.count(*uml_user.PASSED)
+		found = [f for f in comparison.regressions + comparison.unexpected
+			 + comparison.stale if name in f.split(':')[0].split()]
+		found += [f for f in comparison.incomplete
+			  if re.match(rf'patched: {name}\b(?!_)', f)]
+		listed = len(result.tests) - passed
+		results.add(f'{LABEL}selftest: {name}', passed, len(found),
+			    f'({listed} listed failures not counted)'
+			    if listed else '')
+	if comparison.incomplete:
+		print('  a pristine run that did not complete compares nothing: '
+		      'each is a failure')
+		pristine_runs = [f for f in comparison.incomplete
+				 if f.startswith('pristine: ')]
+		if pristine_runs:
+			results.add(f'{LABEL}selftests: pristine base', 0,
+				    len(pristine_runs), '; '.join(pristine_runs))
+	gained = only_with_series(pristine, patched)
+	print(f'\n  {len(gained)} of the tests pass on the tip and not on the '
+	      'pristine base: the BLOCKED default domain fix is still needed '
+	      f'on {LINE.name}' if gained else
+	      '\n  no test passes only with the series: is the BLOCKED default '
+	      f'domain fix still needed on {LINE.name}?')
+	results.add(f'{LABEL}selftests the fixes make pass', int(bool(gained)),
+		    int(not gained), f'({len(gained)} tests)' if gained else
+		    'none: the fix may be no longer needed, or the pristine '
+		    'base did not run')
