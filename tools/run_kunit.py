@@ -17,7 +17,8 @@ from run_common import (BUILD, KERNEL_ENV, KSRC, KUNITCONFIGS, KUNIT_BUILD,
 			MAKE_OPTIONS, TOP, X86_BUILD, X86_KUNITCONFIGS,
 			Progress, banner, run)
 from run_logcheck import step_kernel_log
-from run_matrix import not_for, print_matrix, vfio_iommufd_leaves
+from run_matrix import (DRIVER_KINDS, not_for, print_matrix,
+			vfio_iommufd_leaves)
 
 KUNIT_JSON = os.path.join(BUILD, 'kunit-results.json')
 # kunit.py's JSON of the same suites on x86_64.
@@ -58,21 +59,23 @@ def step_x86_kunit(results):
 def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 	       prefix='', log_label='kernel log', log=None, arch='um',
 	       ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV,
-	       expected_suites=EXPECTED_SUITES):
+	       expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS):
 	"""Run kunit.py (run_kunit) and count its results, each suite row's
 	label starting with prefix: the suites, kunit.py's exit if no suite
 	row failed already, and the kernel log's check as row log_label.
-	A line other than the 6.12.y one gives its make_options, env and the
-	suites its run must show."""
+	A line other than the 6.12.y one gives its make_options, env, the
+	suites its run must show and the drivers of its matrix (kinds)."""
 	before = len(results.rows)
 	returncode, results_json, log_lines = run_kunit(
 		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,
 		ksrc=ksrc, make_options=make_options, env=env)
 	kunit_counts(results, results_json, log_lines, prefix=prefix,
-		     expected_suites=expected_suites)
+		     expected_suites=expected_suites, kinds=kinds)
 	if returncode and not any(r[2] for r in results.rows[before:]):
 		results.add(f'{prefix}kunit.py', 0, 1, f'exited {returncode}')
-	step_kernel_log(results, os.path.join(build_dir, 'test.log'), log_label)
+	# The functions of WARNINGs are looked up in the tree that was built
+	step_kernel_log(results, os.path.join(build_dir, 'test.log'), log_label,
+			None if ksrc == KSRC else ksrc)
 
 
 def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
@@ -111,7 +114,7 @@ def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
 
 
 def kunit_counts(results, results_json, log_lines=(), prefix='',
-		 expected_suites=EXPECTED_SUITES):
+		 expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS):
 	"""Count kunit.py's JSON (None: there is none) into results.
 
 	The conformance matrix of vfio_iommufd, then a row per suite. A suite
@@ -126,7 +129,7 @@ def kunit_counts(results, results_json, log_lines=(), prefix='',
 	if results_json is not None:
 		suites = suite_counts(results_json)
 		if 'vfio_iommufd' in expected_suites:
-			matrix = print_matrix(results_json)
+			matrix = print_matrix(results_json, kinds)
 	reasons = skip_reasons(log_lines)
 	print(f'\n  {"suite":<28} passed  failed  skipped')
 	for name, (passed, failed, skipped) in suites.items():

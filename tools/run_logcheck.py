@@ -38,7 +38,12 @@ FAULTS_BEGIN = re.compile(r'vfio-selftest: expected IOMMU fault begins')
 FAULTS_END = re.compile(r'vfio-selftest: expected IOMMU fault ends')
 # 'WARNING: CPU: 0 PID: 1 at FILE:LINE FUNCTION+0x45/0x80 [module]'; without
 # symbols the function is an address.
-WARNING_AT = re.compile(r'WARNING: .*? at (\S+):(\d+) (\S+)')
+# Where a WARNING report says it comes from: (file, line, symbol+offset).
+# 6.12 reports 'WARNING: CPU: 0 PID: 1 at FILE:LINE SYMBOL+0x../0x..';
+# since 6.19 the file comes first: 'WARNING: FILE:LINE at SYMBOL+0x../0x..,
+# CPU#0: ...'.
+WARNING_AT = re.compile(r'WARNING: (?:(\S+):(\d+) at ([^\s,]+)|'
+			r'.*? at (\S+):(\d+) (\S+))')
 # The kernel tree whose sources name the function of a WARNING's line.
 SOURCE_TREE = KSRC
 
@@ -76,26 +81,37 @@ def warning_from(announced):
 	return announced, None
 
 
-def warning_matches(announced, line):
+def warning_at(line):
+	"""(file, line number, symbol+offset) of a WARNING report line, or
+	None when it is none (see WARNING_AT)."""
+	m = WARNING_AT.search(line)
+	if not m:
+		return None
+	groups = m.groups()[:3] if m.group(1) else m.groups()[3:]
+	return groups[0], int(groups[1]), groups[2]
+
+
+def warning_matches(announced, line, ksrc=None):
 	"""Whether the WARNING report line is what announced announces: from
 	its file and, when it names one, its function: the report's symbol
 	(or a compiler's copy of it, FUNCTION.isra.0, .constprop.0, .cold, ...),
 	or the function of the kernel tree whose body holds the report's line,
-	as the symbol is the caller when the function was inlined."""
-	m = WARNING_AT.search(line)
-	if not m:
+	as the symbol is the caller when the function was inlined; the
+	function is looked up in ksrc (SOURCE_TREE without)."""
+	report = warning_at(line)
+	if not report:
 		return False
 	path, function = warning_from(announced)
-	if m.group(1) != path:
+	if report[0] != path:
 		return False
 	if function is None:
 		return True
-	symbol = m.group(3).split('+')[0]
+	symbol = report[2].split('+')[0]
 	return (symbol == function or symbol.startswith(f'{function}.') or
-		enclosing_function(path, int(m.group(2))) == function)
+		enclosing_function(path, report[1], ksrc) == function)
 
 
-def check_kernel_log(lines):
+def check_kernel_log(lines, ksrc=None):
 	"""Unexpected reports, and brackets that did not see what they announced.
 
 	Each begin line of a bracket announces one WARNING from a source file,
@@ -105,7 +121,9 @@ def check_kernel_log(lines):
 	and at the end every announcement must have its report. An IOMMU
 	fault report (IOMMU_FAULT) is expected between the two lines of a
 	FAULTS_BEGIN/FAULTS_END bracket, which must have at least one.
-	Returns (announced warnings and IOMMU faults seen, list of problems).
+	The functions of reports are looked up in the kernel tree ksrc
+	(SOURCE_TREE without). Returns (announced warnings and IOMMU faults
+	seen, list of problems).
 	"""
 	problems = []
 	seen = 0
@@ -152,7 +170,8 @@ def check_kernel_log(lines):
 			continue
 		match = None
 		if expected is not None and line.lstrip().startswith('WARNING:'):
-			matches = [f for f in expected[1] if warning_matches(f, line)]
+			matches = [f for f in expected[1]
+				   if warning_matches(f, line, ksrc)]
 			match = next((f for f in matches if warning_from(f)[1]),
 				     matches[0] if matches else None)
 		if match:
@@ -167,12 +186,14 @@ def check_kernel_log(lines):
 	return seen, problems
 
 
-def step_kernel_log(results, path, label='kernel log'):
+def step_kernel_log(results, path, label='kernel log', ksrc=None):
+	"""Check the kernel log at path (check_kernel_log()) of a kernel of
+	the tree ksrc (SOURCE_TREE without) as row label."""
 	if not os.path.exists(path):
 		results.add(label, 0, 1, f'no {os.path.basename(path)}')
 		return
 	with open(path, errors='replace') as f:
-		seen, problems = check_kernel_log(f.read().splitlines())
+		seen, problems = check_kernel_log(f.read().splitlines(), ksrc)
 	for p in problems:
 		print(f'  {label}: {p}')
 	print(f'  {label}: {seen} announced WARNINGs and IOMMU faults seen '

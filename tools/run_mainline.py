@@ -5,10 +5,12 @@ as far as it has moved there, built with 7.3's toolchain (clang-19, bindgen
 
 The line's UML kernel is built twice in one build directory: first the
 pristine base (tag 'base' of build/linux-7.3), then the line's tip, which
-builds incrementally on it. Each boots iommufd's selftests
-(tools/testing/selftests/iommu) as user space; the tip also runs its KUnit
-suites (kunit.py run: upstream's generic page table suites and the Rust
-doctests). The tip's selftest results are held against the pristine
+builds incrementally on it (with make check, each commit between them
+too). Each boots iommufd's selftests (tools/testing/selftests/iommu) as
+user space; the tip also runs its KUnit suites (kunit.py run): the
+project's vfio_registration and vfio_iommufd on the C samples, with the
+conformance matrix of the drivers the line has, upstream's generic page
+table suites and the Rust doctests. The tip's selftest results are held against the pristine
 base's and against linux/7.3/iommufd-selftests-uml.expected, as the
 6.12.y line's are (uml_user.compare()), and the tests that pass only with
 the series are counted: on the pristine base no mock device can be
@@ -28,6 +30,7 @@ from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
 			Progress, banner, run)
 from run_kunit import kunit_cmd, kunit_step
 from run_logcheck import step_kernel_log
+from run_matrix import C_DRIVER_KINDS
 from run_user import boot_programs, build_programs
 
 LINE = series.line_named('7.3')
@@ -36,14 +39,16 @@ BUILD_DIR = os.path.join(BUILD, 'kunit-7.3')
 JSON = os.path.join(BUILD, 'kunit-7.3-results.json')
 USER_BUILD = os.path.join(BUILD, 'uml-user-7.3')
 EXPECTED = os.path.join(LINE.folder, 'iommufd-selftests-uml.expected')
-# Every --kunitconfig of the line's UML kernel; paths in the kernel tree are
-# relative to it.
-KUNITCONFIGS = [os.path.join(TOP, 'kunit', '7.3-base.config'),
-		'drivers/iommu/generic_pt/.kunitconfig',
-		os.path.join(TOP, 'kunit', 'user.config'),
-		uml_user.USER_CONFIG]
+# Every --kunitconfig of the line's UML kernel, of its pristine base and of
+# its tip; paths in the kernel tree are relative to it.
+PRISTINE_KUNITCONFIGS = [os.path.join(TOP, 'kunit', '7.3-base.config'),
+			 'drivers/iommu/generic_pt/.kunitconfig',
+			 os.path.join(TOP, 'kunit', 'user.config'),
+			 uml_user.USER_CONFIG]
+KUNITCONFIGS = PRISTINE_KUNITCONFIGS + ['drivers/vfio/tests/.kunitconfig',
+					os.path.join(TOP, 'kunit', '7.3.config')]
 # The suites the line's run must show.
-EXPECTED_SUITES = ['rust_doctests_kernel']
+EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
 
 
 def build_pristine(log):
@@ -54,7 +59,8 @@ def build_pristine(log):
 	series.git('checkout', '-q', '--detach', 'base', cwd=ksrc)
 	try:
 		cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
-				build_dir=BUILD_DIR, kunitconfigs=KUNITCONFIGS,
+				build_dir=BUILD_DIR,
+				kunitconfigs=PRISTINE_KUNITCONFIGS,
 				make_options=MAKE_OPTIONS_7_3)
 		progress = Progress(BUILD_DIR)
 		progress.start()
@@ -159,7 +165,7 @@ def step_mainline(results, each_commit=False):
 		   prefix=LABEL, log_label=f'{LABEL}kernel log (KUnit)',
 		   log=os.path.join(BUILD, 'kunit-7.3.log'), ksrc=LINE.ksrc,
 		   make_options=MAKE_OPTIONS_7_3, env=KERNEL_ENV_7_3,
-		   expected_suites=EXPECTED_SUITES)
+		   expected_suites=EXPECTED_SUITES, kinds=C_DRIVER_KINDS)
 	try:
 		patched, boot = boot_selftests(
 			os.path.join(BUILD_DIR, 'linux'),
@@ -168,10 +174,12 @@ def step_mainline(results, each_commit=False):
 		results.add(f'{LABEL}selftests', 0, 1, str(e))
 		return
 	iommufd_results(results, patched, pristine)
-	step_kernel_log(results, boot.log, f'{LABEL}kernel log (selftests)')
+	step_kernel_log(results, boot.log, f'{LABEL}kernel log (selftests)',
+			LINE.ksrc)
 	if pristine_boot:
 		step_kernel_log(results, pristine_boot.log,
-				f'{LABEL}kernel log (selftests, pristine base)')
+				f'{LABEL}kernel log (selftests, pristine base)',
+				LINE.ksrc)
 
 
 def only_with_series(pristine, patched):

@@ -181,8 +181,9 @@ class SubmissionTest(unittest.TestCase):
 			self.submission(to='stable@vger.kernel.org', maintainers='bcc')
 
 	def test_lines(self):
-		"""The 6.12.y line takes every entry; the 7.3 line the fixes,
-		from its own base, which a suite of trixie-backports pins."""
+		"""The 6.12.y line takes every entry; the 7.3 line its own
+		entries where it has them, from its own base, which a suite of
+		trixie-backports pins."""
 		line = series.line_named('7.3')
 		self.assertEqual((line.pkg, line.suite),
 				 ('linux-source-7.3', 'trixie-backports'))
@@ -191,8 +192,13 @@ class SubmissionTest(unittest.TestCase):
 				 '/usr/src/linux-source-6.12.tar.xz')
 		numbers = [e.name[:4] for e in series.pool()]
 		self.assertEqual([e.name[:4] for e in series.entries()], numbers)
-		self.assertEqual([e.name[:4] for e in series.entries(line)],
-				 ['0001', '0002'])
+		taken = series.entries(line)
+		self.assertEqual([e.name[:4] for e in taken][:3],
+				 ['0001', '0002', '0003'])
+		# the line's own 0003 is not the 6.12.y line's
+		own = {e.name[:4]: e for e in taken}['0003']
+		self.assertTrue(own.path.startswith(line.folder))
+		self.assertNotEqual(own.name, series.entries()[2].name)
 
 	def test_line_variant_of_a_file(self):
 		"""A line takes its own variant of a file where it has one."""
@@ -1007,6 +1013,39 @@ class ClosingLineTest(unittest.TestCase):
 KUNIT_LOG = 'kunit-vfio-test.log'
 
 
+class WarningAtTest(unittest.TestCase):
+	"""Both formats of a WARNING report's origin."""
+
+	def test_6_12(self):
+		self.assertEqual(run_logcheck.warning_at(
+			'WARNING: CPU: 0 PID: 1 at drivers/vfio/vfio_main.c:349 '
+			'__vfio_register_dev+0x11b/0x1a0'),
+			('drivers/vfio/vfio_main.c', 349,
+			 '__vfio_register_dev+0x11b/0x1a0'))
+
+	def test_7_x(self):
+		self.assertEqual(run_logcheck.warning_at(
+			'WARNING: drivers/vfio/vfio_main.c:351 at '
+			'__vfio_register_dev+0xea/0x170, CPU#0: kunit_try_catch/37'),
+			('drivers/vfio/vfio_main.c', 351,
+			 '__vfio_register_dev+0xea/0x170'))
+
+	def test_not_a_location(self):
+		self.assertIsNone(run_logcheck.warning_at(
+			'WARNING: bad unlock balance detected!'))
+
+	def test_7_x_announced(self):
+		"""A 7.x report matches its announcement, and only that."""
+		lines = ['vfio-kunit: expected WARNING from '
+			 'drivers/vfio/vfio_main.c:__vfio_register_dev begins',
+			 'WARNING: drivers/vfio/vfio_main.c:351 at '
+			 '__vfio_register_dev+0xea/0x170, CPU#0: kunit_try_catch/37',
+			 'vfio-kunit: expected WARNING ends']
+		self.assertEqual(check_kernel_log(lines), (1, []))
+		wrong = [lines[0].replace('vfio_main.c', 'iommufd.c')] + lines[1:]
+		self.assertEqual(len(check_kernel_log(wrong)[1]), 2)
+
+
 def with_functions(lines, wrong=False):
 	"""lines with each announcement as 'FILE:FUNCTION', the function of the
 	first WARNING from FILE in its bracket that no earlier announcement
@@ -1018,12 +1057,11 @@ def with_functions(lines, wrong=False):
 		if not m:
 			continue
 		for k in range(n, len(lines)):
-			report = run_logcheck.WARNING_AT.search(lines[k])
-			if report and k not in taken and \
-					report.group(1) == m.group(1):
+			report = run_logcheck.warning_at(lines[k])
+			if report and k not in taken and report[0] == m.group(1):
 				break
 		taken.add(k)
-		function = report.group(3).split('+')[0]
+		function = report[2].split('+')[0]
 		if wrong:
 			function = 'vfio_iommufd_other'
 		out[n] = line.replace(f'from {m.group(1)} ',
