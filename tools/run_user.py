@@ -162,16 +162,26 @@ def step_iommufd_results(results, patched, pristine, arch='um'):
 	expected = uml_user.EXPECTED if arch == 'um' else X86_EXPECTED
 	where, prefix = ('under UML', '') if arch == 'um' else \
 		('on x86_64', 'x86_64: ')
-	patched = {n: r for n, r in patched.items()
-		   if n in uml_user.IOMMU_PROGRAMS}
-	comparison = uml_user.compare(pristine, patched,
-				      uml_user.read_expected(expected))
 	print(f'\n  iommufd selftests {where}, the {BASELINE_LABEL} (the '
 	      f'submissions {", ".join(BASELINE_SUBMISSIONS)}) and the patched '
 	      'kernel (failures '
 	      f'listed in {os.path.relpath(expected, TOP)} with their '
 	      'reasons are not counted)')
-	for line in uml_user.format_comparison(comparison, BASELINE_LABEL):
+	iommufd_rows(results, patched, pristine, expected, prefix,
+		     BASELINE_LABEL)
+
+
+def iommufd_rows(results, patched, pristine, expected, prefix, base_label):
+	"""Count iommufd's selftests on patched against the base's
+	(pristine) and the expected failures (the file expected): a row per
+	program, each with its regressions, unlisted failures, stale entries
+	and incomplete runs; a row for the base's incomplete runs, which
+	compare nothing. Returns the comparison."""
+	patched = {n: r for n, r in patched.items()
+		   if n in uml_user.IOMMU_PROGRAMS}
+	comparison = uml_user.compare(pristine, patched,
+				      uml_user.read_expected(expected))
+	for line in uml_user.format_comparison(comparison, base_label):
 		print(line)
 	for name in uml_user.IOMMU_PROGRAMS:
 		result = patched.get(name)
@@ -180,16 +190,19 @@ def step_iommufd_results(results, patched, pristine, arch='um'):
 			continue
 		passed = result.count(*uml_user.PASSED)
 		found = [f for f in comparison.regressions + comparison.unexpected
-			 + comparison.incomplete if name in f.split(':')[0].split()]
+			 + comparison.stale if name in f.split(':')[0].split()]
+		found += [f for f in comparison.incomplete
+			  if re.match(rf'patched: {name}\b(?!_)', f)]
 		listed = len(result.tests) - passed
 		results.add(f'{prefix}selftest: {name}', passed, len(found),
 			    f'({listed} listed failures not counted)'
 			    if listed else '')
-	if comparison.incomplete and not any(
-			r[0].startswith(f'{prefix}selftest:') and r[2]
-			for r in results.rows):
-		results.add(f'{prefix}selftests', 0, 1,
-			    '; '.join(comparison.incomplete))
+	base_runs = [f for f in comparison.incomplete
+		     if f.startswith('pristine: ')]
+	if base_runs:
+		results.add(f'{prefix}selftests: {base_label}', 0, len(base_runs),
+			    '; '.join(base_runs))
+	return comparison
 
 
 def step_user(results):

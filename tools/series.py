@@ -319,6 +319,16 @@ def commit_date():
 	return f'@{date or 0} +0000'
 
 
+def apply_cached(ksrc, diff, env, what):
+	"""git apply --cached of diff in the tree ksrc, to the index env
+	names; what names the diff when it does not apply."""
+	res = subprocess.run(['git', 'apply', '--cached', diff], cwd=ksrc,
+			     capture_output=True, text=True,
+			     env=dict(os.environ, **env))
+	if res.returncode:
+		die(f'{what} does not apply:\n{res.stderr}')
+
+
 def build_commits(series, line=PRIMARY):
 	"""Make the series' commits on top of 'base' without a work tree."""
 	ksrc = line.ksrc
@@ -334,13 +344,7 @@ def build_commits(series, line=PRIMARY):
 			for kind, arg in entry.changes:
 				src = line.source(arg)
 				if kind == 'patch':
-					res = subprocess.run(
-						['git', 'apply', '--cached', src],
-						cwd=ksrc, capture_output=True, text=True,
-						env=dict(os.environ, **env))
-					if res.returncode:
-						die(f'{entry.name}: {arg} does not apply:\n'
-						    f'{res.stderr}')
+					apply_cached(ksrc, src, env, f'{entry.name}: {arg}')
 				else:
 					kpath = arg.split('/', 1)[1]
 					blob = git('hash-object', '-w', src, cwd=ksrc)
@@ -348,13 +352,8 @@ def build_commits(series, line=PRIMARY):
 					git('update-index', '--add', '--cacheinfo',
 					    f'{mode},{blob},{kpath}', env=env, cwd=ksrc)
 			for delta in line.deltas(entry):
-				res = subprocess.run(
-					['git', 'apply', '--cached', delta],
-					cwd=ksrc, capture_output=True, text=True,
-					env=dict(os.environ, **env))
-				if res.returncode:
-					die(f'{entry.name}: {os.path.relpath(delta, TOP)} '
-					    f'does not apply:\n{res.stderr}')
+				apply_cached(ksrc, delta, env, f'{entry.name}: '
+					     f'{os.path.relpath(delta, TOP)}')
 			tree = git('write-tree', env=env, cwd=ksrc)
 			parent = git('commit-tree', tree, '-p', parent,
 				     input=entry.message, env=ident, cwd=ksrc)
