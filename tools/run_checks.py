@@ -81,20 +81,25 @@ def step_gcc(results):
 
 
 def step_cocci(results):
-	"""The Coccinelle rule finds vfio-cdx on the base, nothing on the tip."""
-	banner('Coccinelle: vfio_device_ops with incomplete iommufd ops')
-	base = series.cocci_report('base')
-	tip = series.cocci_report('series')
-	for rev, lines in (('pristine base', base), ('patched tree', tip)):
-		print(f'  {rev}: {len(lines)} report(s)')
-		for line in lines:
-			print(f'    {line}')
-	tally = series.Tally()
-	tally.result(any(l.startswith('drivers/vfio/cdx/main.c:') and
-			 'vfio_cdx_ops' in l and 'detach_ioas' in l for l in base),
-		     'reports vfio_cdx_ops on the pristine base')
-	tally.result(not tip, 'reports nothing on the patched tree')
-	results.add('coccinelle', tally.passed, tally.failed)
+	"""The Coccinelle rule finds vfio-cdx on each line's base, nothing on
+	its tip."""
+	for line in series.LINES:
+		banner('Coccinelle: vfio_device_ops with incomplete iommufd ops, '
+		       f'the {line.name} line')
+		base = series.cocci_report('base', line)
+		tip = series.cocci_report('series', line)
+		for rev, lines in (('pristine base', base), ('patched tree', tip)):
+			print(f'  {rev}: {len(lines)} report(s)')
+			for text in lines:
+				print(f'    {text}')
+		tally = series.Tally()
+		tally.result(any(l.startswith('drivers/vfio/cdx/main.c:') and
+				 'vfio_cdx_ops' in l and 'detach_ioas' in l
+				 for l in base),
+			     'reports vfio_cdx_ops on the pristine base')
+		tally.result(not tip, 'reports nothing on the patched tree')
+		results.add('coccinelle' if line is series.PRIMARY else
+			    f'{line.name}: coccinelle', tally.passed, tally.failed)
 
 
 def step_tool_tests(results):

@@ -715,8 +715,9 @@ def check(args):
 	return 1 if failed else 0
 
 
-def cocci_report(rev):
-	"""Reports of the vfio_device_ops rule over drivers/ and samples/ at rev.
+def cocci_report(rev, line=PRIMARY):
+	"""Reports of the vfio_device_ops rule over drivers/ and samples/ at
+	rev of the line's tree.
 
 	Only the files that name struct vfio_device_ops can match; they are
 	taken from git at rev, so no work tree has to be checked out.
@@ -724,7 +725,7 @@ def cocci_report(rev):
 	cocci = os.path.join(TOP, 'c-core', 'scripts', 'coccinelle', 'api',
 			     'vfio_iommufd_ops.cocci')
 	files = git('grep', '-l', 'struct vfio_device_ops', rev, '--',
-		    'drivers', 'samples', check=False).splitlines()
+		    'drivers', 'samples', check=False, cwd=line.ksrc).splitlines()
 	with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
 		paths = []
 		for entry in files:
@@ -732,7 +733,8 @@ def cocci_report(rev):
 			dst = os.path.join(tmp, path)
 			os.makedirs(os.path.dirname(dst), exist_ok=True)
 			with open(dst, 'w') as f:
-				f.write(git('show', f'{rev}:{path}', raw=True))
+				f.write(git('show', f'{rev}:{path}', raw=True,
+					    cwd=line.ksrc))
 			paths.append(path)
 		res = subprocess.run(['spatch', '--very-quiet', '--no-includes',
 				      '--include-headers', '-D', 'report',
