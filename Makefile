@@ -4,7 +4,8 @@
 #               kernel (UML, LLVM=1, CONFIG_RUST=y) and run the KUnit suites
 #               and the user space tests; the same on x86_64 under QEMU,
 #               with vfio-pci and QEMU's edu device behind intel-iommu and
-#               virtio-iommu
+#               virtio-iommu; then the 7.3 line (linux/7.3/): the series
+#               on Linux 7.3.4 as far as it has moved, built with clang-19
 # make check    the tests: everything 'make' does plus each commit's build,
 #               the memory-checking kernel (KASAN, UBSAN, kmemleak), the
 #               Rust compile-fail cases, GCC with W=1 and sparse on the
@@ -37,11 +38,13 @@ newest:
 toolchain:
 	@tools/install-toolchain.sh
 
-# Unpack the base (once) and (re)build the series' commits in build/linux.
+# Unpack each line's base (once) and (re)build its series' commits in
+# build/linux (6.12.y) and build/linux-7.3.
 tree: toolchain
 	@$(PYTHON) tools/series.py prepare
 
-# The submissions of linux/submissions, each to its folder of build/series/:
+# The submissions of each line, each to its folder of build/series/ (6.12.y,
+# linux/submissions) or build/series-7.3/ (linux/7.3/submissions):
 # git format-patch --cover-letter --base --signoff as the git user (who must
 # be set: user.name, user.email), with To: and Cc: from get_maintainer.pl.
 series: tree
@@ -49,7 +52,8 @@ series: tree
 
 # Drop the kernel build, keep the unpacked tree.
 clean:
-	rm -rf build/kunit-uml build/kunit-results.json build/series
+	rm -rf build/kunit-uml build/kunit-results.json build/series \
+		build/kunit-7.3 build/kunit-7.3-results.json build/series-7.3
 
 # Drop everything generated.
 distclean:
