@@ -55,7 +55,11 @@ VFIO_FAIL_NTH_PROGRAM = 'vfio_cdev_fail_nth'
 MAKE_OPTIONS = ['LLVM=1', 'RUSTC=/usr/bin/rustc', 'HOSTRUSTC=/usr/bin/rustc',
 		'RUSTDOC=/usr/bin/rustdoc', 'RUSTFMT=/usr/bin/rustfmt',
 		'CLIPPY_DRIVER=/usr/bin/clippy-driver', f'BINDGEN={BINDGEN}']
-KERNEL_ENV = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'])
+# bindgen loads the newest libclang it finds unless told: the 6.12.y line's
+# is Debian 12's default LLVM, 14 (LLVM=1), not the 7.3 line's clang-19,
+# which 6.12's bindgen 0.65.1 cannot parse its headers with.
+KERNEL_ENV = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'],
+		  LIBCLANG_PATH='/usr/lib/llvm-14/lib')
 
 # The 7.3 line's toolchain: 7.3's scripts/min-tool-version.sh asks for LLVM
 # 17 and bindgen 0.71.1, so its kernels are built with Debian 12's clang-19
