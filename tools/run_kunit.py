@@ -75,7 +75,7 @@ def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 		results.add(f'{prefix}kunit.py', 0, 1, f'exited {returncode}')
 	# The functions of WARNINGs are looked up in the tree that was built
 	step_kernel_log(results, os.path.join(build_dir, 'test.log'), log_label,
-			None if ksrc == KSRC else ksrc)
+			ksrc)
 
 
 def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,

@@ -33,7 +33,7 @@ def step_newest(results):
 	"""The exported series on the newest 6.12.y Debian offers: fetched with
 	apt-get download (nothing is installed), applied with git am, built for
 	UML and its KUnit suites run; then whether the pin can move."""
-	pkg, pinned, _ = series.read_pin()
+	pkg, pinned = series.PRIMARY.pkg, series.PRIMARY.version
 	run(['apt-get', 'update', '-qq'], stdout=subprocess.DEVNULL,
 	    stderr=subprocess.DEVNULL)
 	version = newest_version(pkg)

@@ -11,8 +11,8 @@ names another suite, fetched with apt-get download through a private apt
 configuration (tools/install-toolchain.sh). 'prepare' unpacks it once into
 the line's tree (build/linux, build/linux-7.3), makes it a git repository
 whose first commit (tag 'base') is the pristine source, and then builds one
-commit per entry of the line's submissions on branch 'series'.  Commits are made with git plumbing in a
-scratch index, so the work tree is only touched by the final 'git reset
+commit per entry of the line's submissions on branch 'series'. Commits are
+made with git plumbing in a scratch index, so the work tree is only touched by the final 'git reset
 --hard', which rewrites just the files that differ: a re-run rebuilds the
 kernel incrementally.
 
@@ -35,8 +35,8 @@ line takes instead; and a file an entry adds that differs on a line in a
 few lines only has a diff there instead, linux/7.3/series/NNNN-*.diff,
 applied on top of entry NNNN's changes.
 
-Other commands take --line (default: every line for prepare, the 6.12.y
-line otherwise): 'export' writes 'git format-patch --cover-letter --base
+'prepare' and the other commands take --line (default: every line):
+'export' writes 'git format-patch --cover-letter --base
 --signoff' to build/series, as the git user (user.name, user.email), and
 refuses without one; 'check' verifies that export with 'git am' on the
 pristine base and 'checkpatch.pl --strict' (ignores:
@@ -85,7 +85,7 @@ def git(*args, cwd=KSRC, env=None, input=None, check=True, raw=False):
 CACHE = os.path.expanduser('~/.cache/vfio-contract/bases')
 
 
-def read_pin(path=os.path.join(TOP, 'linux', 'base')):
+def read_pin(path):
 	"""A base pin: '<package> <Debian version> [<suite>]', the first line
 	of path that is no comment; suite None when the machine's own apt
 	sources install it."""
@@ -149,21 +149,28 @@ class Line:
 				return own
 		return os.path.join(TOP, arg)
 
+	def own_series(self):
+		"""The line's own series folder (FOLDER/series), or None: the
+		6.12.y line's is linux/series/ itself, the pool."""
+		folder = os.path.join(self.folder, 'series')
+		if folder == SERIES_DIR or not os.path.isdir(folder):
+			return None
+		return folder
+
 	def deltas(self, entry):
 		"""The diffs this line applies on top of entry's changes, in
 		name order: FOLDER/series/NNNN-*.diff, for a file the entry adds
 		that differs on this line in a few lines only (a whole variant
 		would be a second copy of it)."""
-		folder = os.path.join(self.folder, 'series')
-		if self is PRIMARY or not os.path.isdir(folder):
+		folder = self.own_series()
+		if not folder:
 			return []
 		return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
 			if n.startswith(entry.name[:4] + '-') and n.endswith('.diff')]
 
 	def series_dirs(self):
 		"""Where the line's entries are looked up, its own folder first."""
-		return [d for d in (os.path.join(self.folder, 'series'),
-				    SERIES_DIR) if os.path.isdir(d)]
+		return [d for d in (self.own_series(), SERIES_DIR) if d]
 
 
 LINES = [Line('6.12.y', 'linux', os.path.join(BUILD, 'linux'),
@@ -464,9 +471,8 @@ class Submission:
 
 def submissions(line=PRIMARY):
 	"""The line's submissions file, checked: the submissions take
-	entries in order, none twice, each has a cover letter, and together
-	they take every entry of linux/series/ that no other line takes (the
-	6.12.y line takes them all)."""
+	entries in order, none twice, each has a cover letter, and the 6.12.y
+	line's take every entry of linux/series/."""
 	path = os.path.join(line.folder, 'submissions')
 	blocks, fields = [], {}
 	with open(path) as f:
@@ -514,13 +520,12 @@ def recipients(patches, line=PRIMARY):
 	return to, cc
 
 
-def export(args, signoff=True, line=None):
+def export(args, signoff=True):
 	"""Export the submissions of the line args.line names, of every line
-	when it names none, of the 6.12.y line without args, or of line;
-	returns those of the last."""
-	lines = [line] if line else lines_of(args)
-	for one in lines:
-		subs = export_line(one, signoff)
+	when it names none, of the 6.12.y line without args; returns those
+	of the last."""
+	for line in lines_of(args):
+		subs = export_line(line, signoff)
 	return subs
 
 
@@ -545,7 +550,7 @@ def export_line(line=PRIMARY, signoff=True):
 	subs = submissions(line)
 	commits = git('rev-list', '--reverse', 'base..series',
 		      cwd=ksrc).split()
-	numbers = [e.name[:4] for e in entries(line)]
+	numbers = [n for sub in subs for n in sub.numbers]
 	if len(commits) != len(numbers):
 		die(f'{rel} does not hold the series: run tools/series.py '
 		    'prepare')
