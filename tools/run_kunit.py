@@ -59,16 +59,19 @@ def step_x86_kunit(results):
 def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 	       prefix='', log_label='kernel log', log=None, arch='um',
 	       ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV,
-	       expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS):
+	       expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS,
+	       kernel_args=()):
 	"""Run kunit.py (run_kunit) and count its results, each suite row's
 	label starting with prefix: the suites, kunit.py's exit if no suite
 	row failed already, and the kernel log's check as row log_label.
 	A line other than the 6.12.y one gives its make_options, env, the
-	suites its run must show and the drivers of its matrix (kinds)."""
+	suites its run must show, the drivers of its matrix (kinds) and the
+	arguments its kernel boots with (kernel_args)."""
 	before = len(results.rows)
 	returncode, results_json, log_lines = run_kunit(
 		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,
-		ksrc=ksrc, make_options=make_options, env=env)
+		ksrc=ksrc, make_options=make_options, env=env,
+		kernel_args=kernel_args)
 	kunit_counts(results, results_json, log_lines, prefix=prefix,
 		     expected_suites=expected_suites, kinds=kinds)
 	if returncode and not any(r[2] for r in results.rows[before:]):
@@ -79,12 +82,16 @@ def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 
 
 def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
-	      arch='um', ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV):
+	      arch='um', ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV,
+	      kernel_args=()):
 	"""kunit.py run of the tree ksrc in build_dir, with make_options and
-	env; (its exit code, its JSON or None, the lines of build_dir/test.log).
-	Its output goes to log, if given."""
+	env, its kernel booted with kernel_args too; (its exit code, its JSON
+	or None, the lines of build_dir/test.log). Its output goes to log, if
+	given."""
 	cmd = kunit_cmd('run', f'--jobs={os.cpu_count()}', f'--json={json_path}',
-			f'--timeout={timeout}', build_dir=build_dir,
+			f'--timeout={timeout}',
+			*(f'--kernel_args={a}' for a in kernel_args),
+			build_dir=build_dir,
 			kunitconfigs=kunitconfigs, arch=arch,
 			make_options=make_options)
 	if os.path.exists(json_path):

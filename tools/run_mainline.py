@@ -7,7 +7,9 @@ The line's UML kernel is built twice in one build directory: first the
 pristine base (tag 'base' of build/linux-7.3), then the line's tip, which
 builds incrementally on it (with make check, each commit between them
 too). Each boots iommufd's selftests (tools/testing/selftests/iommu) as
-user space; the tip also runs its KUnit suites (kunit.py run): the
+user space; the tip also the uAPI, stress and fault injection tests of
+the device cdev (tools/testing/selftests/vfio, beside upstream's libvfio
+tests), on a device of each C sample driver, and runs its KUnit suites (kunit.py run): the
 project's vfio_registration and vfio_iommufd on the C samples, with the
 conformance matrix of the drivers the line has, upstream's generic page
 table suites and the Rust doctests. The tip's selftest results are held against the pristine
@@ -31,7 +33,9 @@ from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
 from run_kunit import kunit_cmd, kunit_step
 from run_logcheck import check_kernel_log, step_kernel_log
 from run_matrix import C_DRIVER_KINDS
-from run_user import boot_programs, build_programs, iommufd_rows
+from run_user import (boot_programs, build_programs, iommufd_rows,
+		      step_fail_nth_results, step_stress_results,
+		      step_uapi_results)
 
 LINE = series.line_named('7.3')
 LABEL = f'{LINE.name}: '
@@ -47,6 +51,10 @@ PRISTINE_KUNITCONFIGS = [os.path.join(TOP, 'kunit', '7.3-base.config'),
 			 uml_user.USER_CONFIG]
 KUNITCONFIGS = PRISTINE_KUNITCONFIGS + ['drivers/vfio/tests/.kunitconfig',
 					os.path.join(TOP, 'kunit', '7.3.config')]
+# UML's SMP (kunit/7.3-base.config): two virtual processors, host threads,
+# as many as the machine has cores, so that the races of the KUnit suites
+# and of the stress test run in the kernel in parallel.
+KERNEL_ARGS = ['ncpus=2']
 # The suites the line's run must show.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
 
@@ -128,11 +136,14 @@ def build_commits(results, log):
 		    f'(the last, {len(commits)}/{len(commits)}, by kunit.py)')
 
 
-def boot_selftests(linux, work, log):
-	"""iommufd's selftests of the line's tree booted on linux: (results
-	by program, the boot)."""
-	programs = build_programs(LINE.ksrc, work, log, vfio=False)
-	boot = boot_programs(linux, work, programs, [], log)
+def boot_selftests(linux, work, log, vfio=False):
+	"""The selftests of the line's tree booted on linux: iommufd's, and
+	if vfio the uAPI, stress and fault injection tests of the device cdev
+	on a device of each sample driver. (Results by program, the boot.)"""
+	programs = build_programs(LINE.ksrc, work, log, vfio=vfio)
+	boot = boot_programs(linux, work, programs, KERNEL_ARGS +
+			     (['vfio_sample_devices.count=1'] if vfio else []),
+			     log)
 	return uml_user.results_by_program(boot.log_lines()), boot
 
 
@@ -165,14 +176,18 @@ def step_mainline(results, each_commit=False):
 		   prefix=LABEL, log_label=f'{LABEL}kernel log (KUnit)',
 		   log=os.path.join(BUILD, 'kunit-7.3.log'), ksrc=LINE.ksrc,
 		   make_options=MAKE_OPTIONS_7_3, env=KERNEL_ENV_7_3,
-		   expected_suites=EXPECTED_SUITES, kinds=C_DRIVER_KINDS)
+		   expected_suites=EXPECTED_SUITES, kinds=C_DRIVER_KINDS,
+		   kernel_args=KERNEL_ARGS)
 	try:
 		patched, boot = boot_selftests(
 			os.path.join(BUILD_DIR, 'linux'),
-			os.path.join(USER_BUILD, 'tip'), log)
+			os.path.join(USER_BUILD, 'tip'), log, vfio=True)
 	except uml_user.Error as e:
 		results.add(f'{LABEL}selftests', 0, 1, str(e))
 		return
+	step_uapi_results(results, patched, LABEL, C_DRIVER_KINDS)
+	step_stress_results(results, patched, LABEL)
+	step_fail_nth_results(results, patched, boot.log_lines(), LABEL)
 	iommufd_results(results, patched, pristine)
 	step_kernel_log(results, boot.log, f'{LABEL}kernel log (selftests)',
 			LINE.ksrc)
