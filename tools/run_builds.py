@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 
-import series
+import series_core
 import uml_user
 from run_common import (BUILD, KERNEL_ENV, KSRC, KUNITCONFIGS, KUNIT_BUILD,
 			TOP, X86_KUNITCONFIGS, Progress, banner, make, run)
@@ -100,17 +100,18 @@ def step_commits_build(results):
 		return
 	tip_config = os.path.join(BUILD, 'tip.config')
 	shutil.copyfile(os.path.join(KUNIT_BUILD, '.config'), tip_config)
-	commits = series.git('rev-list', '--reverse', 'base..series').split()
+	commits = series_core.git('rev-list', '--reverse',
+				  'base..series').split()
 	shutil.rmtree(BASELINE_UML, ignore_errors=True)
 	try:
 		baseline = baseline_commit(commits)
 	except uml_user.Error as e:
 		print(f'  {e}: the {BASELINE_LABEL} will be built on its own')
 		baseline = None
-	tally = series.Tally()
+	tally = series_core.Tally()
 	try:
 		for n, commit in enumerate(commits, 1):
-			subject = series.git('log', '-1', '--format=%s', commit)
+			subject = series_core.git('log', '-1', '--format=%s', commit)
 			if n > 1 and not builds_read(commit):
 				ok, how = True, 'changes no file a build reads: as ' \
 					'its parent'
@@ -123,7 +124,7 @@ def step_commits_build(results):
 			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
 				     f'({how})', f'  see {log}')
 	finally:
-		series.git('checkout', '-q', 'series')
+		series_core.git('checkout', '-q', 'series')
 	results.add('each commit builds', tally.passed, tally.failed)
 
 
@@ -132,11 +133,12 @@ def build_commit(commit, first, uml, tip_config, log):
 	file that build read, and for UML (unless kunit.py builds it, uml
 	false) from tip_config. Returns whether it built, and how long it
 	took."""
-	series.git('checkout', '-q', '--detach', commit)
+	series_core.git('checkout', '-q', '--detach', commit)
 	start = time.time()
 	progress = Progress(KUNIT_BUILD)
 	progress.start()
-	changed = series.git('diff', '--name-only', f'{commit}^', commit).split()
+	changed = series_core.git('diff', '--name-only', f'{commit}^',
+				  commit).split()
 	arm64 = first or cdx_rebuild_needed(changed)
 	ok = build_cdx_arm64(log) if arm64 else True
 	if uml:
@@ -161,22 +163,22 @@ def any_built(names):
 
 def builds_read(commit):
 	"""Whether commit changes a file a kernel build may read."""
-	return any_built(series.git('diff', '--name-only', f'{commit}^',
-				    commit).split())
+	return any_built(series_core.git('diff', '--name-only', f'{commit}^',
+					 commit).split())
 
 
 def baseline_commit(commits=None):
 	"""The series' commit that ends the fixes, BASELINE_SUBMISSIONS, which
 	must be the first submissions of linux/submissions; commits are the
 	series' commits, if the caller has them."""
-	subs = series.submissions()
+	subs = series_core.submissions()
 	if tuple(s.name for s in subs[:len(BASELINE_SUBMISSIONS)]) != \
 			BASELINE_SUBMISSIONS:
 		raise uml_user.Error(f'{", ".join(BASELINE_SUBMISSIONS)} do not '
 				     'lead linux/submissions')
-	numbers = [e.name[:4] for e in series.entries()]
-	commits = commits or series.git('rev-list', '--reverse',
-					'base..series').split()
+	numbers = [e.name[:4] for e in series_core.entries()]
+	commits = commits or series_core.git('rev-list', '--reverse',
+					     'base..series').split()
 	return commits[numbers.index(subs[len(BASELINE_SUBMISSIONS) - 1].last)]
 
 
@@ -213,14 +215,14 @@ def pristine_kernel(log, arch='um'):
 	those the base + fixes does not have and Rust.
 	"""
 	tip = baseline_commit()
-	series.git('worktree', 'prune')
+	series_core.git('worktree', 'prune')
 	if not os.path.isdir(PRISTINE_SRC):
-		series.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
-	series.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
+		series_core.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
+	series_core.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
 	kept = kept_baseline_kernel(tip) if arch == 'um' else None
 	if kept:
 		print(f'  the {BASELINE_LABEL}: the UML kernel the commit builds '
-		      f'made at {series.git("log", "-1", "--format=%h %s", tip)}')
+		      f'made at {series_core.git("log", "-1", "--format=%h %s", tip)}')
 		return kept
 	symbols = uml_user.kconfig_symbols(KSRC, tip)
 	config = os.path.join(BUILD, f'pristine-{arch}.kunitconfig')
@@ -381,8 +383,9 @@ def step_kbuild(results):
 	config = os.path.join(KBUILD_BUILD, '.config')
 	base_config = os.path.join(KBUILD_BUILD, 'base.config')
 	shutil.copyfile(config, base_config)
-	files = set(series.git('diff', '--name-only', 'base', 'series').split())
-	tally = series.Tally()
+	files = set(series_core.git('diff', '--name-only', 'base',
+				    'series').split())
+	tally = series_core.Tally()
 	for what, asked in KBUILD_COMBINATIONS:
 		values = dict.fromkeys(KBUILD_SYMBOLS, 'y')
 		values.update(asked)

@@ -12,7 +12,8 @@ import tempfile
 import time
 
 import compile_fail
-import series
+import series_check
+import series_core
 import uml_user
 from run_builds import RUSTC_REPORT, compiler_reports
 from run_common import (BUILD, KERNEL_ENV, KSRC, KUNIT_BUILD, TOP,
@@ -29,7 +30,7 @@ GCC_SKIPPED = ('tools/', 'rust/', 'arch/x86/um/', 'arch/um/',
 def gcc_files():
 	"""The kernel's C sources and headers the series adds or changes, but
 	GCC_SKIPPED's."""
-	names = series.git('diff', '--name-only', 'base', 'series').split()
+	names = series_core.git('diff', '--name-only', 'base', 'series').split()
 	return [n for n in names if n.endswith(('.c', '.h'))
 		and not n.startswith(GCC_SKIPPED)]
 
@@ -83,22 +84,22 @@ def step_gcc(results):
 def step_cocci(results):
 	"""The Coccinelle rule finds vfio-cdx on each line's base, nothing on
 	its tip."""
-	for line in series.LINES:
+	for line in series_core.LINES:
 		banner('Coccinelle: vfio_device_ops with incomplete iommufd ops, '
 		       f'the {line.name} line')
-		base = series.cocci_report('base', line)
-		tip = series.cocci_report('series', line)
+		base = series_check.cocci_report('base', line)
+		tip = series_check.cocci_report('series', line)
 		for rev, lines in (('pristine base', base), ('patched tree', tip)):
 			print(f'  {rev}: {len(lines)} report(s)')
 			for text in lines:
 				print(f'    {text}')
-		tally = series.Tally()
+		tally = series_core.Tally()
 		tally.result(any(l.startswith('drivers/vfio/cdx/main.c:') and
 				 'vfio_cdx_ops' in l and 'detach_ioas' in l
 				 for l in base),
 			     'reports vfio_cdx_ops on the pristine base')
 		tally.result(not tip, 'reports nothing on the patched tree')
-		results.add('coccinelle' if line is series.PRIMARY else
+		results.add('coccinelle' if line is series_core.PRIMARY else
 			    f'{line.name}: coccinelle', tally.passed, tally.failed)
 
 
@@ -107,7 +108,13 @@ def step_tool_tests(results):
 	if they can fail."""
 	banner('Unit tests of the kernel log check and the user space tools')
 	import unittest
-	for name, label in (('test_run', 'log check unit tests'),
+	for name, label in (('test_run_logcheck', 'log check unit tests'),
+			    ('test_run_kunit', 'KUnit count unit tests'),
+			    ('test_run_user', 'user space count unit tests'),
+			    ('test_run_builds', 'build unit tests'),
+			    ('test_run_mainline', '7.3 line unit tests'),
+			    ('test_run_common', 'closing line unit tests'),
+			    ('test_series', 'series unit tests'),
 			    ('test_uml_user', 'uml_user unit tests'),
 			    ('test_compile_fail', 'compile-fail unit tests'),
 			    ('test_x86_guest', 'x86_guest unit tests')):
@@ -122,7 +129,7 @@ def step_tool_tests(results):
 
 def doc_warnings(rev, path):
 	"""Warnings of kernel-doc -Wall (C) or docutils (reST) on rev:path."""
-	text = series.git('show', f'{rev}:{path}', raw=True, check=False)
+	text = series_core.git('show', f'{rev}:{path}', raw=True, check=False)
 	if not text:
 		return []
 	suffix = os.path.splitext(path)[1]
@@ -142,10 +149,10 @@ def doc_warnings(rev, path):
 def step_docs(results):
 	"""The series adds no kernel-doc or reST warning to the files it touches."""
 	banner('Documentation: kernel-doc -Wall and docutils on touched files')
-	paths = series.git('diff', '--name-only', '--diff-filter=AM', 'base',
-			   'series').splitlines()
+	paths = series_core.git('diff', '--name-only', '--diff-filter=AM',
+				'base', 'series').splitlines()
 	paths = [p for p in paths if os.path.splitext(p)[1] in ('.c', '.h', '.rst')]
-	tally = series.Tally()
+	tally = series_core.Tally()
 	for path in paths:
 		before = doc_warnings('base', path)
 		after = doc_warnings('series', path)
@@ -164,7 +171,7 @@ RUST_SAMPLES = RUST_FILES[1:]
 def step_rust(results):
 	"""rustfmt, clippy and rustdoc clean; no unsafe in the samples."""
 	banner('Rust: rustfmtcheck, CLIPPY=1, rustdoc, unsafe in samples')
-	tally = series.Tally()
+	tally = series_core.Tally()
 	result = tally.result
 
 	result(make(KUNIT_BUILD, 'rustfmtcheck',
@@ -229,9 +236,9 @@ def step_rust_compile_fail(results):
 
 def step_series(results):
 	"""Each line's submissions, on the line's own base."""
-	for line in series.LINES:
+	for line in series_core.LINES:
 		banner(f'Series, the {line.name} line: export, git am on '
 		       f'{line.pkg} {line.version}, checkpatch --strict')
-		passed, failed = series.check_series(line)
-		results.add('series' if line is series.PRIMARY else
+		passed, failed = series_check.check_series(line)
+		results.add('series' if line is series_core.PRIMARY else
 			    f'{line.name}: series', passed, failed)

@@ -13,12 +13,13 @@ import sys
 import threading
 import time
 
-import series
+import series_core
+import series_tree
 import uml_user
 
-TOP = series.TOP
-BUILD = series.BUILD
-KSRC = series.KSRC
+TOP = series_core.TOP
+BUILD = series_core.BUILD
+KSRC = series_core.KSRC
 KUNIT_BUILD = os.path.join(BUILD, 'kunit-uml')
 BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
 
@@ -113,7 +114,7 @@ def step_toolchain():
 
 def step_tree():
 	banner('Kernel tree: base and series')
-	series.prepare(None)
+	series_tree.prepare(None)
 
 
 class Progress(threading.Thread):

@@ -25,7 +25,8 @@ import os
 import shutil
 import time
 
-import series
+import series_core
+import series_tree
 import uml_user
 from run_builds import any_built
 from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
@@ -37,7 +38,7 @@ from run_user import (boot_programs, build_programs, iommufd_rows,
 		      step_fail_nth_results, step_stress_results,
 		      step_uapi_results)
 
-LINE = series.line_named('7.3')
+LINE = series_core.line_named('7.3')
 LABEL = f'{LINE.name}: '
 BUILD_DIR = os.path.join(BUILD, 'kunit-7.3')
 JSON = os.path.join(BUILD, 'kunit-7.3-results.json')
@@ -64,7 +65,7 @@ def build_pristine(log):
 	'base', the tree going back to the line's tip afterwards); its UML
 	kernel's path, or None if it did not build."""
 	ksrc = LINE.ksrc
-	series.git('checkout', '-q', '--detach', 'base', cwd=ksrc)
+	series_core.git('checkout', '-q', '--detach', 'base', cwd=ksrc)
 	try:
 		cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
 				build_dir=BUILD_DIR,
@@ -77,7 +78,7 @@ def build_pristine(log):
 				  stderr=out)
 		progress.stop.set()
 	finally:
-		series.git('checkout', '-q', 'series', cwd=ksrc)
+		series_core.git('checkout', '-q', 'series', cwd=ksrc)
 	if res.returncode:
 		return None
 	pristine = os.path.join(USER_BUILD, 'linux-pristine')
@@ -93,9 +94,9 @@ def build_commits(results, log):
 	no file a build reads builds as its parent did and is not built
 	again."""
 	ksrc = LINE.ksrc
-	commits = series.git('rev-list', '--reverse', 'base..series',
-			     cwd=ksrc).split()
-	tally = series.Tally()
+	commits = series_core.git('rev-list', '--reverse', 'base..series',
+				  cwd=ksrc).split()
+	tally = series_core.Tally()
 	with open(log, 'a') as out:
 		res = run(kunit_cmd('config', build_dir=BUILD_DIR,
 				    kunitconfigs=KUNITCONFIGS,
@@ -109,15 +110,17 @@ def build_commits(results, log):
 	shutil.copyfile(os.path.join(BUILD_DIR, '.config'), tip_config)
 	try:
 		for n, commit in enumerate(commits[:-1], 1):
-			subject = series.git('log', '-1', '--format=%s', commit,
-					     cwd=ksrc)
-			changed = series.git('diff', '--name-only', f'{commit}^',
-					     commit, cwd=ksrc).split()
+			subject = series_core.git('log', '-1', '--format=%s',
+						  commit, cwd=ksrc)
+			changed = series_core.git('diff', '--name-only',
+						  f'{commit}^', commit,
+						  cwd=ksrc).split()
 			if not any_built(changed):
 				tally.result(True, f'{n}/{len(commits)} builds: '
 					     f'{subject} (changes no file a build reads)')
 				continue
-			series.git('checkout', '-q', '--detach', commit, cwd=ksrc)
+			series_core.git('checkout', '-q', '--detach', commit,
+					cwd=ksrc)
 			shutil.copyfile(tip_config, os.path.join(BUILD_DIR,
 								 '.config'))
 			start = time.time()
@@ -131,7 +134,7 @@ def build_commits(results, log):
 				     f'({time.time() - start:.0f} s)',
 				     f'  see {os.path.relpath(log, TOP)}')
 	finally:
-		series.git('checkout', '-q', 'series', cwd=ksrc)
+		series_core.git('checkout', '-q', 'series', cwd=ksrc)
 	results.add(f'{LABEL}each commit builds', tally.passed, tally.failed,
 		    f'(the last, {len(commits)}/{len(commits)}, by kunit.py)')
 
@@ -153,7 +156,7 @@ def step_mainline(results, each_commit=False):
 	banner(f'The {LINE.name} line: {LINE.pkg} {LINE.version} and the series\' '
 	       'submissions moved to it (linux/7.3/submissions), clang-19 and '
 	       'bindgen 0.71.1, under UML')
-	series.prepare_line(LINE)
+	series_tree.prepare_line(LINE)
 	os.makedirs(USER_BUILD, exist_ok=True)
 	log = os.path.join(USER_BUILD, 'build.log')
 	open(log, 'w').close()

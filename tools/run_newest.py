@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 
-import series
+import series_core
+import series_export
+import series_tree
 from run_common import BUILD, KUNITCONFIGS, banner, run
 from run_kunit import kunit_step
 
@@ -33,7 +35,7 @@ def step_newest(results):
 	"""The exported series on the newest 6.12.y Debian offers: fetched with
 	apt-get download (nothing is installed), applied with git am, built for
 	UML and its KUnit suites run; then whether the pin can move."""
-	pkg, pinned = series.PRIMARY.pkg, series.PRIMARY.version
+	pkg, pinned = series_core.PRIMARY.pkg, series_core.PRIMARY.version
 	run(['apt-get', 'update', '-qq'], stdout=subprocess.DEVNULL,
 	    stderr=subprocess.DEVNULL)
 	version = newest_version(pkg)
@@ -58,20 +60,22 @@ def step_newest(results):
 	if not ok:
 		results.add('newest: fetched', 0, 1, f'see {log}')
 		return
-	series.unpack_tarball(os.path.join(deb, series.PRIMARY.tarball().lstrip('/')),
-			      ksrc, f'{pkg} {version}')
-	ident = series.BASE_IDENTITY
+	series_tree.unpack_tarball(
+		os.path.join(deb, series_core.PRIMARY.tarball().lstrip('/')),
+		ksrc, f'{pkg} {version}')
+	ident = series_tree.BASE_IDENTITY
 
-	subs = series.export(None, signoff=bool(series.exporter()))
+	subs = series_export.export(None, signoff=bool(series_tree.exporter()))
 	patches = [p for sub in subs for p in sub.patches()]
-	res = series.git('am', '-q', *patches, cwd=ksrc, env=ident, check=False)
-	applied = series.git('rev-list', '--count', 'HEAD', cwd=ksrc)
+	res = series_core.git('am', '-q', *patches, cwd=ksrc, env=ident,
+			      check=False)
+	applied = series_core.git('rev-list', '--count', 'HEAD', cwd=ksrc)
 	applies = res == '' and int(applied) == len(patches) + 1
 	results.add(f'newest: {len(patches)} patches apply', int(applies),
 		    int(not applies), '' if applies else
 		    f'{int(applied) - 1} of {len(patches)} applied')
 	if not applies:
-		series.git('am', '--abort', cwd=ksrc, check=False)
+		series_core.git('am', '--abort', cwd=ksrc, check=False)
 		print(f'  the pin cannot move to {version}: the series does not '
 		      'apply')
 		return

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Unit tests for how tools/run.py counts the user space tests
+(run_user.py): the uAPI test's rows and matrix (run_matrix.py), the stress
+test's and the fault injection test's results, each checked against its
+program's Totals line.
+
+They start from tools/testdata/vfio-user-console.log and
+vfio-fail-nth-console.log (see testutil.py) and break copies of them the
+ways a run can go wrong.
+"""
+
+import contextlib
+import io
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_common  # noqa: E402
+import run_matrix  # noqa: E402
+import run_user  # noqa: E402
+import uml_user  # noqa: E402
+from run_common import Results, VFIO_STRESS_PROGRAM  # noqa: E402
+from run_user import step_stress_results  # noqa: E402
+from testutil import harness_totals, quietly, read_testdata  # noqa: E402
+from uml_user import ProgramResult, MISSING, PASS, FAIL, SKIP  # noqa: E402
+
+
+# The stress test's names: <fixture>.<variant>.<test>
+STRESS_TESTS = [f'vfio_cdev_stress.{v}.{t}'
+		for v in ('c_physical', 'c_emulated', 'rust_physical',
+			  'rust_emulated')
+		for t in ('race_then_detach', 'race_then_close_attached')]
+
+
+class StressResultsTest(unittest.TestCase):
+	"""step_stress_results(): every test must pass; a skip is no pass."""
+
+	def rows(self, programs):
+		results = Results()
+		with contextlib.redirect_stdout(io.StringIO()):
+			step_stress_results(results, programs)
+		return [(step, passed, failed) for step, passed, failed, _ in
+			results.rows]
+
+	def program(self, statuses, exit_code=0, totals=True):
+		tests = dict(zip(STRESS_TESTS, statuses))
+		return {VFIO_STRESS_PROGRAM: ProgramResult(
+			VFIO_STRESS_PROGRAM, exit_code, 12.0, len(STRESS_TESTS),
+			tests, harness_totals(tests) if totals else None)}
+
+	def test_all_pass(self):
+		self.assertEqual(self.rows(self.program([PASS] * 8)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 8, 0)])
+
+	def test_failure(self):
+		statuses = [PASS] * 8
+		statuses[3] = FAIL
+		self.assertEqual(self.rows(self.program(statuses, exit_code=1)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 7, 1)])
+
+	def test_skip_fails(self):
+		statuses = [PASS] * 6 + [SKIP] * 2
+		self.assertEqual(self.rows(self.program(statuses)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 6, 2)])
+
+	def test_did_not_run(self):
+		self.assertEqual(self.rows({}),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 0, 1)])
+
+	def test_crashed(self):
+		statuses = [PASS] * 2 + [MISSING] * 6
+		self.assertEqual(self.rows(self.program(statuses, exit_code=None)),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 2, 6)])
+
+	def test_no_tests(self):
+		programs = {VFIO_STRESS_PROGRAM: ProgramResult(
+			VFIO_STRESS_PROGRAM, 0, 1.0, None, {})}
+		self.assertEqual(self.rows(programs),
+				 [(f'stress: {VFIO_STRESS_PROGRAM}', 0, 1)])
+
+
+# The fault injection test's part of a console: two tests per device,
+# each with a line of the fault sites of its sequence
+FAIL_NTH_CONSOLE = 'vfio-fail-nth-console.log'
+FAIL_NTH_SITES = [('vfio-sample-phys', 'qemu_order', 50),
+		  ('vfio-sample-phys', 'close_attached', 50),
+		  ('vfio-sample-emul', 'qemu_order', 46),
+		  ('vfio-sample-emul', 'close_attached', 45),
+		  ('rust-vfio-phys', 'qemu_order', 52),
+		  ('rust-vfio-phys', 'close_attached', 51),
+		  ('rust-vfio-emul', 'qemu_order', 46),
+		  ('rust-vfio-emul', 'close_attached', 45)]
+
+
+def fail_nth_console(statuses=None):
+	"""The real console of vfio_cdev_fail_nth, with the tests numbered in
+	statuses ({n: 'not ok' or 'skip'}) turned into failures or skips, and
+	its Totals line and exit code to match."""
+	lines = read_testdata(FAIL_NTH_CONSOLE)
+	statuses = statuses or {}
+	out = []
+	for line in lines:
+		m = uml_user.TAP_RESULT.match(line)
+		n = int(m.group(2)) if m else None
+		if statuses.get(n) == 'not ok':
+			line = 'not ' + line
+		elif statuses.get(n) == 'skip':
+			line += ' # SKIP no VFIO device'
+		elif line.startswith('# Totals:'):
+			fail = sum(1 for s in statuses.values() if s == 'not ok')
+			skip = sum(1 for s in statuses.values() if s == 'skip')
+			line = (f'# Totals: pass:{8 - fail - skip} fail:{fail} '
+				f'xfail:0 xpass:0 skip:{skip} error:0')
+		elif line.startswith('uml-init: END') and 'not ok' in \
+				statuses.values():
+			line = line.replace('exit=0', 'exit=1')
+		out.append(line)
+	return out
+
+
+class FailNthResultsTest(unittest.TestCase):
+	"""step_fail_nth_results(): every test must pass, a skip is no pass;
+	the fault sites of each sequence are printed."""
+
+	def rows(self, lines):
+		results = Results()
+		programs = uml_user.results_by_program(lines)
+		_, out = quietly(run_user.step_fail_nth_results, results, programs,
+				 lines)
+		return [(step, passed, failed) for step, passed, failed, _ in
+			results.rows], out
+
+	label = f'fail_nth: {run_common.VFIO_FAIL_NTH_PROGRAM}'
+
+	def test_real_console(self):
+		rows, out = self.rows(fail_nth_console())
+		self.assertEqual(rows, [(self.label, 8, 0)])
+		self.assertIn('vfio_cdev_fail_nth: 8 of 8 tests passed in 0 s', out)
+		for driver, test, sites in FAIL_NTH_SITES:
+			self.assertIn(f'    {driver:<18} {test:<16} {sites:>5} fault '
+				      'sites   0.01 s\n', out)
+
+	def test_failure(self):
+		rows, out = self.rows(fail_nth_console({3: 'not ok'}))
+		self.assertEqual(rows, [(self.label, 7, 1)])
+		self.assertIn('fail: vfio_cdev_fail_nth.c_emulated.qemu_order', out)
+
+	def test_skip_fails(self):
+		rows, _ = self.rows(fail_nth_console({5: 'skip', 6: 'skip'}))
+		self.assertEqual(rows, [(self.label, 6, 2)])
+
+	def test_did_not_run(self):
+		rows, _ = self.rows(read_testdata(VFIO_CONSOLE))
+		self.assertEqual(rows, [(self.label, 0, 1)])
+
+	def test_crashed(self):
+		lines = fail_nth_console()
+		rows, _ = self.rows(lines[:lines.index(
+			'ok 2 vfio_cdev_fail_nth.c_physical.close_attached') + 1])
+		self.assertEqual(rows, [(self.label, 2, 6)])
+
+	def test_totals_that_disagree(self):
+		lines = [l.replace('pass:8 ', 'pass:7 ') for l in
+			 fail_nth_console()]
+		rows, _ = self.rows(lines)
+		self.assertEqual(rows, [(self.label, 8, 1)])
+
+	def test_sites_of_other_programs_not_printed(self):
+		lines = [l.replace('/vfio_cdev_fail_nth', '/other')
+			 for l in fail_nth_console()]
+		rows, out = self.rows(lines + read_testdata(VFIO_CONSOLE))
+		self.assertEqual(rows, [(self.label, 0, 1)])
+		self.assertNotIn('fault sites', out)
+
+
+# --- Counting the uAPI and stress tests (their TAP on the console) ------------
+
+VFIO_CONSOLE = 'vfio-user-console.log'
+
+
+def edit_console(lines, drop=lambda name: False, fix_counts=True):
+	"""lines without the TAP result lines of the tests drop(name) is true
+	for; with fix_counts, each program's plan and Totals line then count
+	only the tests that are left, as if the others had never been."""
+	out = []
+	for line in lines:
+		m = uml_user.TAP_RESULT.match(line)
+		if m and drop((m.group(3) or '').split(' #')[0].strip()):
+			continue
+		out.append(line)
+	if not fix_counts:
+		return out
+	fixed, frame = [], []
+	for line in out + ['uml-init: BEGIN (end)']:
+		if uml_user.BEGIN.search(line):
+			tests = uml_user.parse_tap(frame).results
+			for l in frame:
+				if uml_user.TAP_PLAN.match(l):
+					l = f'1..{len(tests)}'
+				elif uml_user.TAP_TOTALS.match(l):
+					l = '# Totals: ' + uml_user.format_totals(
+						harness_totals(tests))
+				fixed.append(l)
+			frame = []
+		frame.append(line)
+	return fixed
+
+
+class UapiResultsTest(unittest.TestCase):
+	"""step_uapi_results() and step_stress_results() on copies of a real
+	run's console: the rows, the uAPI matrix and its expected counts."""
+
+	def count(self, lines):
+		programs = uml_user.results_by_program(lines)
+		results = Results()
+		_, out = quietly(lambda: (run_user.step_uapi_results(results, programs),
+					  step_stress_results(results, programs)))
+		code, closing = quietly(results.closing_line)
+		return ([(step, p, f) for step, p, f, _ in results.rows], out,
+			closing.strip(), code, results.rows)
+
+	def test_real_console(self):
+		rows, out, closing, code, _ = self.count(read_testdata(VFIO_CONSOLE))
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 134, 0),
+					('uapi: matrix', 1, 0),
+					('stress: vfio_cdev_stress_test', 8, 0)])
+		self.assertEqual((closing, code), ('143 passed, 0 failed', 0))
+		for row in ('  c-physical      pass  pass  pass  pass  pass  pass  '
+			    'pass  pass  pass  pass  pass     -  pass\n',
+			    '  rust-emulated   pass  pass  pass  pass  pass  pass  '
+			    'pass  pass  pass  pass  pass  pass  pass\n'):
+			self.assertIn(row, out)
+
+	def test_edit_console_keeps_a_real_console(self):
+		lines = read_testdata(VFIO_CONSOLE)
+		self.assertEqual(edit_console(lines), lines)
+
+	def test_rust_rows_lost(self):
+		lines = edit_console(read_testdata(VFIO_CONSOLE),
+				     lambda n: '.rust_' in n and 'stress' not in n)
+		rows, out, closing, code, _ = self.count(lines)
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 67, 0),
+					('uapi: matrix', 0, 23),
+					('stress: vfio_cdev_stress_test', 8, 0)])
+		self.assertEqual((closing, code), ('75 passed, 23 failed', 1))
+		self.assertIn('  rust-physical   MISS  MISS  MISS  MISS  MISS  MISS'
+			      '  MISS  MISS  pass  MISS  MISS     -  MISS\n', out)
+
+	def test_every_u5_test_deleted(self):
+		lines = edit_console(read_testdata(VFIO_CONSOLE),
+				     lambda n: run_matrix.UAPI_TESTS.get(
+					     n.split('.')[-1]) == 'U5')
+		rows, out, _, code, _ = self.count(lines)
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 94, 0),
+					    ('uapi: matrix', 0, 4)])
+		self.assertEqual(code, 1)
+		self.assertIn('uAPI matrix: c-physical U5: 0 cases, 10 expected',
+			      out)
+
+	def test_unknown_test_name(self):
+		lines = [l.replace(' vfio_cdev.c_emulated.detach_twice',
+				   ' vfio_cdev.c_emulated.detach_thrice')
+			 for l in read_testdata(VFIO_CONSOLE)]
+		rows, out, _, code, _ = self.count(lines)
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 134, 0),
+					    ('uapi: matrix', 0, 2)])
+		self.assertIn('uAPI matrix: unknown test detach_thrice', out)
+		self.assertIn('uAPI matrix: c-emulated U6: 1 cases, 2 expected', out)
+		self.assertEqual(code, 1)
+
+	def test_stress_did_not_run(self):
+		lines = read_testdata(VFIO_CONSOLE)
+		begin = lines.index('uml-init: BEGIN /vfio_cdev_stress_test')
+		rows, out, _, code, _ = self.count(lines[:begin])
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 134, 0),
+					('uapi: matrix', 0, 4),
+					('stress: vfio_cdev_stress_test', 0, 1)])
+
+	def test_lost_result_line(self):
+		lines = edit_console(read_testdata(VFIO_CONSOLE),
+				     lambda n: n == 'vfio_cdev.c_physical.'
+				     'ioctl_before_bind', fix_counts=False)
+		rows, _, _, code, full = self.count(lines)
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 133, 1),
+					    ('uapi: matrix', 0, 1)])
+		self.assertEqual(full[0][3], 'patched: vfio_cdev_uapi_test: '
+				 '"# Totals: pass:134 fail:0 xfail:0 xpass:0 '
+				 'skip:0 error:0", but its result lines give '
+				 'pass:133 fail:0 xfail:0 xpass:0 skip:0 error:0')
+
+	def test_no_totals_line(self):
+		lines = [l for l in read_testdata(VFIO_CONSOLE)
+			 if not l.startswith('# Totals:')]
+		rows, _, _, code, full = self.count(lines)
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 134, 1),
+					('uapi: matrix', 1, 0),
+					('stress: vfio_cdev_stress_test', 8, 1)])
+		self.assertEqual(full[0][3], 'patched: vfio_cdev_uapi_test: no '
+				 '"# Totals:" line')
+		self.assertEqual(code, 1)
+
+	def test_totals_that_disagree(self):
+		lines = [l.replace('pass:8 ', 'pass:7 skip:1 ')
+			 .replace('skip:0 error', 'error') if l.startswith(
+			 '# Totals: pass:8 ') else l
+			 for l in read_testdata(VFIO_CONSOLE)]
+		rows, _, _, code, _ = self.count(lines)
+		self.assertEqual(rows[2], ('stress: vfio_cdev_stress_test', 8, 1))
+		self.assertEqual(code, 1)
+
+	def xfail_console(self, directive):
+		lines = read_testdata(VFIO_CONSOLE)
+		name = 'vfio_cdev.c_emulated.detach_unknown_flags'
+		lines = [f'{l} # {directive} known' if l.startswith('ok ')
+			 and l.endswith(f' {name}') else l for l in lines]
+		key = directive.lower()
+		return [l.replace('pass:134 ', 'pass:133 ').replace(
+			f'{key}:0', f'{key}:1') if l.startswith(
+			'# Totals: pass:134') else l for l in lines]
+
+	def test_xfail_is_no_pass(self):
+		rows, out, _, code, _ = self.count(self.xfail_console('XFAIL'))
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 133, 1),
+					    ('uapi: matrix', 1, 0)])
+		self.assertIn('  c-emulated      pass  pass  pass  FAIL', out)
+		self.assertIn('xfail: vfio_cdev.c_emulated.detach_unknown_flags', out)
+		self.assertEqual(code, 1)
+
+	def test_xpass_is_no_pass(self):
+		rows, _, _, code, _ = self.count(self.xfail_console('XPASS'))
+		self.assertEqual(rows[0], ('uapi: vfio_cdev_uapi_test', 133, 1))
+		self.assertEqual(code, 1)
+
+	def test_stress_timed_out(self):
+		lines = read_testdata(VFIO_CONSOLE)
+		begin = lines.index('uml-init: BEGIN /vfio_cdev_stress_test')
+		third = next(i for i, l in enumerate(lines)
+			     if i > begin and l.startswith('ok 3 '))
+		lines = lines[:third + 1] + ['uml-init: /vfio_cdev_stress_test '
+					     'still running after 300 s, killing',
+					     'uml-init: END /vfio_cdev_stress_test '
+					     'exit=timeout seconds=300.0']
+		self.assertGreater(third, begin)
+		rows, _, _, code, full = self.count(lines)
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 134, 0),
+					('uapi: matrix', 0, 3),
+					('stress: vfio_cdev_stress_test', 3, 5)])
+		self.assertEqual(full[2][3], 'patched: vfio_cdev_stress_test '
+				 'timed out after 300 s, killed')
+
+
+if __name__ == '__main__':
+	unittest.main()
