@@ -22,11 +22,13 @@ LOG=${LOG:-/dev/null}
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
-# libcap-dev: 7.3's iommufd selftests link -lcap (statically).
+# libcap-dev: 7.3's iommufd selftests link -lcap (statically); uuid-dev:
+# 7.3's VFIO selftests, with the device cdev tests beside them, link
+# libvfio's -luuid (statically).
 PACKAGES=(
 	rustc-web rust-web-src rustfmt-web rust-web-clippy
 	clang lld llvm libclang-dev clang-19 lld-19 llvm-19 libclang-19-dev
-	flex bison bc libelf-dev libssl-dev gcc libc6-dev libcap-dev
+	flex bison bc libelf-dev libssl-dev gcc libc6-dev libcap-dev uuid-dev
 	coccinelle python3 python3-ply python3-git python3-docutils rsync git make
 	qemu-system-x86 sparse cpio
 )

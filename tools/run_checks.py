@@ -81,9 +81,23 @@ def step_gcc(results):
 		    f'{res.returncode})' if missing or res.returncode else '')
 
 
+# An ops table with one PASID callback of the two, which the rule of a line
+# whose ops have them must report.
+COCCI_UNPAIRED = """static const struct vfio_device_ops unpaired_ops = {
+	.bind_iommufd = vfio_iommufd_physical_bind,
+	.unbind_iommufd = vfio_iommufd_physical_unbind,
+	.attach_ioas = vfio_iommufd_physical_attach_ioas,
+	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+	.pasid_attach_ioas = vfio_iommufd_physical_pasid_attach_ioas,
+};
+"""
+
+
 def step_cocci(results):
 	"""The Coccinelle rule finds vfio-cdx on each line's base, nothing on
-	its tip."""
+	its tip; where the rule knows the PASID callbacks (7.3), it reports an
+	ops table with one of the pair, and its advice names the vfio-pci core
+	drivers without them and neither vfio-pci nor a sample."""
 	for line in series_core.LINES:
 		banner('Coccinelle: vfio_device_ops with incomplete iommufd ops, '
 		       f'the {line.name} line')
@@ -93,14 +107,38 @@ def step_cocci(results):
 			print(f'  {rev}: {len(lines)} report(s)')
 			for text in lines:
 				print(f'    {text}')
+		advice = [l for l in tip if series_check.COCCI_ADVISORY in l]
 		tally = series_core.Tally()
 		tally.result(any(l.startswith('drivers/vfio/cdx/main.c:') and
 				 'vfio_cdx_ops' in l and 'detach_ioas' in l
 				 for l in base),
 			     'reports vfio_cdx_ops on the pristine base')
-		tally.result(not tip, 'reports nothing on the patched tree')
+		tally.result(len(advice) == len(tip),
+			     'reports nothing on the patched tree'
+			     + (f' but its {len(advice)} pieces of advice'
+				if advice else ''))
+		if 'pasid_attach_ioas' in series_check.cocci_rule(line):
+			cocci_pasid(tally, line, advice)
 		results.add('coccinelle' if line is series_core.PRIMARY else
 			    f'{line.name}: coccinelle', tally.passed, tally.failed)
+
+
+def cocci_pasid(tally, line, advice):
+	"""The PASID half of the line's rule: it reports an ops table with
+	one PASID callback of the two, and advises on vfio-pci core drivers
+	(drivers/vfio/pci/*/) only, not on vfio-pci or the samples, whose ops
+	have both."""
+	unpaired = series_check.run_cocci(series_check.cocci_rule(line),
+					  {'unpaired.c': COCCI_UNPAIRED})
+	for text in unpaired:
+		print(f'  an ops table with pasid_attach_ioas alone: {text}')
+	tally.result(any('unpaired_ops sets pasid_attach_ioas but not '
+			 'pasid_detach_ioas' in l for l in unpaired),
+		     'reports an ops table with one PASID callback')
+	tally.result(bool(advice) and all(
+		re.match(r'drivers/vfio/pci/[^/]+/', l) for l in advice),
+		     f'advises on {len(advice)} ops tables of variant drivers, '
+		     'none of vfio-pci or the samples')
 
 
 def step_tool_tests(results):

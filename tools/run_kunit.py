@@ -17,7 +17,7 @@ from run_common import (BUILD, KERNEL_ENV, KSRC, KUNITCONFIGS, KUNIT_BUILD,
 			MAKE_OPTIONS, TOP, X86_BUILD, X86_KUNITCONFIGS,
 			Progress, banner, run)
 from run_logcheck import step_kernel_log
-from run_matrix import (DRIVER_KINDS, not_for, print_matrix,
+from run_matrix import (DRIVER_KINDS, KUNIT_CASES, not_for, print_matrix,
 			vfio_iommufd_leaves)
 
 KUNIT_JSON = os.path.join(BUILD, 'kunit-results.json')
@@ -60,20 +60,21 @@ def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 	       prefix='', log_label='kernel log', log=None, arch='um',
 	       ksrc=KSRC, make_options=MAKE_OPTIONS, env=KERNEL_ENV,
 	       expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS,
-	       kernel_args=()):
+	       cases=KUNIT_CASES, kernel_args=()):
 	"""Run kunit.py (run_kunit) and count its results, each suite row's
 	label starting with prefix: the suites, kunit.py's exit if no suite
 	row failed already, and the kernel log's check as row log_label.
 	A line other than the 6.12.y one gives its make_options, env, the
-	suites its run must show, the drivers of its matrix (kinds) and the
-	arguments its kernel boots with (kernel_args)."""
+	suites its run must show, the drivers and cases of its matrix (kinds,
+	cases) and the arguments its kernel boots with (kernel_args)."""
 	before = len(results.rows)
 	returncode, results_json, log_lines = run_kunit(
 		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,
 		ksrc=ksrc, make_options=make_options, env=env,
 		kernel_args=kernel_args)
 	kunit_counts(results, results_json, log_lines, prefix=prefix,
-		     expected_suites=expected_suites, kinds=kinds)
+		     expected_suites=expected_suites, kinds=kinds,
+		     cases=cases)
 	if returncode and not any(r[2] for r in results.rows[before:]):
 		results.add(f'{prefix}kunit.py', 0, 1, f'exited {returncode}')
 	# The functions of WARNINGs are looked up in the tree that was built
@@ -121,7 +122,8 @@ def run_kunit(build_dir, json_path, kunitconfigs, timeout, log=None,
 
 
 def kunit_counts(results, results_json, log_lines=(), prefix='',
-		 expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS):
+		 expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS,
+		 cases=KUNIT_CASES):
 	"""Count kunit.py's JSON (None: there is none) into results.
 
 	The conformance matrix of vfio_iommufd, then a row per suite. A suite
@@ -136,7 +138,7 @@ def kunit_counts(results, results_json, log_lines=(), prefix='',
 	if results_json is not None:
 		suites = suite_counts(results_json)
 		if 'vfio_iommufd' in expected_suites:
-			matrix = print_matrix(results_json, kinds)
+			matrix = print_matrix(results_json, kinds, cases)
 	reasons = skip_reasons(log_lines)
 	print(f'\n  {"suite":<28} passed  failed  skipped')
 	for name, (passed, failed, skipped) in suites.items():
@@ -146,7 +148,7 @@ def kunit_counts(results, results_json, log_lines=(), prefix='',
 				    f'({skipped} skipped, not counted)'
 				    if skipped else '')
 			continue
-		counted = skipped_cases(results_json, name)
+		counted = skipped_cases(results_json, name, cases)
 		for case in counted:
 			reason = reasons.get(case.split('/')[-1])
 			print(f'  {name}: SKIP counted as failed: {case}'
@@ -187,7 +189,7 @@ def skip_reasons(lines):
 	return reasons
 
 
-def skipped_cases(group, suite_name):
+def skipped_cases(group, suite_name, cases=KUNIT_CASES):
 	"""Names of the cases of suite suite_name that skipped, in kunit.py's
 	JSON group."""
 	def leaves(g):
@@ -199,7 +201,7 @@ def skipped_cases(group, suite_name):
 	if suite_name == 'vfio_iommufd':
 		return [f'{case}/{driver}' if driver else case
 			for case, driver, status in vfio_iommufd_leaves(group)
-			if status == 'SKIP' and not not_for(case, driver)]
+			if status == 'SKIP' and not not_for(case, driver, cases)]
 	return [case['name'] for suite in group['sub_groups']
 		if suite['name'] == suite_name
 		for case in leaves(suite) if case['status'] == 'SKIP'] + \

@@ -6,19 +6,21 @@ as far as it has moved there, built with 7.3's toolchain (clang-19, bindgen
 The line's UML kernel is built twice in one build directory: first the
 pristine base (tag 'base' of build/linux-7.3), then the line's tip, which
 builds incrementally on it (with make check, each commit between them
-too). Each boots iommufd's selftests (tools/testing/selftests/iommu) as
-user space; the tip also the uAPI, stress and fault injection tests of
-the device cdev (tools/testing/selftests/vfio, beside upstream's libvfio
-tests), on a device of each C sample driver, and runs its KUnit suites (kunit.py run): the
-project's vfio_registration and vfio_iommufd on the C samples, with the
-conformance matrix of the drivers the line has, upstream's generic page
-table suites and the Rust doctests. The tip's selftest results are held against the pristine
-base's and against linux/7.3/iommufd-selftests-uml.expected, as the
-6.12.y line's are (uml_user.compare()), and the tests that pass only with
-the series are counted: on the pristine base no mock device can be
-created under UML, so a series whose BLOCKED default domain fix were no
-longer needed on 7.3 would show none, and fail its row. The kernel logs
-of the tip's boots are checked; the pristine base's is shown, not counted.
+too), with UML's SMP on two processors. Each boots iommufd's selftests
+(tools/testing/selftests/iommu) as user space; the tip also the uAPI,
+stress and fault injection tests of the device cdev
+(tools/testing/selftests/vfio, beside upstream's libvfio tests), on a
+device of each C sample driver, and runs its KUnit suites (kunit.py run):
+the project's vfio_registration and vfio_iommufd on the C samples, with
+the conformance matrix of the drivers the line has (the PASID rules
+included), and the Rust doctests. The tip's selftest results are held
+against the pristine base's and against
+linux/7.3/iommufd-selftests-uml.expected, as the 6.12.y line's are
+(uml_user.compare()), and the tests that pass only with the series are
+counted: on the pristine base no mock device can be created under UML, so
+a series whose BLOCKED default domain fix were no longer needed on 7.3
+would show none, and fail its row. The kernel logs of the tip's boots are
+checked; the pristine base's is shown, not counted.
 """
 
 import os
@@ -33,7 +35,8 @@ from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
 			Progress, banner, run)
 from run_kunit import kunit_cmd, kunit_step
 from run_logcheck import check_kernel_log, step_kernel_log
-from run_matrix import C_DRIVER_KINDS
+from run_matrix import (C_DRIVER_KINDS, KUNIT_CASES_7_3, UAPI_RULE_CASES_7_3,
+			UAPI_TESTS_7_3)
 from run_user import (boot_programs, build_programs, iommufd_rows,
 		      step_fail_nth_results, step_stress_results,
 		      step_uapi_results)
@@ -47,15 +50,16 @@ EXPECTED = os.path.join(LINE.folder, 'iommufd-selftests-uml.expected')
 # Every --kunitconfig of the line's UML kernel, of its pristine base and of
 # its tip; paths in the kernel tree are relative to it.
 PRISTINE_KUNITCONFIGS = [os.path.join(TOP, 'kunit', '7.3-base.config'),
-			 'drivers/iommu/generic_pt/.kunitconfig',
 			 os.path.join(TOP, 'kunit', 'user.config'),
 			 uml_user.USER_CONFIG]
 KUNITCONFIGS = PRISTINE_KUNITCONFIGS + ['drivers/vfio/tests/.kunitconfig',
 					os.path.join(TOP, 'kunit', '7.3.config')]
 # UML's SMP (kunit/7.3-base.config): two virtual processors, host threads,
 # as many as the machine has cores, so that the races of the KUnit suites
-# and of the stress test run in the kernel in parallel.
-KERNEL_ARGS = ['ncpus=2']
+# and of the stress test run in the kernel in parallel. SMP needs UML's
+# SECCOMP userspace (it refuses ptrace's), which trusts its user space:
+# the run's own test programs.
+KERNEL_ARGS = ['seccomp=on', 'ncpus=2']
 # The suites the line's run must show.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
 
@@ -180,7 +184,7 @@ def step_mainline(results, each_commit=False):
 		   log=os.path.join(BUILD, 'kunit-7.3.log'), ksrc=LINE.ksrc,
 		   make_options=MAKE_OPTIONS_7_3, env=KERNEL_ENV_7_3,
 		   expected_suites=EXPECTED_SUITES, kinds=C_DRIVER_KINDS,
-		   kernel_args=KERNEL_ARGS)
+		   cases=KUNIT_CASES_7_3, kernel_args=KERNEL_ARGS)
 	try:
 		patched, boot = boot_selftests(
 			os.path.join(BUILD_DIR, 'linux'),
@@ -188,7 +192,8 @@ def step_mainline(results, each_commit=False):
 	except uml_user.Error as e:
 		results.add(f'{LABEL}selftests', 0, 1, str(e))
 		return
-	step_uapi_results(results, patched, LABEL, C_DRIVER_KINDS)
+	step_uapi_results(results, patched, LABEL, C_DRIVER_KINDS,
+			  UAPI_TESTS_7_3, UAPI_RULE_CASES_7_3)
 	step_stress_results(results, patched, LABEL)
 	step_fail_nth_results(results, patched, boot.log_lines(), LABEL)
 	iommufd_results(results, patched, pristine)

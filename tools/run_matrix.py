@@ -10,8 +10,9 @@ import collections
 import uml_user
 from run_common import VFIO_STRESS_PROGRAM, VFIO_UAPI_PROGRAM
 
-# The contract's order of rule families: registration, ops, uAPI, security.
-RULE_ORDER = 'ROUS'
+# The contract's order of rule families: registration, ops, PASID, uAPI,
+# security.
+RULE_ORDER = 'ROPUS'
 
 # The sample drivers of both matrices, in their order, and their kind.
 DRIVER_KINDS = {'c-physical': 'physical', 'c-emulated': 'emulated',
@@ -47,12 +48,32 @@ KUNIT_CASES = {
 	'group_peers_share_hwpt': ('O12', ('physical',)),
 	'devices_race_attach_replace_detach': ('O5', BOTH),
 }
-# The cases each driver must have, per kind and rule (a rule with none does
-# not apply to the kind: '-' in the matrix): 16 per driver.
-KUNIT_RULE_CASES = {
-	kind: dict(collections.Counter(rule for rule, kinds in
-				       KUNIT_CASES.values() if kind in kinds))
-	for kind in BOTH}
+# The PASID cases of the suite, on the 7.3 line only (6.12 has no PASID
+# callbacks), for physical devices: their mock devices have PASIDs.
+PASID_KUNIT_CASES = {
+	'pasid_attach_keeps_rid': ('P1', ('physical',)),
+	'pasid_attach_ioas_fails': ('P1', ('physical',)),
+	'pasid_attach_when_attached_replaces': ('P2', ('physical',)),
+	'pasid_failed_replace_keeps_table': ('P2', ('physical',)),
+	'pasids_race_attach_replace_detach': ('P2', ('physical',)),
+	'pasid_detach_keeps_rid': ('P3', ('physical',)),
+	'pasid_detach_when_detached_is_noop': ('P3', ('physical',)),
+	'unbind_detaches_pasids': ('P4', ('physical',)),
+	'pasid_failed_attach_keeps_state': ('P6', ('physical',)),
+}
+KUNIT_CASES_7_3 = dict(KUNIT_CASES, **PASID_KUNIT_CASES)
+
+
+def kunit_rule_cases(cases=KUNIT_CASES):
+	"""The cases each driver must have, per kind and rule, of the suite's
+	cases (a rule with none does not apply to the kind: '-' in the
+	matrix): 16 per driver on 6.12.y."""
+	return {kind: dict(collections.Counter(
+		rule for rule, kinds in cases.values() if kind in kinds))
+		for kind in BOTH}
+
+
+KUNIT_RULE_CASES = kunit_rule_cases()
 
 
 def vfio_iommufd_leaves(group):
@@ -68,10 +89,10 @@ def vfio_iommufd_leaves(group):
 			yield case['name'], None, case['status']
 
 
-def not_for(case, driver):
+def not_for(case, driver, cases=KUNIT_CASES):
 	"""Whether the vfio_iommufd case is not for the driver's kind (and so
-	must skip on it)."""
-	known = KUNIT_CASES.get(case)
+	must skip on it), cases being the line's suite."""
+	known = cases.get(case)
 	kind = DRIVER_KINDS.get(driver)
 	return known is not None and kind is not None and kind not in known[1]
 
@@ -141,6 +162,28 @@ UAPI_RULE_CASES = {
 	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
 		'U7': 3, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
 }
+# The PASID tests of vfio_cdev_uapi_test, on the 7.3 line only: fixture
+# vfio_pasid on the physical sample, whose mock device has PASIDs, and
+# vfio_emulated's test of a driver without the PASID callbacks.
+PASID_UAPI_TESTS = {
+	'pasid_attach_keeps_rid': 'P1',
+	'pasid_attach_ioas': 'P1',
+	'pasid_replace': 'P2',
+	'pasid_failed_replace_keeps_attachment': 'P2',
+	'pasid_detach_keeps_rid': 'P3',
+	'pasid_detach_not_attached': 'P3',
+	'close_detaches_pasids': 'P4',
+	'pasid_flag_unsupported': 'P5',
+	'pasid_failed_attach_keeps_state': 'P6',
+	'pasid_writeback_fault_keeps_rid': 'P6',
+	'pasid_short_argsz': 'U4',
+}
+UAPI_TESTS_7_3 = dict(UAPI_TESTS, **PASID_UAPI_TESTS)
+UAPI_RULE_CASES_7_3 = {
+	'physical': dict(UAPI_RULE_CASES['physical'], U4=5, P1=2, P2=2, P3=2,
+			 P4=1, P6=2),
+	'emulated': dict(UAPI_RULE_CASES['emulated'], P5=1),
+}
 # The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
 X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})
 # The drivers of the 7.3 line so far: the Rust ones are still to move.
@@ -190,28 +233,29 @@ def print_rule_matrix(title, source, cells, mark, expected,
 	return problems
 
 
-def print_matrix(group, kinds=DRIVER_KINDS):
+def print_matrix(group, kinds=DRIVER_KINDS, cases=KUNIT_CASES):
 	"""The conformance matrix of the vfio_iommufd suite.
 
-	Its cases are KUNIT_CASES, each run on every driver under test; a rule
-	passes for a driver when all its cases for the driver's kind passed.
-	Returns print_rule_matrix()'s problems (cells without the cases
-	KUNIT_RULE_CASES expects), and one for each case KUNIT_CASES does not
-	know and each case that did not skip on a driver it is not for.
+	Its cases are cases (the line's: KUNIT_CASES, KUNIT_CASES_7_3), each
+	run on every driver under test; a rule passes for a driver when all
+	its cases for the driver's kind passed. Returns print_rule_matrix()'s
+	problems (cells without the cases kunit_rule_cases() expects), and one
+	for each case cases does not know and each case that did not skip on
+	a driver it is not for.
 	"""
 	cells, problems = {}, []
 	for case, driver, status in vfio_iommufd_leaves(group):
-		if case not in KUNIT_CASES:
+		if case not in cases:
 			if f'unknown case {case}' not in problems:
 				problems.append(f'unknown case {case}')
 			continue
-		if not_for(case, driver):
+		if not_for(case, driver, cases):
 			if status != 'SKIP':
 				problems.append(f'{case} on {driver}: {status}, where a '
 						'case not for its kind skips')
 			continue
 		cells.setdefault(driver, {}).setdefault(
-			KUNIT_CASES[case][0], []).append(status)
+			cases[case][0], []).append(status)
 
 	def mark(statuses):
 		if all(st == 'PASS' for st in statuses):
@@ -220,7 +264,8 @@ def print_matrix(group, kinds=DRIVER_KINDS):
 			return 'skip'
 		return 'FAIL'
 	problems[0:0] = print_rule_matrix('Conformance matrix', 'vfio_iommufd',
-					  cells, mark, KUNIT_RULE_CASES, kinds)
+					  cells, mark, kunit_rule_cases(cases),
+					  kinds)
 	return problems
 
 
@@ -231,14 +276,16 @@ UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
 		'rust_emulated': 'rust-emulated', 'vfio_pci': 'vfio-pci'}
 
 
-def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix'):
+def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix',
+		      tests=UAPI_TESTS, rule_cases=UAPI_RULE_CASES):
 	"""The uAPI matrix of vfio_cdev_uapi_test and vfio_cdev_stress_test.
 
 	Test names are '<fixture>.<variant>.<test>', each test a rule of
-	UAPI_TESTS; a rule passes for a driver when all its tests passed. A
-	result may be None (did not run). The rows are the drivers of kinds.
-	Returns print_rule_matrix()'s problems, and one per test UAPI_TESTS
-	does not know.
+	tests (the line's: UAPI_TESTS, UAPI_TESTS_7_3); a rule passes for a
+	driver when all its tests passed, and must have the number of tests
+	rule_cases gives for the driver's kind. A result may be None (did
+	not run). The rows are the drivers of kinds. Returns
+	print_rule_matrix()'s problems, and one per test tests does not know.
 	"""
 	cells = {drv: {} for drv in kinds}
 	unknown = []
@@ -247,7 +294,7 @@ def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix'):
 			parts = name.split('.')
 			if len(parts) != 3 or parts[1] not in UAPI_DRIVERS:
 				continue
-			rule = UAPI_TESTS.get(parts[2])
+			rule = tests.get(parts[2])
 			if rule is None:
 				if f'unknown test {parts[2]}' not in unknown:
 					unknown.append(f'unknown test {parts[2]}')
@@ -258,4 +305,4 @@ def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix'):
 		title, f'{VFIO_UAPI_PROGRAM}, U9 {VFIO_STRESS_PROGRAM}',
 		cells,
 		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
-		else 'FAIL', UAPI_RULE_CASES, kinds) + unknown
+		else 'FAIL', rule_cases, kinds) + unknown

@@ -16,7 +16,8 @@ from run_common import (BUILD, KSRC, KUNIT_BUILD, TOP, VFIO_FAIL_NTH_PROGRAM,
 			VFIO_STRESS_PROGRAM, VFIO_UAPI_FOLDER,
 			VFIO_UAPI_PROGRAM, X86_BUILD, banner)
 from run_logcheck import step_kernel_log
-from run_matrix import DRIVER_KINDS, X86_DRIVER_KINDS, print_uapi_matrix
+from run_matrix import (DRIVER_KINDS, UAPI_RULE_CASES, UAPI_TESTS,
+			X86_DRIVER_KINDS, print_uapi_matrix)
 
 # User space under UML: headers, test programs, roots and console logs.
 USER_BUILD = os.path.join(BUILD, 'uml-user')
@@ -102,14 +103,16 @@ def count_program(results, programs, name, label, kernel='patched',
 		    problem or '')
 
 
-def step_uapi_results(results, programs, prefix='', kinds=DRIVER_KINDS):
+def step_uapi_results(results, programs, prefix='', kinds=DRIVER_KINDS,
+		      tests=UAPI_TESTS, rule_cases=UAPI_RULE_CASES):
 	"""Count the uAPI test's results; a test that did not pass fails (an
 	XFAIL or XPASS too). Then the matrix: each rule that applies to a
-	driver of kinds must have UAPI_RULE_CASES' number of tests."""
+	driver of kinds must have rule_cases' number of tests, tests giving
+	each test's rule (the 7.3 line's have the PASID rules)."""
 	result = programs.get(VFIO_UAPI_PROGRAM)
 	matrix = result and print_uapi_matrix(
 		result, programs.get(VFIO_STRESS_PROGRAM), kinds=kinds,
-		title=f'{prefix}uAPI matrix')
+		title=f'{prefix}uAPI matrix', tests=tests, rule_cases=rule_cases)
 	count_program(results, programs, VFIO_UAPI_PROGRAM,
 		      f'{prefix}uapi: {VFIO_UAPI_PROGRAM}')
 	if result is None:

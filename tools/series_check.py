@@ -126,31 +126,51 @@ def check(args):
 	return 1 if failed else 0
 
 
+# The Coccinelle rule, in each line's tree as its series submits it.
+COCCI_RULE = 'scripts/coccinelle/api/vfio_iommufd_ops.cocci'
+# The rule's reports that are advice, not bugs.
+COCCI_ADVISORY = 'advisory: '
+
+
+def cocci_rule(line=PRIMARY):
+	"""The text of the line's Coccinelle rule, at its tip ('series')."""
+	return git('show', f'series:{COCCI_RULE}', raw=True, cwd=line.ksrc)
+
+
+def run_cocci(rule, sources):
+	"""The reports of the Coccinelle rule text rule over sources, {path:
+	text}, as lines."""
+	with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
+		cocci = os.path.join(tmp, 'rule.cocci')
+		with open(cocci, 'w') as f:
+			f.write(rule)
+		for path, text in sources.items():
+			dst = os.path.join(tmp, 'src', path)
+			os.makedirs(os.path.dirname(dst), exist_ok=True)
+			with open(dst, 'w') as f:
+				f.write(text)
+		res = subprocess.run(['spatch', '--very-quiet', '--no-includes',
+				      '--include-headers', '-D', 'report',
+				      '--sp-file', cocci, *sorted(sources)],
+				     cwd=os.path.join(tmp, 'src'),
+				     capture_output=True, text=True)
+	if res.returncode:
+		die(f'spatch failed:\n{res.stderr}')
+	return [l for l in res.stdout.splitlines() if l.strip()]
+
+
 def cocci_report(rev, line=PRIMARY):
-	"""Reports of the vfio_device_ops rule over drivers/ and samples/ at
-	rev of the line's tree.
+	"""Reports of the line's vfio_device_ops rule (cocci_rule()) over
+	drivers/ and samples/ at rev of the line's tree.
 
 	Only the files that name struct vfio_device_ops can match; they are
 	taken from git at rev, so no work tree has to be checked out.
 	"""
-	cocci = os.path.join(TOP, 'c-core', 'scripts', 'coccinelle', 'api',
-			     'vfio_iommufd_ops.cocci')
 	files = git('grep', '-l', 'struct vfio_device_ops', rev, '--',
 		    'drivers', 'samples', check=False, cwd=line.ksrc).splitlines()
-	with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
-		paths = []
-		for entry in files:
-			path = entry.split(':', 1)[1]
-			dst = os.path.join(tmp, path)
-			os.makedirs(os.path.dirname(dst), exist_ok=True)
-			with open(dst, 'w') as f:
-				f.write(git('show', f'{rev}:{path}', raw=True,
-					    cwd=line.ksrc))
-			paths.append(path)
-		res = subprocess.run(['spatch', '--very-quiet', '--no-includes',
-				      '--include-headers', '-D', 'report',
-				      '--sp-file', cocci, *sorted(paths)],
-				     cwd=tmp, capture_output=True, text=True)
-	if res.returncode:
-		die(f'spatch failed:\n{res.stderr}')
-	return [l for l in res.stdout.splitlines() if l.strip()]
+	sources = {}
+	for entry in files:
+		path = entry.split(':', 1)[1]
+		sources[path] = git('show', f'{rev}:{path}', raw=True,
+				    cwd=line.ksrc)
+	return run_cocci(cocci_rule(line), sources)
