@@ -10,10 +10,12 @@ too), with UML's SMP on two processors. Each boots iommufd's selftests
 (tools/testing/selftests/iommu) as user space; the tip also the uAPI,
 stress and fault injection tests of the device cdev
 (tools/testing/selftests/vfio, beside upstream's libvfio tests), on a
-device of each C sample driver, and runs its KUnit suites (kunit.py run):
-the project's vfio_registration and vfio_iommufd on the C samples, with
-the conformance matrix of the drivers the line has (the PASID rules
-included), and the Rust doctests. The tip's selftest results are held
+device of each sample driver, C and Rust, and runs its KUnit suites
+(kunit.py run): the project's vfio_registration and vfio_iommufd on the C
+and the Rust samples, with the conformance matrix of the drivers (the PASID
+rules included), and the Rust doctests; the Rust compile-fail cases, the
+line's copies in linux/7.3/rust-bindings/compile-fail/, run with the
+recorded command of the tip's Rust sample. The tip's selftest results are held
 against the pristine base's and against
 linux/7.3/iommufd-selftests-uml.expected, as the 6.12.y line's are
 (uml_user.compare()), and the tests that pass only with the series are
