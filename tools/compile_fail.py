@@ -21,7 +21,12 @@ associated const of a generic type, evaluated when codegen collects the
 function that uses it: the command emits an object, so it does) and trait
 bounds; a build_error!() shows only when linking, which this does not cover.
 
-  tools/compile_fail.py [KSRC [KBUILD]]     run the cases, print the verdicts
+  tools/compile_fail.py [--cases DIR] [KSRC [KBUILD [WORK]]]
+					    run the cases, print the verdicts
+
+A line whose API differs (the 7.3 line: c"..." names, module! authors, no
+THIS_MODULE) has its own copies of the cases, which --cases names, e.g.
+linux/7.3/rust-bindings/compile-fail.
 """
 
 import os
@@ -401,12 +406,16 @@ def run_cases(ksrc, kbuild, cases_dir=CASES_DIR, work=None, env=None,
 
 
 def main():
-	ksrc = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-		TOP, 'build', 'linux')
-	kbuild = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+	args = sys.argv[1:]
+	cases_dir = CASES_DIR
+	if args[:1] == ['--cases'] and len(args) > 1:
+		cases_dir, args = os.path.abspath(args[1]), args[2:]
+	ksrc = args[0] if len(args) > 0 else os.path.join(TOP, 'build', 'linux')
+	kbuild = args[1] if len(args) > 1 else os.path.join(
 		TOP, 'build', 'kunit-uml')
-	work = sys.argv[3] if len(sys.argv) > 3 else None
-	control, results = run_cases(ksrc, kbuild, work=work)
+	work = args[2] if len(args) > 2 else None
+	control, results = run_cases(ksrc, kbuild, cases_dir=cases_dir,
+				     work=work)
 	print(f'control: {control.name}: '
 	      f'{"ok" if control.passed else "BROKEN"} ({control.reason})')
 	if control.argv:

@@ -10,10 +10,12 @@ too), with UML's SMP on two processors. Each boots iommufd's selftests
 (tools/testing/selftests/iommu) as user space; the tip also the uAPI,
 stress and fault injection tests of the device cdev
 (tools/testing/selftests/vfio, beside upstream's libvfio tests), on a
-device of each C sample driver, and runs its KUnit suites (kunit.py run):
-the project's vfio_registration and vfio_iommufd on the C samples, with
-the conformance matrix of the drivers the line has (the PASID rules
-included), and the Rust doctests. The tip's selftest results are held
+device of each sample driver, C and Rust, and runs its KUnit suites
+(kunit.py run): the project's vfio_registration and vfio_iommufd on the C
+and the Rust samples, with the conformance matrix of the drivers (the PASID
+rules included), and the Rust doctests; the Rust compile-fail cases, the
+line's copies in linux/7.3/rust-bindings/compile-fail/, run with the
+recorded command of the tip's Rust sample. The tip's selftest results are held
 against the pristine base's and against
 linux/7.3/iommufd-selftests-uml.expected, as the 6.12.y line's are
 (uml_user.compare()), and the tests that pass only with the series are
@@ -31,11 +33,12 @@ import series_core
 import series_tree
 import uml_user
 from run_builds import any_built
+from run_checks import step_rust_compile_fail
 from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
 			Progress, banner, run)
 from run_kunit import kunit_cmd, kunit_step
 from run_logcheck import check_kernel_log, step_kernel_log
-from run_matrix import (C_DRIVER_KINDS, KUNIT_CASES_7_3, UAPI_RULE_CASES_7_3,
+from run_matrix import (DRIVER_KINDS, KUNIT_CASES_7_3, UAPI_RULE_CASES_7_3,
 			UAPI_TESTS_7_3)
 from run_user import (boot_programs, build_programs, iommufd_rows,
 		      step_fail_nth_results, step_stress_results,
@@ -183,8 +186,15 @@ def step_mainline(results, each_commit=False):
 		   prefix=LABEL, log_label=f'{LABEL}kernel log (KUnit)',
 		   log=os.path.join(BUILD, 'kunit-7.3.log'), ksrc=LINE.ksrc,
 		   make_options=MAKE_OPTIONS_7_3, env=KERNEL_ENV_7_3,
-		   expected_suites=EXPECTED_SUITES, kinds=C_DRIVER_KINDS,
+		   expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS,
 		   cases=KUNIT_CASES_7_3, kernel_args=KERNEL_ARGS)
+	# The line's own copies of the compile-fail cases (c"..." names, no
+	# THIS_MODULE), with the recorded command of the tip's Rust sample.
+	step_rust_compile_fail(results, ksrc=LINE.ksrc, kbuild=BUILD_DIR,
+			       cases_dir=os.path.join(LINE.folder, 'rust-bindings',
+						      'compile-fail'),
+			       env=KERNEL_ENV_7_3, prefix=LABEL,
+			       work='compile-fail-work-7.3')
 	try:
 		patched, boot = boot_selftests(
 			os.path.join(BUILD_DIR, 'linux'),
@@ -192,7 +202,7 @@ def step_mainline(results, each_commit=False):
 	except uml_user.Error as e:
 		results.add(f'{LABEL}selftests', 0, 1, str(e))
 		return
-	step_uapi_results(results, patched, LABEL, C_DRIVER_KINDS,
+	step_uapi_results(results, patched, LABEL, DRIVER_KINDS,
 			  UAPI_TESTS_7_3, UAPI_RULE_CASES_7_3)
 	step_stress_results(results, patched, LABEL)
 	step_fail_nth_results(results, patched, boot.log_lines(), LABEL)

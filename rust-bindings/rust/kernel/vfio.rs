@@ -52,15 +52,30 @@ use macros::{pin_data, vtable};
 
 /// The pins of a device's [`Open::with_pinned_page`] calls, which `dma_unmap` waits for.
 ///
-/// Each pin counts in one of two slots, the one `epoch` selects when it starts. `dma_unmap`
-/// moves `epoch` on and waits for the previous slot to empty: the pins it waits for started
-/// before it did, so new pins cannot keep it waiting. A pin that reads the old epoch after
-/// `dma_unmap` moved it on may count in the old slot after `dma_unmap` saw it empty; it is
-/// not in the range: iommufd makes pins of the range fail before it calls `dma_unmap`.
+/// Each pin counts in one of two slots, the one `epoch` selects. `dma_unmap` moves `epoch` on
+/// and waits for the previous slot to empty: the pins it waits for started before it did, so
+/// new pins cannot keep it waiting.
+///
+/// A pin reads `epoch`, counts itself in that epoch's slot, and reads `epoch` again. If the
+/// epoch moved in between, a `dma_unmap` may have found the slot empty before the pin counted
+/// in it and returned without waiting for it; and the next `dma_unmap`, which may be the one
+/// of the pin's range, waits for the other slot only. So the pin uncounts itself (waking that
+/// `dma_unmap` if it waits for the slot) and starts over. Only when both reads see the same
+/// epoch does the pin go on, counted in the slot of the epoch that every later `dma_unmap`
+/// flips first: all the operations on `epoch` and on the counts are sequentially consistent,
+/// so they have one total order, in which the count comes before the second read, which comes
+/// before the flip that moves `epoch` on (it read the value before that flip), which comes
+/// before that `dma_unmap`'s reads of the count: it sees the pin, and waits for it. Later
+/// `dma_unmap` calls wait for that one first (`unmap`), so for the pin too. `epoch` is a
+/// `usize`, so reading the same value twice across a whole wrap of it is out of reach.
+///
+/// A pin that starts after a `dma_unmap` moved the epoch on is not waited for by it; it is not
+/// in that `dma_unmap`'s range: iommufd makes pins of the range fail before it calls
+/// `dma_unmap`.
 ///
 /// A pin takes no lock: it adds and subtracts one, and takes `lock` only to wake a waiting
 /// `dma_unmap` when it empties a slot. The order of `waiting` and the counts is sequentially
-/// consistent: a `dma_unmap` that finds the slot in use is seen waiting by the pin that
+/// consistent too: a `dma_unmap` that finds the slot in use is seen waiting by the pin that
 /// empties it, and waits under `lock` until it is woken.
 #[pin_data]
 struct PinTracker {
@@ -90,11 +105,35 @@ impl PinTracker {
 
     /// Counts a pin that starts now; the pin ends when the returned value is dropped.
     fn enter(&self) -> PinSection<'_> {
-        let slot = self.epoch.load(Ordering::SeqCst) % 2;
-        self.live[slot].fetch_add(1, Ordering::SeqCst);
-        PinSection {
-            tracker: self,
-            slot,
+        self.enter_with(|| {})
+    }
+
+    /// [`PinTracker::enter`], running `between` after the first read of the epoch and before
+    /// the count, where a `dma_unmap` may flip the epoch: the tests force that interleaving.
+    fn enter_with(&self, mut between: impl FnMut()) -> PinSection<'_> {
+        loop {
+            let epoch = self.epoch.load(Ordering::SeqCst);
+            between();
+            let slot = epoch % 2;
+            self.live[slot].fetch_add(1, Ordering::SeqCst);
+            if self.epoch.load(Ordering::SeqCst) == epoch {
+                return PinSection {
+                    tracker: self,
+                    slot,
+                };
+            }
+            // A `dma_unmap` flipped the epoch in between; it may be waiting for this slot.
+            self.exit(slot);
+        }
+    }
+
+    /// Uncounts a pin of `slot`, waking a `dma_unmap` waiting for the slot to empty.
+    fn exit(&self, slot: usize) {
+        if self.live[slot].fetch_sub(1, Ordering::SeqCst) == 1
+            && self.waiting.load(Ordering::SeqCst)
+        {
+            let _guard = self.lock.lock();
+            self.drained.notify_all();
         }
     }
 
@@ -109,6 +148,12 @@ impl PinTracker {
         }
         self.waiting.store(false, Ordering::SeqCst);
     }
+
+    /// Returns the number of pins the next `dma_unmap` waits for.
+    #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]
+    fn pins_for_next_unmap(&self) -> usize {
+        self.live[self.epoch.load(Ordering::SeqCst) % 2].load(Ordering::SeqCst)
+    }
 }
 
 /// A pin counted by a [`PinTracker`], from [`PinTracker::enter`] until dropped.
@@ -119,13 +164,7 @@ struct PinSection<'a> {
 
 impl Drop for PinSection<'_> {
     fn drop(&mut self) {
-        let tracker = self.tracker;
-        if tracker.live[self.slot].fetch_sub(1, Ordering::SeqCst) == 1
-            && tracker.waiting.load(Ordering::SeqCst)
-        {
-            let _guard = tracker.lock.lock();
-            tracker.drained.notify_all();
-        }
+        self.tracker.exit(self.slot);
     }
 }
 
@@ -937,7 +976,9 @@ impl<T: DeviceOps> VTable<T> {
 #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]
 pub mod testing {
     use super::*;
-    use crate::{alloc::flags::GFP_KERNEL, alloc::KBox, fmt, str::CString, ThisModule};
+    use crate::{
+        alloc::flags::GFP_KERNEL, alloc::KBox, fmt, init::InPlaceInit, str::CString, ThisModule,
+    };
     use core::{
         pin::Pin,
         sync::atomic::{AtomicU32, Ordering},
@@ -947,6 +988,39 @@ pub mod testing {
     fn unique_name(name: &CStr) -> Result<CString> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         CString::try_from_fmt(fmt!("{}-{}", name, NEXT.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Forces the interleaving of a pin of an emulated device with a `dma_unmap` of another
+    /// range that the pin tracking must survive, and fails with `EINVAL` if it does not.
+    ///
+    /// The `dma_unmap` runs after the pin read the epoch and before it counted itself. The
+    /// pin must still end up counted in the slot the next `dma_unmap`, which may be the one of
+    /// the pin's own range, waits for: otherwise that `dma_unmap` returns with the page still
+    /// pinned, and a DETACH, replace or unbind after it leaves iommufd with a pin of an
+    /// unmapped range (a WARN in `iommufd_access_unpin_pages()`, or an unpin on another IOAS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// kernel::vfio::testing::pin_epoch_race()?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn pin_epoch_race() -> Result {
+        let tracker = KBox::pin_init(PinTracker::new(), GFP_KERNEL)?;
+        let mut unmaps = 0;
+        let pin = tracker.enter_with(|| {
+            // Once only: the pin retries its count after this `dma_unmap`.
+            if unmaps == 0 {
+                unmaps += 1;
+                tracker.wait_for_pins();
+            }
+        });
+        let waited = tracker.pins_for_next_unmap();
+        drop(pin);
+        if unmaps != 1 || waited != 1 || tracker.pins_for_next_unmap() != 0 {
+            return Err(EINVAL);
+        }
+        Ok(())
     }
 
     /// Returns whether `dev` is bound to `drv`.

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust VFIO sample driver for a physical device behind an IOMMU.
+//!
+//! The Rust twin of `samples/vfio/vfio_sample_phys.c`: its devices are mock devices of
+//! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), each bound to a driver of its own on the mock
+//! bus, and registered as [`vfio::Physical`] devices. It hooks `attach_ioas` and
+//! `detach_ioas`, as a driver with work to do around them would, and counts the attaches;
+//! binding, attaching and detaching themselves are the VFIO core's. Its mock devices have
+//! PASIDs, which the core's PASID helpers attach and detach, as vfio-pci's. The KUnit suite
+//! `vfio_iommufd` makes its devices through the factory at the end.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::{
+    prelude::*,
+    vfio,
+    vfio::testing::{TestDevice, TestDriver},
+};
+
+module! {
+    type: RustVfioPhys,
+    name: "rust_vfio_phys",
+    authors: ["Rust for Linux Contributors"],
+    description: "Rust VFIO sample driver for a physical device on the iommufd mock IOMMU",
+    license: "GPL",
+}
+
+struct RustVfioPhys;
+
+impl kernel::Module for RustVfioPhys {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        pr_info!("Rust VFIO physical sample driver\n");
+        Ok(Self)
+    }
+}
+
+/// The driver's data: how many attaches the device has been asked for.
+struct PhysData {
+    attaches: AtomicU32,
+}
+
+#[vtable]
+impl vfio::DeviceOps for RustVfioPhys {
+    type Data = PhysData;
+    type Iommu = vfio::Physical;
+    const NAME: &'static CStr = c"rust-vfio-phys";
+
+    fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
+        let n = dev.data().attaches.fetch_add(1, Ordering::Relaxed) + 1;
+        pr_debug!("attach {} to {}\n", n, pt_id);
+        Ok(())
+    }
+
+    fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
+        if dev.iommufd_attached() {
+            pr_debug!("detach\n");
+        }
+    }
+}
+
+impl TestDriver for RustVfioPhys {
+    fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
+        let data = PhysData {
+            attaches: AtomicU32::new(0),
+        };
+        TestDevice::new_mock(group_peer, data)
+    }
+}
+
+kernel::vfio_test_factory!(
+    RustVfioPhys,
+    rust_vfio_sample_phys_create,
+    rust_vfio_sample_phys_destroy,
+    rust_vfio_sample_phys_unmaps
+);
