@@ -41,7 +41,7 @@ use crate::{
     str::{as_char_ptr_in_const_context, CStrExt as _},
     sync::{
         aref::{ARef, AlwaysRefCounted},
-        new_condvar, new_mutex, new_spinlock, CondVar, Mutex, SpinLock,
+        CondVar, Mutex, SpinLock,
     },
     types::Opaque,
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
@@ -99,13 +99,20 @@ struct PinTracker {
 
 impl PinTracker {
     fn new() -> impl PinInit<Self> {
+        // Lockdep knows a class by its key and the address of its name. The names are statics,
+        // not the literals `new_mutex!()` and its kind take: a literal has a copy in each crate
+        // this function is inlined into (a module using the abstractions, the doctests), and
+        // lockdep WARNs at a key it sees with a second name.
+        static PINS: &CStr = c"vfio::Device::pins";
+        static PINS_DRAINED: &CStr = c"vfio::Device::pins_drained";
+        static UNMAP: &CStr = c"vfio::Device::unmap";
         pin_init!(Self {
             epoch: AtomicUsize::new(0),
             live: [AtomicUsize::new(0), AtomicUsize::new(0)],
             waiting: AtomicBool::new(false),
-            lock <- new_spinlock!((), "vfio::Device::pins"),
-            drained <- new_condvar!("vfio::Device::pins_drained"),
-            unmap <- new_mutex!((), "vfio::Device::unmap"),
+            lock <- SpinLock::new((), PINS, crate::static_lock_class!()),
+            drained <- CondVar::new(PINS_DRAINED, crate::static_lock_class!()),
+            unmap <- Mutex::new((), UNMAP, crate::static_lock_class!()),
         })
     }
 
