@@ -117,19 +117,19 @@ def step_cocci(results):
 			     'reports nothing on the patched tree'
 			     + (f' but its {len(advice)} pieces of advice'
 				if advice else ''))
-		if 'pasid_attach_ioas' in series_check.cocci_rule(line):
-			cocci_pasid(tally, line, advice)
+		rule = series_check.cocci_rule(line)
+		if 'pasid_attach_ioas' in rule:
+			cocci_pasid(tally, rule, advice)
 		results.add('coccinelle' if line is series_core.PRIMARY else
 			    f'{line.name}: coccinelle', tally.passed, tally.failed)
 
 
-def cocci_pasid(tally, line, advice):
-	"""The PASID half of the line's rule: it reports an ops table with
+def cocci_pasid(tally, rule, advice):
+	"""The PASID half of a line's rule (its text): it reports an ops table with
 	one PASID callback of the two, and advises on vfio-pci core drivers
 	(drivers/vfio/pci/*/) only, not on vfio-pci or the samples, whose ops
 	have both."""
-	unpaired = series_check.run_cocci(series_check.cocci_rule(line),
-					  {'unpaired.c': COCCI_UNPAIRED})
+	unpaired = series_check.run_cocci(rule, {'unpaired.c': COCCI_UNPAIRED})
 	for text in unpaired:
 		print(f'  an ops table with pasid_attach_ioas alone: {text}')
 	tally.result(any('unpaired_ops sets pasid_attach_ioas but not '
