@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The kernel builds of tools/run.py besides kunit.py's: each commit of the
-series (UML, and arm64 for vfio-cdx), the base + fixes that iommufd's
-selftests are compared against (its commit, its kept UML kernel, its
-pristine builds), and the project's tristate symbols built in, as modules
-and off in combinations (Kbuild); how a compiler's reports are read.
+"""The kernel builds of tools/run.py besides kunit.py's: vfio-cdx for
+arm64, which files a build reads, and the project's tristate symbols built
+in, as modules and off in combinations (Kbuild); how a compiler's reports
+are read.
 """
 
 import os
@@ -13,142 +12,54 @@ import subprocess
 import time
 
 import series_core
-import uml_user
-from run_common import (BUILD, KERNEL_ENV, KSRC, KUNITCONFIGS, KUNIT_BUILD,
-			TOP, X86_KUNITCONFIGS, Progress, banner, make, run)
-from run_kunit import kunit_cmd
+from run_common import (BUILD, KERNEL_ENV, KSRC, KUNIT_BUILD, MAKE_OPTIONS,
+			TOP, banner, make, run)
 
 # vfio-cdx, built for arm64 by build_cdx_arm64().
 ARM64_BUILD = os.path.join(BUILD, 'arm64-cdx')
 ARM64_CONFIG = os.path.join(TOP, 'linux', 'cdx-arm64.config')
 
-# The base that iommufd's selftests are compared against: the pristine base
-# plus the series' fixes, the submissions BASELINE_SUBMISSIONS that lead
-# linux/submissions, without the project's seams, samples and tests. On the
-# pristine base alone no mock device can be created under UML (the bug the
-# BLOCKED default domain fix mends), so most tests fail there. Its source is
-# a worktree of build/linux at the fixes' last commit; its UML kernel is the
-# one the commit builds make there, kept in BASELINE_UML (with the commit
-# in BASELINE_UML/commit), so that it is not built a second time.
-PRISTINE_SRC = os.path.join(BUILD, 'pristine-src')
-PRISTINE_BUILD = os.path.join(BUILD, 'pristine-uml')
-PRISTINE_X86_BUILD = os.path.join(BUILD, 'pristine-x86_64')
-BASELINE_UML = os.path.join(BUILD, 'baseline-uml')
-BASELINE_SUBMISSIONS = ('vfio-cdx', 'iommu-blocked-default-domain',
-			'stable-6.12.y')
-BASELINE_LABEL = 'base + fixes'
 
+def build_cdx_arm64(log, build_dir=ARM64_BUILD, ksrc=KSRC,
+		    make_options=MAKE_OPTIONS, env=KERNEL_ENV):
+	"""Compile drivers/vfio/cdx/ of the tree ksrc for arm64 in build_dir,
+	warnings as errors.
 
-def build_cdx_arm64(log):
-	"""Compile drivers/vfio/cdx/ for arm64, warnings as errors.
-
-	CDX is arm64-only and has no COMPILE_TEST, so UML cannot build it.
+	CDX is arm64-only; on 6.12 it has no COMPILE_TEST, so UML cannot
+	build it.
 	"""
-	obj = os.path.join(ARM64_BUILD, 'drivers', 'vfio', 'cdx', 'main.o')
+	obj = os.path.join(build_dir, 'drivers', 'vfio', 'cdx', 'main.o')
 	if os.path.exists(obj):
 		os.unlink(obj)
-	return make(ARM64_BUILD, f'KCONFIG_ALLCONFIG={ARM64_CONFIG}',
-		    'allnoconfig', arch='arm64', log=log) and \
-		make(ARM64_BUILD, 'KCFLAGS=-Werror', 'drivers/vfio/cdx/',
-		     arch='arm64', log=log) and os.path.exists(obj)
+	opts = dict(arch='arm64', log=log, ksrc=ksrc, make_options=make_options,
+		    env=env)
+	return make(build_dir, f'KCONFIG_ALLCONFIG={ARM64_CONFIG}',
+		    'allnoconfig', **opts) and \
+		make(build_dir, 'KCFLAGS=-Werror', 'drivers/vfio/cdx/',
+		     **opts) and os.path.exists(obj)
 
 
-def cdx_inputs():
+def cdx_inputs(build_dir=ARM64_BUILD, ksrc=KSRC):
 	"""The tree's files the last arm64 build of drivers/vfio/cdx/main.o
 	read, from its .cmd file (empty if there is none)."""
-	cmd = os.path.join(ARM64_BUILD, 'drivers', 'vfio', 'cdx', '.main.o.cmd')
+	cmd = os.path.join(build_dir, 'drivers', 'vfio', 'cdx', '.main.o.cmd')
 	if not os.path.exists(cmd):
 		return set()
 	with open(cmd) as f:
-		paths = re.findall(r'(?:^|\s)' + re.escape(KSRC) + r'/(\S+)',
+		paths = re.findall(r'(?:^|\s)' + re.escape(ksrc) + r'/(\S+)',
 				   f.read())
 	return set(paths)
 
 
-def cdx_rebuild_needed(names):
+def cdx_rebuild_needed(names, build_dir=ARM64_BUILD, ksrc=KSRC):
 	"""Whether a commit changing the tree's files names may change the
 	arm64 build of vfio-cdx: it changes a file that build read, or a
 	Kconfig or Makefile (which may change what it reads)."""
-	inputs = cdx_inputs()
+	inputs = cdx_inputs(build_dir, ksrc)
 	return not inputs or any(
 		n in inputs or os.path.basename(n).startswith(('Kconfig',
 							      'Makefile'))
 		for n in names)
-
-
-def step_commits_build(results):
-	"""Every commit of the series builds: UML, and arm64 for vfio-cdx.
-
-	The series' commits but the last are built here, incrementally in the
-	same build directory; the last is the one kunit.py builds and runs.
-	Each starts from the configuration kunit.py makes for the last commit,
-	so that olddefconfig keeps every option the commit already knows (an
-	option an earlier commit did not have would otherwise stay off). A
-	commit that changes only files no kernel build reads (NOT_BUILT) builds
-	as its parent did, so it is not built again; vfio-cdx is built for
-	arm64 again only by a commit that changes a file its last build read,
-	or a Kconfig or Makefile (cdx_rebuild_needed()). The UML kernel of the
-	fixes' last commit is kept as the base + fixes' (keep_baseline_kernel()).
-	"""
-	banner('Each commit of the series builds (UML, and arm64 for vfio-cdx)')
-	log = os.path.join(BUILD, 'commits-build.log')
-	open(log, 'w').close()
-	res = run(kunit_cmd('config'), cwd=KSRC, env=KERNEL_ENV,
-		  stdout=subprocess.DEVNULL)
-	if res.returncode:
-		results.add('each commit builds', 0, 1, 'kunit.py config failed')
-		return
-	tip_config = os.path.join(BUILD, 'tip.config')
-	shutil.copyfile(os.path.join(KUNIT_BUILD, '.config'), tip_config)
-	commits = series_core.git('rev-list', '--reverse',
-				  'base..series').split()
-	shutil.rmtree(BASELINE_UML, ignore_errors=True)
-	try:
-		baseline = baseline_commit(commits)
-	except uml_user.Error as e:
-		print(f'  {e}: the {BASELINE_LABEL} will be built on its own')
-		baseline = None
-	tally = series_core.Tally()
-	try:
-		for n, commit in enumerate(commits, 1):
-			subject = series_core.git('log', '-1', '--format=%s', commit)
-			if n > 1 and not builds_read(commit):
-				ok, how = True, 'changes no file a build reads: as ' \
-					'its parent'
-			else:
-				ok, how = build_commit(commit, n == 1,
-						       n < len(commits), tip_config,
-						       log)
-			if commit == baseline and ok and not tally.failed:
-				keep_baseline_kernel(commit)
-			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
-				     f'({how})', f'  see {log}')
-	finally:
-		series_core.git('checkout', '-q', 'series')
-	results.add('each commit builds', tally.passed, tally.failed)
-
-
-def build_commit(commit, first, uml, tip_config, log):
-	"""Build commit: vfio-cdx for arm64 if it is the first or changes a
-	file that build read, and for UML (unless kunit.py builds it, uml
-	false) from tip_config. Returns whether it built, and how long it
-	took."""
-	series_core.git('checkout', '-q', '--detach', commit)
-	start = time.time()
-	progress = Progress(KUNIT_BUILD)
-	progress.start()
-	changed = series_core.git('diff', '--name-only', f'{commit}^',
-				  commit).split()
-	arm64 = first or cdx_rebuild_needed(changed)
-	ok = build_cdx_arm64(log) if arm64 else True
-	if uml:
-		shutil.copyfile(tip_config, os.path.join(KUNIT_BUILD, '.config'))
-		ok = ok and make(KUNIT_BUILD, 'olddefconfig', log=log) \
-			and make(KUNIT_BUILD, 'all', log=log)
-	progress.stop.set()
-	return ok, f'{time.time() - start:.0f} s' + \
-		('' if arm64 else '; vfio-cdx for arm64 as its parent: no file '
-		 'its build reads changed')
 
 
 # Files of the tree no kernel build reads: documentation, user space tools
@@ -165,86 +76,6 @@ def builds_read(commit):
 	"""Whether commit changes a file a kernel build may read."""
 	return any_built(series_core.git('diff', '--name-only', f'{commit}^',
 					 commit).split())
-
-
-def baseline_commit(commits=None):
-	"""The series' commit that ends the fixes, BASELINE_SUBMISSIONS, which
-	must be the first submissions of linux/submissions; commits are the
-	series' commits, if the caller has them."""
-	subs = series_core.submissions()
-	if tuple(s.name for s in subs[:len(BASELINE_SUBMISSIONS)]) != \
-			BASELINE_SUBMISSIONS:
-		raise uml_user.Error(f'{", ".join(BASELINE_SUBMISSIONS)} do not '
-				     'lead linux/submissions')
-	numbers = [e.name[:4] for e in series_core.entries()]
-	commits = commits or series_core.git('rev-list', '--reverse',
-					     'base..series').split()
-	return commits[numbers.index(subs[len(BASELINE_SUBMISSIONS) - 1].last)]
-
-
-def keep_baseline_kernel(commit):
-	"""Keep the UML kernel just built for commit (KUNIT_BUILD/linux) as the
-	base + fixes' (BASELINE_UML)."""
-	os.makedirs(BASELINE_UML, exist_ok=True)
-	shutil.copy2(os.path.join(KUNIT_BUILD, 'linux'),
-		     os.path.join(BASELINE_UML, 'linux'))
-	with open(os.path.join(BASELINE_UML, 'commit'), 'w') as f:
-		f.write(commit + '\n')
-
-
-def kept_baseline_kernel(commit):
-	"""BASELINE_UML's kernel if the commit builds kept it for commit."""
-	try:
-		with open(os.path.join(BASELINE_UML, 'commit')) as f:
-			kept = f.read().strip()
-	except FileNotFoundError:
-		return None
-	linux = os.path.join(BASELINE_UML, 'linux')
-	return linux if kept == commit and os.path.exists(linux) else None
-
-
-def pristine_kernel(log, arch='um'):
-	"""The base + fixes (baseline_commit()) for UML or x86_64 (arch): its
-	source in PRISTINE_SRC, and the path of its kernel image.
-
-	PRISTINE_SRC is a git worktree of build/linux; like the series' tree, it
-	is moved with 'git reset --hard', so a file that did not change keeps
-	its time stamp and is not built again. The UML kernel is the one the
-	commit builds kept (kept_baseline_kernel()) if they ran; otherwise, and
-	for x86_64, it is built here, with the patched kernel's options minus
-	those the base + fixes does not have and Rust.
-	"""
-	tip = baseline_commit()
-	series_core.git('worktree', 'prune')
-	if not os.path.isdir(PRISTINE_SRC):
-		series_core.git('worktree', 'add', '--detach', PRISTINE_SRC, tip)
-	series_core.git('reset', '-q', '--hard', tip, cwd=PRISTINE_SRC)
-	kept = kept_baseline_kernel(tip) if arch == 'um' else None
-	if kept:
-		print(f'  the {BASELINE_LABEL}: the UML kernel the commit builds '
-		      f'made at {series_core.git("log", "-1", "--format=%h %s", tip)}')
-		return kept
-	symbols = uml_user.kconfig_symbols(KSRC, tip)
-	config = os.path.join(BUILD, f'pristine-{arch}.kunitconfig')
-	with open(config, 'w') as f:
-		f.write(uml_user.filter_kunitconfig(
-			[os.path.join(KSRC, k) for k in
-			 (KUNITCONFIGS if arch == 'um' else X86_KUNITCONFIGS)],
-			exists=lambda sym: sym in symbols, rust=False))
-	build_dir = PRISTINE_BUILD if arch == 'um' else PRISTINE_X86_BUILD
-	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
-			build_dir=build_dir, kunitconfigs=[config], arch=arch)
-	progress = Progress(build_dir)
-	progress.start()
-	with open(log, 'a') as out:
-		res = run(cmd, cwd=PRISTINE_SRC, env=KERNEL_ENV, stdout=out,
-			  stderr=subprocess.STDOUT)
-	progress.stop.set()
-	if res.returncode:
-		raise uml_user.Error(f'pristine kernel build failed, see {log}')
-	if arch == 'um':
-		return os.path.join(PRISTINE_BUILD, 'linux')
-	return os.path.join(build_dir, 'arch', 'x86', 'boot', 'bzImage')
 
 
 # A rustc or clippy report: 'warning: TEXT', 'error[E0425]: TEXT'.

@@ -19,24 +19,30 @@ import uml_user
 
 TOP = series_core.TOP
 BUILD = series_core.BUILD
+# The mainline line's tree (Linux 7.3, linux/): every step but the 6.12.y
+# line's (run_stable) builds and tests it.
 KSRC = series_core.KSRC
-KUNIT_BUILD = os.path.join(BUILD, 'kunit-uml')
-BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
+KUNIT_BUILD = os.path.join(BUILD, 'kunit-7.3')
 
-# Every --kunitconfig of the run; paths in the kernel tree are relative to it.
-# The same kernel boots user space for the uAPI tests (user.config, and the
-# arch's root file system: uml-user.config, x86_64.config).
-KUNITCONFIGS_ANY_ARCH = [os.path.join(TOP, 'kunit', '.kunitconfig'),
-			 'drivers/vfio/tests/.kunitconfig',
-			 os.path.join(TOP, 'kunit', 'user.config')]
-KUNITCONFIGS_UML = KUNITCONFIGS_ANY_ARCH + [uml_user.USER_CONFIG]
+# Every --kunitconfig of the UML kernel; paths in the kernel tree are
+# relative to it. base.config is what the kernel needs of 7.3 beside the
+# series (SMP, lockdep, iommufd's mock IOMMU and what it depends on under
+# UML); the same kernel boots user space for the VFIO tests (user.config,
+# and the arch's root file system: uml-user.config, x86_64.config).
+BASE_KUNITCONFIGS = [os.path.join(TOP, 'kunit', 'base.config'),
+		     os.path.join(TOP, 'kunit', 'user.config')]
+SERIES_KUNITCONFIGS = ['drivers/vfio/tests/.kunitconfig',
+		       os.path.join(TOP, 'kunit', 'series.config')]
+KUNITCONFIGS_UML = BASE_KUNITCONFIGS + [uml_user.USER_CONFIG] + \
+	SERIES_KUNITCONFIGS
+# With module support, which the Kbuild combinations (run_builds) need.
 KUNITCONFIGS = KUNITCONFIGS_UML + [os.path.join(TOP, 'kunit',
 						'uml-modules.config')]
 
 # The same suites on x86_64, under QEMU with two vCPUs, and its user space:
 # q35 guests with a virtual IOMMU and the edu device on vfio-pci.
 X86_BUILD = os.path.join(BUILD, 'kunit-x86_64')
-X86_KUNITCONFIGS = KUNITCONFIGS_ANY_ARCH + [
+X86_KUNITCONFIGS = BASE_KUNITCONFIGS + SERIES_KUNITCONFIGS + [
 	os.path.join(TOP, 'kunit', 'x86_64.config')]
 
 # The VFIO test programs the boots run, in the kernel tree.
@@ -53,24 +59,26 @@ VFIO_FAIL_NTH_PROGRAM = 'vfio_cdev_fail_nth'
 # Debian's rustc-web and friends: the rustup toolchain that may come first on
 # PATH has no rust-src. Every Rust tool the kernel build runs is named, and
 # /usr/bin also goes first on PATH for anything a Makefile finds by name.
-MAKE_OPTIONS = ['LLVM=1', 'RUSTC=/usr/bin/rustc', 'HOSTRUSTC=/usr/bin/rustc',
-		'RUSTDOC=/usr/bin/rustdoc', 'RUSTFMT=/usr/bin/rustfmt',
-		'CLIPPY_DRIVER=/usr/bin/clippy-driver', f'BINDGEN={BINDGEN}']
-# bindgen loads the newest libclang it finds unless told: the 6.12.y line's
-# is Debian 12's default LLVM, 14 (LLVM=1), not the 7.3 line's clang-19,
-# which 6.12's bindgen 0.65.1 cannot parse its headers with.
+# 7.3's scripts/min-tool-version.sh asks for LLVM 17 and bindgen 0.71.1, so
+# its kernels are built with Debian 12's clang-19 (LLVM=-19) and that
+# bindgen, which loads clang-19's libclang (bindgen loads the newest it
+# finds unless told).
+BINDGEN = os.path.expanduser('~/.cache/vfio-contract/bindgen-0.71.1/bin/bindgen')
+RUST_TOOLS = ['RUSTC=/usr/bin/rustc', 'HOSTRUSTC=/usr/bin/rustc',
+	      'RUSTDOC=/usr/bin/rustdoc', 'RUSTFMT=/usr/bin/rustfmt',
+	      'CLIPPY_DRIVER=/usr/bin/clippy-driver']
+MAKE_OPTIONS = ['LLVM=-19', *RUST_TOOLS, f'BINDGEN={BINDGEN}']
 KERNEL_ENV = dict(os.environ, PATH='/usr/bin:/bin:' + os.environ['PATH'],
-		  LIBCLANG_PATH='/usr/lib/llvm-14/lib')
+		  LIBCLANG_PATH='/usr/lib/llvm-19/lib')
 
-# The 7.3 line's toolchain: 7.3's scripts/min-tool-version.sh asks for LLVM
-# 17 and bindgen 0.71.1, so its kernels are built with Debian 12's clang-19
-# (LLVM=-19) and that bindgen, which loads clang-19's libclang.
-BINDGEN_7_3 = os.path.expanduser(
-	'~/.cache/vfio-contract/bindgen-0.71.1/bin/bindgen')
-MAKE_OPTIONS_7_3 = ['LLVM=-19' if o == 'LLVM=1' else
-		    f'BINDGEN={BINDGEN_7_3}' if o.startswith('BINDGEN=') else o
-		    for o in MAKE_OPTIONS]
-KERNEL_ENV_7_3 = dict(KERNEL_ENV, LIBCLANG_PATH='/usr/lib/llvm-19/lib')
+# The 6.12.y line's toolchain: Debian 12's default LLVM, 14 (LLVM=1); its
+# kernels are built without Rust, but 6.12's Kconfig asks bindgen (0.65.1,
+# the oldest 6.12 takes) whether Rust is available, and that bindgen cannot
+# parse clang-19's headers.
+BINDGEN_6_12 = os.path.expanduser(
+	'~/.cache/vfio-contract/bindgen-0.65.1/bin/bindgen')
+MAKE_OPTIONS_6_12 = ['LLVM=1', *RUST_TOOLS, f'BINDGEN={BINDGEN_6_12}']
+KERNEL_ENV_6_12 = dict(KERNEL_ENV, LIBCLANG_PATH='/usr/lib/llvm-14/lib')
 
 
 class Results:
@@ -113,8 +121,9 @@ def step_toolchain():
 
 
 def step_tree():
-	banner('Kernel tree: base and series')
-	series_tree.prepare(None)
+	banner('Kernel trees: each line\'s base and series')
+	for line in series_core.LINES:
+		series_tree.prepare_line(line)
 
 
 class Progress(threading.Thread):
@@ -142,10 +151,12 @@ class Progress(threading.Thread):
 			      f'{self.objects()} objects compiled', flush=True)
 
 
-def make(build_dir, *args, arch='um', log=None):
-	"""make in the kernel tree; output to log, True on success."""
+def make(build_dir, *args, arch='um', log=None, ksrc=KSRC,
+	 make_options=MAKE_OPTIONS, env=KERNEL_ENV):
+	"""make in the kernel tree ksrc (the mainline line's unless told),
+	with make_options and env; output to log, True on success."""
 	cmd = ['make', '-s', f'ARCH={arch}', f'O={build_dir}',
-	       f'-j{os.cpu_count()}', *MAKE_OPTIONS, *args]
+	       f'-j{os.cpu_count()}', *make_options, *args]
 	with open(log or os.devnull, 'a') as out:
-		return run(cmd, cwd=KSRC, env=KERNEL_ENV, stdout=out,
+		return run(cmd, cwd=ksrc, env=env, stdout=out,
 			   stderr=subprocess.STDOUT).returncode == 0

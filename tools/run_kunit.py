@@ -40,12 +40,6 @@ def kunit_cmd(action, *extra, build_dir=KUNIT_BUILD,
 	return cmd
 
 
-def step_kunit(results):
-	"""Build the UML kernel and run the suites with kunit.py."""
-	banner('KUnit under UML (build and run; a clean build takes minutes)')
-	kunit_step(results, KUNIT_BUILD, KUNIT_JSON, KUNITCONFIGS, timeout=600)
-
-
 def step_x86_kunit(results):
 	"""Build the x86_64 kernel and run the same suites on it with kunit.py,
 	under QEMU (TCG) with two vCPUs."""
@@ -64,9 +58,10 @@ def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,
 	"""Run kunit.py (run_kunit) and count its results, each suite row's
 	label starting with prefix: the suites, kunit.py's exit if no suite
 	row failed already, and the kernel log's check as row log_label.
-	A line other than the 6.12.y one gives its make_options, env, the
-	suites its run must show, the drivers and cases of its matrix (kinds,
-	cases) and the arguments its kernel boots with (kernel_args)."""
+	A caller may give another tree (ksrc) with its make_options and env,
+	the suites its run must show, the drivers and cases of its matrix
+	(kinds, cases) and the arguments its kernel boots with
+	(kernel_args)."""
 	before = len(results.rows)
 	returncode, results_json, log_lines = run_kunit(
 		build_dir, json_path, kunitconfigs, timeout, log=log, arch=arch,

@@ -1,28 +1,27 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The 7.3 line of tools/run.py: the series on Linux 7.3.4 (linux/7.3/),
-as far as it has moved there, built with 7.3's toolchain (clang-19, bindgen
-0.71.1) and run under UML.
+"""The mainline line under UML (tools/run.py): the series on Linux 7.3.4
+(linux/), built with clang-19 and bindgen 0.71.1.
 
-The line's UML kernel is built twice in one build directory: first the
-pristine base (tag 'base' of build/linux-7.3), then the line's tip, which
-builds incrementally on it (with make check, each commit between them
-too), with UML's SMP on two processors. Each boots iommufd's selftests
+The UML kernel is built twice in one build directory: first the pristine
+base (tag 'base' of the line's tree), then the line's tip, which builds
+incrementally on it (with make check, each commit between them too, and
+vfio-cdx for arm64 where a commit changes what its build reads), with
+UML's SMP on two processors. Each boots iommufd's selftests
 (tools/testing/selftests/iommu) as user space; the tip also the uAPI,
 stress and fault injection tests of the device cdev
 (tools/testing/selftests/vfio, beside upstream's libvfio tests), on a
 device of each sample driver, C and Rust, and runs its KUnit suites
 (kunit.py run): the project's vfio_registration and vfio_iommufd on the C
 and the Rust samples, with the conformance matrix of the drivers (the PASID
-rules included), and the Rust doctests; the Rust compile-fail cases, the
-line's copies in linux/7.3/rust-bindings/compile-fail/, run with the
-recorded command of the tip's Rust sample. The tip's selftest results are held
-against the pristine base's and against
-linux/7.3/iommufd-selftests-uml.expected, as the 6.12.y line's are
+rules included), and the Rust doctests; then the Rust compile-fail cases
+(rust-bindings/compile-fail/), run with the recorded command of the tip's
+Rust sample. The tip's selftest results are held against the pristine
+base's and against linux/iommufd-selftests-uml.expected
 (uml_user.compare()), and the tests that pass only with the series are
 counted: on the pristine base no mock device can be created under UML, so
-a series whose BLOCKED default domain fix were no longer needed on 7.3
-would show none, and fail its row. The kernel logs of the tip's boots are
-checked; the pristine base's is shown, not counted.
+a series whose BLOCKED default domain fix were no longer needed would show
+none, and fail its row. The kernel logs of the tip's boots are checked;
+the pristine base's is shown, not counted.
 """
 
 import os
@@ -30,34 +29,26 @@ import shutil
 import time
 
 import series_core
-import series_tree
 import uml_user
 from run_builds import any_built
 from run_checks import step_rust_compile_fail
-from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
-			Progress, banner, run)
+from run_common import (BASE_KUNITCONFIGS, BUILD, KERNEL_ENV, KUNIT_BUILD,
+			KUNITCONFIGS, MAKE_OPTIONS, TOP, Progress, banner,
+			run)
 from run_kunit import kunit_cmd, kunit_step
 from run_logcheck import check_kernel_log, step_kernel_log
-from run_matrix import (DRIVER_KINDS, KUNIT_CASES_7_3, UAPI_RULE_CASES_7_3,
-			UAPI_TESTS_7_3)
 from run_user import (boot_programs, build_programs, iommufd_rows,
 		      step_fail_nth_results, step_stress_results,
 		      step_uapi_results)
 
-LINE = series_core.line_named('7.3')
-LABEL = f'{LINE.name}: '
-BUILD_DIR = os.path.join(BUILD, 'kunit-7.3')
-JSON = os.path.join(BUILD, 'kunit-7.3-results.json')
-USER_BUILD = os.path.join(BUILD, 'uml-user-7.3')
+LINE = series_core.PRIMARY
+BUILD_DIR = KUNIT_BUILD
+JSON = os.path.join(BUILD, 'kunit-results.json')
+USER_BUILD = os.path.join(BUILD, 'uml-user')
 EXPECTED = os.path.join(LINE.folder, 'iommufd-selftests-uml.expected')
-# Every --kunitconfig of the line's UML kernel, of its pristine base and of
-# its tip; paths in the kernel tree are relative to it.
-PRISTINE_KUNITCONFIGS = [os.path.join(TOP, 'kunit', '7.3-base.config'),
-			 os.path.join(TOP, 'kunit', 'user.config'),
-			 uml_user.USER_CONFIG]
-KUNITCONFIGS = PRISTINE_KUNITCONFIGS + ['drivers/vfio/tests/.kunitconfig',
-					os.path.join(TOP, 'kunit', '7.3.config')]
-# UML's SMP (kunit/7.3-base.config): two virtual processors, host threads,
+# Every --kunitconfig of the pristine base's UML kernel.
+PRISTINE_KUNITCONFIGS = BASE_KUNITCONFIGS + [uml_user.USER_CONFIG]
+# UML's SMP (kunit/base.config): two virtual processors, host threads,
 # as many as the machine has cores, so that the races of the KUnit suites
 # and of the stress test run in the kernel in parallel. SMP needs UML's
 # SECCOMP userspace (it refuses ptrace's), which trusts its user space:
@@ -77,11 +68,11 @@ def build_pristine(log):
 		cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
 				build_dir=BUILD_DIR,
 				kunitconfigs=PRISTINE_KUNITCONFIGS,
-				make_options=MAKE_OPTIONS_7_3)
+				make_options=MAKE_OPTIONS)
 		progress = Progress(BUILD_DIR)
 		progress.start()
 		with open(log, 'a') as out:
-			res = run(cmd, cwd=ksrc, env=KERNEL_ENV_7_3, stdout=out,
+			res = run(cmd, cwd=ksrc, env=KERNEL_ENV, stdout=out,
 				  stderr=out)
 		progress.stop.set()
 	finally:
@@ -107,10 +98,10 @@ def build_commits(results, log):
 	with open(log, 'a') as out:
 		res = run(kunit_cmd('config', build_dir=BUILD_DIR,
 				    kunitconfigs=KUNITCONFIGS,
-				    make_options=MAKE_OPTIONS_7_3),
-			  cwd=ksrc, env=KERNEL_ENV_7_3, stdout=out, stderr=out)
+				    make_options=MAKE_OPTIONS),
+			  cwd=ksrc, env=KERNEL_ENV, stdout=out, stderr=out)
 	if res.returncode:
-		results.add(f'{LABEL}each commit builds', 0, 1,
+		results.add('each commit builds', 0, 1,
 			    'kunit.py config failed')
 		return
 	tip_config = os.path.join(USER_BUILD, 'tip.config')
@@ -133,16 +124,16 @@ def build_commits(results, log):
 			start = time.time()
 			with open(log, 'a') as out:
 				ok = run(['make', '-s', 'ARCH=um', f'O={BUILD_DIR}',
-					  f'-j{os.cpu_count()}', *MAKE_OPTIONS_7_3,
+					  f'-j{os.cpu_count()}', *MAKE_OPTIONS,
 					  'olddefconfig', 'all'], cwd=ksrc,
-					 env=KERNEL_ENV_7_3, stdout=out,
+					 env=KERNEL_ENV, stdout=out,
 					 stderr=out).returncode == 0
 			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
 				     f'({time.time() - start:.0f} s)',
 				     f'  see {os.path.relpath(log, TOP)}')
 	finally:
 		series_core.git('checkout', '-q', 'series', cwd=ksrc)
-	results.add(f'{LABEL}each commit builds', tally.passed, tally.failed,
+	results.add('each commit builds', tally.passed, tally.failed,
 		    f'(the last, {len(commits)}/{len(commits)}, by kunit.py)')
 
 
@@ -158,12 +149,12 @@ def boot_selftests(linux, work, log, vfio=False):
 
 
 def step_mainline(results, each_commit=False):
-	"""The 7.3 line: its pristine base and its tip under UML; with
+	"""The mainline line: its pristine base and its tip under UML; with
 	each_commit, each commit between them builds too."""
-	banner(f'The {LINE.name} line: {LINE.pkg} {LINE.version} and the series\' '
-	       'submissions moved to it (linux/7.3/submissions), clang-19 and '
-	       'bindgen 0.71.1, under UML')
-	series_tree.prepare_line(LINE)
+	banner(f'UML: {LINE.pkg} {LINE.version} and the series '
+	       '(linux/submissions), clang-19 and bindgen 0.71.1; the pristine '
+	       'base, then the tip: KUnit, the VFIO tests and iommufd\'s '
+	       'selftests (a clean build takes about 8 minutes)')
 	os.makedirs(USER_BUILD, exist_ok=True)
 	log = os.path.join(USER_BUILD, 'build.log')
 	open(log, 'w').close()
@@ -171,43 +162,35 @@ def step_mainline(results, each_commit=False):
 	try:
 		linux = build_pristine(log)
 		if linux is None:
-			results.add(f'{LABEL}pristine base builds', 0, 1,
+			results.add('pristine base builds', 0, 1,
 				    f'see {os.path.relpath(log, TOP)}')
 		else:
-			results.add(f'{LABEL}pristine base builds', 1, 0)
+			results.add('pristine base builds', 1, 0)
 			pristine, pristine_boot = boot_selftests(
 				linux, os.path.join(USER_BUILD, 'pristine'), log)
 	except uml_user.Error as e:
-		results.add(f'{LABEL}selftests: pristine base', 0, 1, str(e))
+		results.add('selftests: pristine base', 0, 1, str(e))
 	if each_commit:
 		build_commits(results, log)
 
 	kunit_step(results, BUILD_DIR, JSON, KUNITCONFIGS, timeout=600,
-		   prefix=LABEL, log_label=f'{LABEL}kernel log (KUnit)',
-		   log=os.path.join(BUILD, 'kunit-7.3.log'), ksrc=LINE.ksrc,
-		   make_options=MAKE_OPTIONS_7_3, env=KERNEL_ENV_7_3,
-		   expected_suites=EXPECTED_SUITES, kinds=DRIVER_KINDS,
-		   cases=KUNIT_CASES_7_3, kernel_args=KERNEL_ARGS)
-	# The line's own copies of the compile-fail cases (c"..." names, no
-	# THIS_MODULE), with the recorded command of the tip's Rust sample.
-	step_rust_compile_fail(results, ksrc=LINE.ksrc, kbuild=BUILD_DIR,
-			       cases_dir=os.path.join(LINE.folder, 'rust-bindings',
-						      'compile-fail'),
-			       env=KERNEL_ENV_7_3, prefix=LABEL,
-			       work='compile-fail-work-7.3')
+		   log_label='kernel log (KUnit)',
+		   log=os.path.join(BUILD, 'kunit.log'),
+		   expected_suites=EXPECTED_SUITES, kernel_args=KERNEL_ARGS)
+	# With the recorded command of the tip's Rust sample.
+	step_rust_compile_fail(results)
 	try:
 		patched, boot = boot_selftests(
 			os.path.join(BUILD_DIR, 'linux'),
 			os.path.join(USER_BUILD, 'tip'), log, vfio=True)
 	except uml_user.Error as e:
-		results.add(f'{LABEL}selftests', 0, 1, str(e))
+		results.add('selftests', 0, 1, str(e))
 		return
-	step_uapi_results(results, patched, LABEL, DRIVER_KINDS,
-			  UAPI_TESTS_7_3, UAPI_RULE_CASES_7_3)
-	step_stress_results(results, patched, LABEL)
-	step_fail_nth_results(results, patched, boot.log_lines(), LABEL)
+	step_uapi_results(results, patched)
+	step_stress_results(results, patched)
+	step_fail_nth_results(results, patched, boot.log_lines())
 	iommufd_results(results, patched, pristine)
-	step_kernel_log(results, boot.log, f'{LABEL}kernel log (selftests)',
+	step_kernel_log(results, boot.log, 'kernel log (selftests)',
 			LINE.ksrc)
 	if pristine_boot:
 		pristine_log(pristine_boot.log)
@@ -221,7 +204,7 @@ def pristine_log(path):
 	with open(path, errors='replace') as f:
 		_, problems = check_kernel_log(f.read().splitlines(), LINE.ksrc)
 	for p in problems:
-		print(f'  {LABEL}pristine base\'s kernel log, not counted: {p}')
+		print(f'  pristine base\'s kernel log, not counted: {p}')
 
 
 def only_with_series(pristine, patched):
@@ -241,7 +224,7 @@ def iommufd_results(results, patched, pristine):
 	      f'base and the line\'s tip (failures listed in '
 	      f'{os.path.relpath(EXPECTED, TOP)} with their reasons are not '
 	      'counted)')
-	iommufd_rows(results, patched, pristine, EXPECTED, LABEL,
+	iommufd_rows(results, patched, pristine, EXPECTED, '',
 		     'pristine base')
 	gained = only_with_series(pristine, patched)
 	print(f'\n  {len(gained)} of the tests pass on the tip and not on the '
@@ -249,7 +232,7 @@ def iommufd_results(results, patched, pristine):
 	      f'on {LINE.name}' if gained else
 	      '\n  no test passes only with the series: is the BLOCKED default '
 	      f'domain fix still needed on {LINE.name}?')
-	results.add(f'{LABEL}selftests the fixes make pass', int(bool(gained)),
+	results.add('selftests the fixes make pass', int(bool(gained)),
 		    int(not gained), f'({len(gained)} tests)' if gained else
 		    'none: the fix may be no longer needed, or the pristine '
 		    'base did not run')

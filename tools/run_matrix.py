@@ -48,9 +48,9 @@ KUNIT_CASES = {
 	'group_peers_share_hwpt': ('O12', ('physical',)),
 	'devices_race_attach_replace_detach': ('O5', BOTH),
 }
-# The PASID cases of the suite, on the 7.3 line only (6.12 has no PASID
-# callbacks), for physical devices: their mock devices have PASIDs.
-PASID_KUNIT_CASES = {
+# The PASID cases of the suite, for physical devices: their mock devices
+# have PASIDs.
+KUNIT_CASES.update({
 	'pasid_attach_keeps_rid': ('P1', ('physical',)),
 	'pasid_attach_ioas_fails': ('P1', ('physical',)),
 	'pasid_attach_when_attached_replaces': ('P2', ('physical',)),
@@ -60,14 +60,13 @@ PASID_KUNIT_CASES = {
 	'pasid_detach_when_detached_is_noop': ('P3', ('physical',)),
 	'unbind_detaches_pasids': ('P4', ('physical',)),
 	'pasid_failed_attach_keeps_state': ('P6', ('physical',)),
-}
-KUNIT_CASES_7_3 = dict(KUNIT_CASES, **PASID_KUNIT_CASES)
+})
 
 
 def kunit_rule_cases(cases=KUNIT_CASES):
 	"""The cases each driver must have, per kind and rule, of the suite's
 	cases (a rule with none does not apply to the kind: '-' in the
-	matrix): 16 per driver on 6.12.y."""
+	matrix)."""
 	return {kind: dict(collections.Counter(
 		rule for rule, kinds in cases.values() if kind in kinds))
 		for kind in BOTH}
@@ -148,7 +147,8 @@ UAPI_TESTS = {
 # and, for U9, of vfio_cdev_stress_test, in
 # kunit/tools/testing/selftests/vfio/, as the console log
 # build/uml-user/patched/console.log of the run of 2 Dec 2026 has them (134
-# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one).
+# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one), and
+# the PASID tests below.
 UAPI_RULE_CASES = {
 	'physical': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
 		     'U7': 2, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S4': 2},
@@ -162,10 +162,10 @@ UAPI_RULE_CASES = {
 	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
 		'U7': 3, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
 }
-# The PASID tests of vfio_cdev_uapi_test, on the 7.3 line only: fixture
-# vfio_pasid on the physical sample, whose mock device has PASIDs, and
-# vfio_emulated's test of a driver without the PASID callbacks.
-PASID_UAPI_TESTS = {
+# The PASID tests of vfio_cdev_uapi_test: fixture vfio_pasid on the physical
+# sample, whose mock device has PASIDs, and vfio_emulated's test of a
+# driver without the PASID callbacks.
+UAPI_TESTS.update({
 	'pasid_attach_keeps_rid': 'P1',
 	'pasid_attach_ioas': 'P1',
 	'pasid_replace': 'P2',
@@ -177,18 +177,11 @@ PASID_UAPI_TESTS = {
 	'pasid_failed_attach_keeps_state': 'P6',
 	'pasid_writeback_fault_keeps_rid': 'P6',
 	'pasid_short_argsz': 'U4',
-}
-UAPI_TESTS_7_3 = dict(UAPI_TESTS, **PASID_UAPI_TESTS)
-UAPI_RULE_CASES_7_3 = {
-	'physical': dict(UAPI_RULE_CASES['physical'], U4=5, P1=2, P2=2, P3=2,
-			 P4=1, P6=2),
-	'emulated': dict(UAPI_RULE_CASES['emulated'], P5=1),
-}
+})
+UAPI_RULE_CASES['physical'].update(U4=5, P1=2, P2=2, P3=2, P4=1, P6=2)
+UAPI_RULE_CASES['emulated'].update(P5=1)
 # The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
 X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})
-# The drivers of the 7.3 line so far: the Rust ones are still to move.
-C_DRIVER_KINDS = {d: k for d, k in DRIVER_KINDS.items()
-		  if d.startswith('c-')}
 
 
 def print_rule_matrix(title, source, cells, mark, expected,
@@ -236,7 +229,7 @@ def print_rule_matrix(title, source, cells, mark, expected,
 def print_matrix(group, kinds=DRIVER_KINDS, cases=KUNIT_CASES):
 	"""The conformance matrix of the vfio_iommufd suite.
 
-	Its cases are cases (the line's: KUNIT_CASES, KUNIT_CASES_7_3), each
+	Its cases are cases (KUNIT_CASES unless told), each
 	run on every driver under test; a rule passes for a driver when all
 	its cases for the driver's kind passed. Returns print_rule_matrix()'s
 	problems (cells without the cases kunit_rule_cases() expects), and one
@@ -281,7 +274,7 @@ def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix',
 	"""The uAPI matrix of vfio_cdev_uapi_test and vfio_cdev_stress_test.
 
 	Test names are '<fixture>.<variant>.<test>', each test a rule of
-	tests (the line's: UAPI_TESTS, UAPI_TESTS_7_3); a rule passes for a
+	tests (UAPI_TESTS unless told); a rule passes for a
 	driver when all its tests passed, and must have the number of tests
 	rule_cases gives for the driver's kind. A result may be None (did
 	not run). The rows are the drivers of kinds. Returns

@@ -21,7 +21,7 @@ import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, 'build')
-KSRC = os.path.join(BUILD, 'linux')
+KSRC = os.path.join(BUILD, 'linux-7.3')
 SERIES_DIR = os.path.join(TOP, 'linux', 'series')
 EXPORT_DIR = os.path.join(BUILD, 'series')
 SOURCE_TOPS = ('c-core', 'rust-bindings', 'kunit')
@@ -138,10 +138,10 @@ class Line:
 		return [d for d in (self.own_series(), SERIES_DIR) if d]
 
 
-LINES = [Line('6.12.y', 'linux', os.path.join(BUILD, 'linux'),
+LINES = [Line('7.3', 'linux', os.path.join(BUILD, 'linux-7.3'),
 	      os.path.join(BUILD, 'series')),
-	 Line('7.3', 'linux/7.3', os.path.join(BUILD, 'linux-7.3'),
-	      os.path.join(BUILD, 'series-7.3'))]
+	 Line('6.12.y', 'linux/6.12.y', os.path.join(BUILD, 'linux-6.12.y'),
+	      os.path.join(BUILD, 'series-6.12.y'))]
 PRIMARY = LINES[0]
 
 

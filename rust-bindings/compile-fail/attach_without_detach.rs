@@ -9,7 +9,6 @@
 // makes a device of the driver.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -18,7 +17,7 @@ use kernel::{
 module! {
     type: AttachWithoutDetach,
     name: "attach_without_detach",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -35,7 +34,7 @@ impl kernel::Module for AttachWithoutDetach {
 impl vfio::DeviceOps for AttachWithoutDetach {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("attach-without-detach");
+    const NAME: &'static CStr = c"attach-without-detach";
     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _pt_id: u32) -> Result {
         Ok(())
     }
@@ -43,7 +42,7 @@ impl vfio::DeviceOps for AttachWithoutDetach {
 
 impl TestDriver for AttachWithoutDetach {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

@@ -8,7 +8,6 @@
 // with others that change under that lock.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -17,7 +16,7 @@ use kernel::{
 module! {
     type: AttachedWithoutLock,
     name: "attached_without_lock",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -34,7 +33,7 @@ impl kernel::Module for AttachedWithoutLock {
 impl vfio::DeviceOps for AttachedWithoutLock {
     type Data = ();
     type Iommu = vfio::Emulated;
-    const NAME: &'static CStr = c_str!("attached-without-lock");
+    const NAME: &'static CStr = c"attached-without-lock";
     fn dma_unmap(dev: &vfio::Device<Self>, _iova: u64, _length: u64) {
         let _ = dev.iommufd_attached();
     }
@@ -43,7 +42,7 @@ impl vfio::DeviceOps for AttachedWithoutLock {
 impl TestDriver for AttachedWithoutLock {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         let _ = group_peer;
-        TestDevice::new_platform((), &THIS_MODULE)
+        TestDevice::new_platform(())
     }
 }
 

@@ -7,7 +7,6 @@
 // A hook on bind_iommufd without one on unbind_iommufd, on an emulated driver.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -16,7 +15,7 @@ use kernel::{
 module! {
     type: BindWithoutUnbind,
     name: "bind_without_unbind",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -33,7 +32,7 @@ impl kernel::Module for BindWithoutUnbind {
 impl vfio::DeviceOps for BindWithoutUnbind {
     type Data = ();
     type Iommu = vfio::Emulated;
-    const NAME: &'static CStr = c_str!("bind-without-unbind");
+    const NAME: &'static CStr = c"bind-without-unbind";
     fn bind_iommufd(_dev: &vfio::Locked<'_, Self>, _device_id: u32) -> Result {
         Ok(())
     }
@@ -42,7 +41,7 @@ impl vfio::DeviceOps for BindWithoutUnbind {
 impl TestDriver for BindWithoutUnbind {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         let _ = group_peer;
-        TestDevice::new_platform((), &THIS_MODULE)
+        TestDevice::new_platform(())
     }
 }
 

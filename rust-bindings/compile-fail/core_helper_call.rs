@@ -9,7 +9,6 @@
 // Rust.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -18,7 +17,7 @@ use kernel::{
 module! {
     type: CoreHelperCall,
     name: "core_helper_call",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -35,7 +34,7 @@ impl kernel::Module for CoreHelperCall {
 impl vfio::DeviceOps for CoreHelperCall {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("core-helper-call");
+    const NAME: &'static CStr = c"core-helper-call";
     fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
         vfio::Physical::attach_ioas(dev, pt_id)
     }
@@ -45,7 +44,7 @@ impl vfio::DeviceOps for CoreHelperCall {
 
 impl TestDriver for CoreHelperCall {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

@@ -8,7 +8,6 @@
 // relies on it would never unpin.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -17,7 +16,7 @@ use kernel::{
 module! {
     type: DmaUnmapOnPhysical,
     name: "dma_unmap_on_physical",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -34,13 +33,13 @@ impl kernel::Module for DmaUnmapOnPhysical {
 impl vfio::DeviceOps for DmaUnmapOnPhysical {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("dma-unmap-on-physical");
+    const NAME: &'static CStr = c"dma-unmap-on-physical";
     fn dma_unmap(_dev: &vfio::Device<Self>, _iova: u64, _length: u64) {}
 }
 
 impl TestDriver for DmaUnmapOnPhysical {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

@@ -9,7 +9,6 @@
 // hold dev_set->lock.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -18,7 +17,7 @@ use kernel::{
 module! {
     type: LockedToThread,
     name: "locked_to_thread",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -38,7 +37,7 @@ fn to_another_thread<T: Send>(_t: T) {}
 impl vfio::DeviceOps for LockedToThread {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("locked-to-thread");
+    const NAME: &'static CStr = c"locked-to-thread";
     fn attach_ioas(dev: &vfio::Locked<'_, Self>, _pt_id: u32) -> Result {
         to_another_thread(dev);
         Ok(())
@@ -49,7 +48,7 @@ impl vfio::DeviceOps for LockedToThread {
 
 impl TestDriver for LockedToThread {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

@@ -9,7 +9,6 @@
 // returned and the device may be closed.
 
 use kernel::{
-    c_str,
     prelude::*,
     uaccess::UserSliceWriter,
     vfio,
@@ -19,7 +18,7 @@ use kernel::{
 module! {
     type: OpenToThread,
     name: "open_to_thread",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -39,7 +38,7 @@ fn to_another_thread<T: Send>(_t: T) {}
 impl vfio::DeviceOps for OpenToThread {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("open-to-thread");
+    const NAME: &'static CStr = c"open-to-thread";
     fn read(dev: &vfio::Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
         to_another_thread(dev);
         Ok(0)
@@ -48,7 +47,7 @@ impl vfio::DeviceOps for OpenToThread {
 
 impl TestDriver for OpenToThread {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

@@ -7,7 +7,6 @@
 // A physical device has no iommufd_access to pin pages through.
 
 use kernel::{
-    c_str,
     prelude::*,
     uaccess::UserSliceWriter,
     vfio,
@@ -17,7 +16,7 @@ use kernel::{
 module! {
     type: PinOnPhysical,
     name: "pin_on_physical",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -34,7 +33,7 @@ impl kernel::Module for PinOnPhysical {
 impl vfio::DeviceOps for PinOnPhysical {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("pin-on-physical");
+    const NAME: &'static CStr = c"pin-on-physical";
     fn read(dev: &vfio::Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
         dev.with_pinned_page(0, false, |_page| ())?;
         Ok(0)
@@ -43,7 +42,7 @@ impl vfio::DeviceOps for PinOnPhysical {
 
 impl TestDriver for PinOnPhysical {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

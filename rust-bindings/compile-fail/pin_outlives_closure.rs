@@ -7,7 +7,6 @@
 // and when dma_unmap returns.
 
 use kernel::{
-    c_str,
     prelude::*,
     uaccess::UserSliceWriter,
     vfio,
@@ -17,7 +16,7 @@ use kernel::{
 module! {
     type: PinOutlivesClosure,
     name: "pin_outlives_closure",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -34,7 +33,7 @@ impl kernel::Module for PinOutlivesClosure {
 impl vfio::DeviceOps for PinOutlivesClosure {
     type Data = ();
     type Iommu = vfio::Emulated;
-    const NAME: &'static CStr = c_str!("pin-outlives-closure");
+    const NAME: &'static CStr = c"pin-outlives-closure";
     fn read(dev: &vfio::Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
         let mut kept = None;
         dev.with_pinned_page(0, false, |page| kept = Some(page))?;
@@ -45,7 +44,7 @@ impl vfio::DeviceOps for PinOutlivesClosure {
 impl TestDriver for PinOutlivesClosure {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         let _ = group_peer;
-        TestDevice::new_platform((), &THIS_MODULE)
+        TestDevice::new_platform(())
     }
 }
 

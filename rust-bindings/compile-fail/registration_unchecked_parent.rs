@@ -9,7 +9,6 @@
 // says why.
 
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -18,7 +17,7 @@ use kernel::{
 module! {
     type: RegistrationUncheckedParent,
     name: "registration_unchecked_parent",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Compile-fail case of the vfio abstractions",
     license: "GPL",
 }
@@ -35,7 +34,7 @@ impl kernel::Module for RegistrationUncheckedParent {
 impl vfio::DeviceOps for RegistrationUncheckedParent {
     type Data = ();
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("registration-unchecked-parent");
+    const NAME: &'static CStr = c"registration-unchecked-parent";
     fn open_device(dev: &vfio::Device<Self>) -> Result {
         let _reg = vfio::Registration::<Self>::new(dev.parent(), ())?;
         Ok(())
@@ -44,7 +43,7 @@ impl vfio::DeviceOps for RegistrationUncheckedParent {
 
 impl TestDriver for RegistrationUncheckedParent {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
-        TestDevice::new_mock(group_peer, (), &THIS_MODULE)
+        TestDevice::new_mock(group_peer, ())
     }
 }
 

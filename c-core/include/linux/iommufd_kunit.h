@@ -6,7 +6,7 @@
  *
  * Available with CONFIG_IOMMUFD_TEST and CONFIG_KUNIT. The symbols live in
  * the EXPORTED_FOR_KUNIT_TESTING namespace, a test module needs
- * MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING).
+ * MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING").
  */
 #ifndef __LINUX_IOMMUFD_KUNIT_H
 #define __LINUX_IOMMUFD_KUNIT_H

@@ -9,13 +9,15 @@
  * to the device, as a PCI driver is to its function, and the VFIO device is
  * registered on it with vfio_register_group_dev(); the four iommufd callbacks
  * are the vfio_iommufd_physical_*() helpers, as every physical VFIO driver
- * should have them.
+ * should have them. The mock device has PASIDs (MOCK_FLAGS_DEVICE_PASID), so
+ * the driver has the two PASID callbacks too, the helpers vfio-pci has.
  */
 #include <linux/err.h>
 #include <linux/iommufd_kunit.h>
 #include <linux/module.h>
 #include <linux/vfio.h>
 
+#include "iommufd_test.h"
 #include "vfio_sample.h"
 
 struct vfio_sample_phys {
@@ -28,6 +30,8 @@ static const struct vfio_device_ops vfio_sample_phys_ops = {
 	.unbind_iommufd	= vfio_iommufd_physical_unbind,
 	.attach_ioas	= vfio_iommufd_physical_attach_ioas,
 	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
+	.pasid_attach_ioas	= vfio_iommufd_physical_pasid_attach_ioas,
+	.pasid_detach_ioas	= vfio_iommufd_physical_pasid_detach_ioas,
 };
 
 /*
@@ -54,7 +58,8 @@ struct vfio_device *vfio_sample_phys_create(struct vfio_device *group_peer)
 	struct device *dev;
 	int ret;
 
-	dev = iommufd_test_mock_dev_create(0, group_peer ? group_peer->dev : NULL,
+	dev = iommufd_test_mock_dev_create(MOCK_FLAGS_DEVICE_PASID,
+					   group_peer ? group_peer->dev : NULL,
 					   vfio_sample_phys_driver.name);
 	if (IS_ERR(dev))
 		return ERR_CAST(dev);
@@ -105,6 +110,6 @@ static void __exit vfio_sample_phys_exit(void)
 }
 module_exit(vfio_sample_phys_exit);
 
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 MODULE_DESCRIPTION("VFIO sample driver for a physical device on the iommufd mock IOMMU");
 MODULE_LICENSE("GPL");

@@ -2,12 +2,13 @@
 
 #include <linux/vfio.h>
 
-void rust_helper_vfio_put_device(struct vfio_device *device)
+__rust_helper void rust_helper_vfio_put_device(struct vfio_device *device)
 {
 	vfio_put_device(device);
 }
 
-void rust_helper_vfio_device_assert_dev_set_locked(struct vfio_device *device)
+__rust_helper void
+rust_helper_vfio_device_assert_dev_set_locked(struct vfio_device *device)
 {
 	lockdep_assert_held(&device->dev_set->lock);
 }

@@ -14,7 +14,9 @@
 //!   [`Emulated`], decides the VFIO core's helpers that bind, unbind, attach and detach the
 //!   device. The abstraction calls them, each exactly once per callback: no driver code can skip
 //!   one, call one twice or call one in the wrong state. A callback the driver does not override
-//!   is the C helper itself in the ops table.
+//!   is the C helper itself in the ops table. A [`Physical`] device's PASID callbacks
+//!   (`pasid_attach_ioas`, `pasid_detach_ioas`) are the VFIO core's helpers, with no hooks; an
+//!   [`Emulated`] device has none.
 //! - The iommufd methods of [`DeviceOps`] are hooks around those helpers. Overriding
 //!   `attach_ioas` without `detach_ioas`, or `bind_iommufd` without `unbind_iommufd`, or the
 //!   reverse, does not compile.
@@ -31,24 +33,28 @@
 //!   [`Registration::new`] is `unsafe`.
 
 use crate::{
-    bindings, build_assert, device,
+    bindings,
+    build_assert::build_assert,
+    device,
     error::{code::*, from_err_ptr, from_result, to_result, Error, Result},
-    init::PinInit,
-    pin_init,
-    str::CStr,
-    sync::{CondVar, Mutex, SpinLock},
-    types::{ARef, AlwaysRefCounted, Opaque},
-    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
+    ffi::{c_int, CStr},
+    str::{as_char_ptr_in_const_context, CStrExt as _},
+    sync::{
+        aref::{ARef, AlwaysRefCounted},
+        CondVar, Mutex, SpinLock,
+    },
+    types::Opaque,
+    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
 };
 use core::{
-    ffi::c_int,
     marker::PhantomData,
     mem,
     ops::Deref,
     ptr::{self, NonNull},
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
-use macros::{pin_data, vtable};
+use macros::vtable;
+use pin_init::{pin_data, pin_init, PinInit};
 
 /// The pins of a device's [`Open::with_pinned_page`] calls, which `dma_unmap` waits for.
 ///
@@ -97,9 +103,9 @@ impl PinTracker {
         // not the literals `new_mutex!()` and its kind take: a literal has a copy in each crate
         // this function is inlined into (a module using the abstractions, the doctests), and
         // lockdep WARNs at a key it sees with a second name.
-        static PINS: &CStr = crate::c_str!("vfio::Device::pins");
-        static PINS_DRAINED: &CStr = crate::c_str!("vfio::Device::pins_drained");
-        static UNMAP: &CStr = crate::c_str!("vfio::Device::unmap");
+        static PINS: &CStr = c"vfio::Device::pins";
+        static PINS_DRAINED: &CStr = c"vfio::Device::pins_drained";
+        static UNMAP: &CStr = c"vfio::Device::unmap";
         pin_init!(Self {
             epoch: AtomicUsize::new(0),
             live: [AtomicUsize::new(0), AtomicUsize::new(0)],
@@ -194,7 +200,10 @@ pub struct Device<T: DeviceOps> {
 
 impl<T: DeviceOps> Device<T> {
     /// Allocates a device whose parent is `parent`, with its data initialised in place.
-    fn new(parent: &device::Device, data: impl PinInit<T::Data, Error>) -> Result<ARef<Self>> {
+    fn new<E>(parent: &device::Device, data: impl PinInit<T::Data, E>) -> Result<ARef<Self>>
+    where
+        Error: From<E>,
+    {
         // `_vfio_alloc_device` aligns its allocation for a `struct vfio_device` only.
         build_assert!(mem::align_of::<Self>() <= mem::align_of::<bindings::vfio_device>());
 
@@ -215,7 +224,7 @@ impl<T: DeviceOps> Device<T> {
         // parent of a device it has not registered, so the device keeps one.
         unsafe {
             ptr::addr_of_mut!((*this).parent).write(parent.into());
-            match PinTracker::new().__pinned_init(ptr::addr_of_mut!((*this).pins)) {
+            match PinTracker::new().__init(ptr::addr_of_mut!((*this).pins)) {
                 Ok(()) => {}
                 Err(infallible) => match infallible {},
             }
@@ -229,7 +238,7 @@ impl<T: DeviceOps> Device<T> {
 
         // SAFETY: `data` is valid for writes, not initialised yet, and never moves. On failure
         // the initialiser leaves it uninitialised and `dev` is dropped with `data_ready` unset.
-        unsafe { data.__pinned_init(ptr::addr_of_mut!((*this).data))? };
+        unsafe { data.__init(ptr::addr_of_mut!((*this).data))? };
         // INVARIANT: `data` was just initialised.
         // SAFETY: Nothing else uses the device yet.
         unsafe { ptr::addr_of_mut!((*this).data_ready).write(true) };
@@ -489,6 +498,8 @@ type BindFn =
     unsafe extern "C" fn(*mut bindings::vfio_device, *mut bindings::iommufd_ctx, *mut u32) -> c_int;
 type AttachFn = unsafe extern "C" fn(*mut bindings::vfio_device, *mut u32) -> c_int;
 type DeviceFn = unsafe extern "C" fn(*mut bindings::vfio_device);
+type PasidAttachFn = unsafe extern "C" fn(*mut bindings::vfio_device, u32, *mut u32) -> c_int;
+type PasidDetachFn = unsafe extern "C" fn(*mut bindings::vfio_device, u32);
 
 mod private {
     pub trait Sealed {}
@@ -506,6 +517,10 @@ pub trait IommuKind: private::Sealed + Sized {
     #[doc(hidden)]
     const DETACH: DeviceFn;
     #[doc(hidden)]
+    const PASID_ATTACH: Option<PasidAttachFn>;
+    #[doc(hidden)]
+    const PASID_DETACH: Option<PasidDetachFn>;
+    #[doc(hidden)]
     const EMULATED: bool;
 
     #[doc(hidden)]
@@ -518,7 +533,9 @@ pub trait IommuKind: private::Sealed + Sized {
 }
 
 /// A device behind an IOMMU: bound to iommufd as an `iommufd_device`, attached to IOMMU page
-/// tables, registered with `vfio_register_group_dev`.
+/// tables, registered with `vfio_register_group_dev`. Its PASIDs are attached and detached by
+/// the VFIO core's `vfio_iommufd_physical_pasid_*()` helpers, as vfio-pci's are; a device
+/// without PASID support fails those requests in iommufd.
 pub enum Physical {}
 
 impl private::Sealed for Physical {}
@@ -528,6 +545,10 @@ impl IommuKind for Physical {
     const UNBIND: DeviceFn = bindings::vfio_iommufd_physical_unbind;
     const ATTACH: AttachFn = bindings::vfio_iommufd_physical_attach_ioas;
     const DETACH: DeviceFn = bindings::vfio_iommufd_physical_detach_ioas;
+    const PASID_ATTACH: Option<PasidAttachFn> =
+        Some(bindings::vfio_iommufd_physical_pasid_attach_ioas);
+    const PASID_DETACH: Option<PasidDetachFn> =
+        Some(bindings::vfio_iommufd_physical_pasid_detach_ioas);
     const EMULATED: bool = false;
 
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int {
@@ -549,6 +570,9 @@ impl IommuKind for Emulated {
     const UNBIND: DeviceFn = bindings::vfio_iommufd_emulated_unbind;
     const ATTACH: AttachFn = bindings::vfio_iommufd_emulated_attach_ioas;
     const DETACH: DeviceFn = bindings::vfio_iommufd_emulated_detach_ioas;
+    // An `iommufd_access` has no PASIDs: the VFIO core fails PASID requests without them.
+    const PASID_ATTACH: Option<PasidAttachFn> = None;
+    const PASID_DETACH: Option<PasidDetachFn> = None;
     const EMULATED: bool = true;
 
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int {
@@ -572,7 +596,7 @@ impl IommuKind for Emulated {
 /// # Examples
 ///
 /// ```
-/// use kernel::{c_str, prelude::*, vfio};
+/// use kernel::{prelude::*, vfio};
 ///
 /// struct MyDriver;
 ///
@@ -580,7 +604,7 @@ impl IommuKind for Emulated {
 /// impl vfio::DeviceOps for MyDriver {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
-///     const NAME: &'static CStr = c_str!("my-vfio");
+///     const NAME: &'static CStr = c"my-vfio";
 /// }
 /// ```
 ///
@@ -588,7 +612,7 @@ impl IommuKind for Emulated {
 /// `detach_ioas`; the attach itself is the VFIO core's:
 ///
 /// ```
-/// use kernel::{c_str, prelude::*, vfio};
+/// use kernel::{prelude::*, vfio};
 ///
 /// struct Logging;
 ///
@@ -596,7 +620,7 @@ impl IommuKind for Emulated {
 /// impl vfio::DeviceOps for Logging {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
-///     const NAME: &'static CStr = c_str!("logging-vfio");
+///     const NAME: &'static CStr = c"logging-vfio";
 ///
 ///     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
 ///         pr_info!("attaching to {}\n", pt_id);
@@ -685,7 +709,10 @@ impl<T: DeviceOps> Registration<T> {
     /// `parent` must be bound to a driver from before this call until the returned value is
     /// dropped: opening the device uses the module of the parent's driver. A driver drops it
     /// in its `remove` at the latest.
-    pub unsafe fn new(parent: &device::Device, data: impl PinInit<T::Data, Error>) -> Result<Self> {
+    pub unsafe fn new<E>(parent: &device::Device, data: impl PinInit<T::Data, E>) -> Result<Self>
+    where
+        Error: From<E>,
+    {
         let dev = Device::<T>::new(parent, data)?;
         // SAFETY: `dev` was just allocated and is not registered.
         to_result(unsafe { T::Iommu::register(dev.as_raw()) })?;
@@ -732,7 +759,7 @@ impl<T: DeviceOps> VTable<T> {
         let () = Self::OVERRIDES;
 
         bindings::vfio_device_ops {
-            name: T::NAME.as_char_ptr().cast_mut(),
+            name: as_char_ptr_in_const_context(T::NAME).cast_mut(),
             init: None,
             release: Some(Self::release_callback),
             bind_iommufd: Some(if T::HAS_BIND_IOMMUFD {
@@ -755,6 +782,8 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 T::Iommu::DETACH
             }),
+            pasid_attach_ioas: T::Iommu::PASID_ATTACH,
+            pasid_detach_ioas: T::Iommu::PASID_DETACH,
             open_device: if T::HAS_OPEN_DEVICE {
                 Some(Self::open_device_callback)
             } else {
@@ -922,7 +951,7 @@ impl<T: DeviceOps> VTable<T> {
     ) -> isize {
         // SAFETY: The VFIO core passes a live device of `T` that is open.
         let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
-        let writer = UserSlice::new(buf as usize, count).writer();
+        let writer = UserSlice::new(UserPtr::from_addr(buf as usize), count).writer();
         // SAFETY: `ppos` is valid for reads and writes for the call.
         unsafe { Self::advance(ppos, count, |offset| T::read(&dev, writer, offset)) }
     }
@@ -939,7 +968,7 @@ impl<T: DeviceOps> VTable<T> {
     ) -> isize {
         // SAFETY: The VFIO core passes a live device of `T` that is open.
         let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
-        let reader = UserSlice::new(buf as usize, count).reader();
+        let reader = UserSlice::new(UserPtr::from_addr(buf as usize), count).reader();
         // SAFETY: `ppos` is valid for reads and writes for the call.
         unsafe { Self::advance(ppos, count, |offset| T::write(&dev, reader, offset)) }
     }
@@ -984,7 +1013,12 @@ impl<T: DeviceOps> VTable<T> {
 pub mod testing {
     use super::*;
     use crate::{
-        alloc::flags::GFP_KERNEL, alloc::KBox, fmt, init::InPlaceInit, str::CString, ThisModule,
+        alloc::{flags::GFP_KERNEL, KBox},
+        init::InPlaceInit,
+        module::{this_module, ModuleMetadata},
+        prelude::fmt,
+        str::CString,
+        ThisModule,
     };
     use core::{
         pin::Pin,
@@ -1045,8 +1079,12 @@ pub mod testing {
         }
     }
 
-    /// A device on iommufd's mock bus, behind its mock IOMMU, bound to a driver of its own
-    /// with no bind attributes in sysfs: the parent of a [`Physical`] device.
+    /// The flag of a mock device with PASIDs, `MOCK_FLAGS_DEVICE_PASID` of iommufd's selftest
+    /// uAPI (`drivers/iommu/iommufd/iommufd_test.h`).
+    const MOCK_FLAGS_DEVICE_PASID: u32 = 1 << 2;
+
+    /// A device on iommufd's mock bus, behind its mock IOMMU, with PASIDs, bound to a driver of
+    /// its own with no bind attributes in sysfs: the parent of a [`Physical`] device.
     ///
     /// # Invariants
     ///
@@ -1077,7 +1115,11 @@ pub mod testing {
             })?;
             // SAFETY: `peer` is null or a live mock device, `name` a string.
             let dev = match from_err_ptr(unsafe {
-                bindings::iommufd_test_mock_dev_create(0, peer, name.as_char_ptr())
+                bindings::iommufd_test_mock_dev_create(
+                    MOCK_FLAGS_DEVICE_PASID,
+                    peer,
+                    name.as_char_ptr(),
+                )
             }) {
                 Ok(dev) => dev,
                 Err(e) => {
@@ -1102,7 +1144,7 @@ pub mod testing {
 
         fn device(&self) -> &device::Device {
             // SAFETY: By the type invariants, the device lives as long as `self`.
-            unsafe { device::Device::as_ref(self.dev.as_ptr()) }
+            unsafe { device::Device::from_raw(self.dev.as_ptr()) }
         }
     }
 
@@ -1131,7 +1173,11 @@ pub mod testing {
     }
 
     impl PlatformParent {
-        fn new(name: &CStr, module: &'static ThisModule) -> Result<Self> {
+        fn new(
+            name: &CStr,
+            module: &'static ThisModule,
+            module_name: &'static CStr,
+        ) -> Result<Self> {
             let name = unique_name(name)?;
             // SAFETY: All zeroes is a valid `platform_driver`: no callbacks, no id table.
             let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
@@ -1140,7 +1186,11 @@ pub mod testing {
             to_result(unsafe {
                 (*raw).driver.name = name.as_char_ptr();
                 (*raw).driver.suppress_bind_attrs = true;
-                bindings::__platform_driver_register(raw, module.as_ptr())
+                bindings::__platform_driver_register(
+                    raw,
+                    module.as_ptr(),
+                    module_name.as_char_ptr(),
+                )
             })?;
             // SAFETY: All zeroes is a valid `platform_device_info`: no resources, no data.
             let mut info: bindings::platform_device_info = unsafe { mem::zeroed() };
@@ -1172,7 +1222,7 @@ pub mod testing {
 
         fn device(&self) -> &device::Device {
             // SAFETY: By the type invariants, the device lives as long as `self`.
-            unsafe { device::Device::as_ref(ptr::addr_of_mut!((*self.pdev.as_ptr()).dev)) }
+            unsafe { device::Device::from_raw(ptr::addr_of_mut!((*self.pdev.as_ptr()).dev)) }
         }
     }
 
@@ -1217,10 +1267,8 @@ pub mod testing {
     ///     ptr,
     ///     sync::atomic::{AtomicU32, Ordering},
     /// };
-    /// use kernel::{bindings, c_str, init, prelude::*, vfio, vfio::testing::TestDevice};
+    /// use kernel::{bindings, prelude::*, vfio, vfio::testing::TestDevice};
     ///
-    /// // SAFETY: A null module is what built-in code has.
-    /// static MODULE: ThisModule = unsafe { ThisModule::from_ptr(ptr::null_mut()) };
     /// static BINDS: AtomicU32 = AtomicU32::new(0);
     /// static DROPS: AtomicU32 = AtomicU32::new(0);
     ///
@@ -1238,7 +1286,7 @@ pub mod testing {
     /// impl vfio::DeviceOps for Picky {
     ///     type Data = Counted;
     ///     type Iommu = vfio::Emulated;
-    ///     const NAME: &'static CStr = c_str!("picky-vfio");
+    ///     const NAME: &'static CStr = c"picky-vfio";
     ///
     ///     // Refuses the first bind, which the core has made when the hook runs.
     ///     fn bind_iommufd(_dev: &vfio::Locked<'_, Self>, _device_id: u32) -> Result {
@@ -1258,11 +1306,11 @@ pub mod testing {
     /// }
     ///
     /// // SAFETY: The initialiser fails without touching the slot.
-    /// let failing = unsafe { init::pin_init_from_closure::<Counted, Error>(|_| Err(ENOMEM)) };
-    /// assert_eq!(TestDevice::<Picky>::new_platform(failing, &MODULE).err(), Some(ENOMEM));
+    /// let failing = unsafe { pin_init::pin_init_from_closure::<Counted, Error>(|_| Err(ENOMEM)) };
+    /// assert_eq!(TestDevice::<Picky>::new_platform(failing).err(), Some(ENOMEM));
     /// assert_eq!(DROPS.load(Ordering::Relaxed), 0);
     ///
-    /// let dev = TestDevice::<Picky>::new_platform(Counted, &MODULE)?;
+    /// let dev = TestDevice::<Picky>::new_platform(Counted)?;
     /// let vdev = ptr::from_ref(dev.device()).cast_mut().cast::<bindings::vfio_device>();
     /// // SAFETY: `vdev` is live; the context is checked; the ops are called as the VFIO core
     /// // calls them, under `dev_set->lock`, in an order it allows.
@@ -1303,7 +1351,10 @@ pub mod testing {
     }
 
     impl<T: DeviceOps> TestDevice<T> {
-        fn register(parent: Parent, data: impl PinInit<T::Data, Error>) -> Result<Self> {
+        fn register<E>(parent: Parent, data: impl PinInit<T::Data, E>) -> Result<Self>
+        where
+            Error: From<E>,
+        {
             // SAFETY: `parent` is bound to its driver, which has no bind attributes and is only
             // unregistered when `parent` is dropped; `Self` drops `reg` before `parent`.
             let reg = unsafe { Registration::new(parent.device(), data)? };
@@ -1323,26 +1374,31 @@ pub mod testing {
     impl<T: DeviceOps<Iommu = Physical>> TestDevice<T> {
         /// Makes a mock device behind the mock IOMMU, in an iommu group of its own or in that of
         /// `group_peer`'s parent, and registers a device of `T` on it with `data`. The mock
-        /// device's driver belongs to `module`.
-        pub fn new_mock(
+        /// device's driver belongs to `T`'s module.
+        pub fn new_mock<E>(
             group_peer: Option<&Device<T>>,
-            data: impl PinInit<T::Data, Error>,
-            module: &'static ThisModule,
-        ) -> Result<Self> {
+            data: impl PinInit<T::Data, E>,
+        ) -> Result<Self>
+        where
+            Error: From<E>,
+        {
             let peer = group_peer.map_or(ptr::null_mut(), |p| p.parent().as_raw());
+            let module = this_module::<T::OwnerModule>();
             Self::register(Parent::Mock(MockParent::new(T::NAME, peer, module)?), data)
         }
     }
 
     impl<T: DeviceOps<Iommu = Emulated>> TestDevice<T> {
         /// Makes a platform device in no iommu group and registers a device of `T` on it with
-        /// `data`. The platform device's driver belongs to `module`.
-        pub fn new_platform(
-            data: impl PinInit<T::Data, Error>,
-            module: &'static ThisModule,
-        ) -> Result<Self> {
+        /// `data`. The platform device's driver belongs to `T`'s module.
+        pub fn new_platform<E>(data: impl PinInit<T::Data, E>) -> Result<Self>
+        where
+            Error: From<E>,
+        {
+            let module = this_module::<T::OwnerModule>();
+            let module_name = <T::OwnerModule as ModuleMetadata>::NAME;
             Self::register(
-                Parent::Platform(PlatformParent::new(T::NAME, module)?),
+                Parent::Platform(PlatformParent::new(T::NAME, module, module_name)?),
                 data,
             )
         }

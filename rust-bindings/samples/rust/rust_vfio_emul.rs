@@ -17,7 +17,7 @@
 //! returns, and the abstraction's `dma_unmap` waits for the pins taken before it was called.
 
 use kernel::{
-    c_str, new_mutex,
+    new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     sync::Mutex,
@@ -29,7 +29,7 @@ use kernel::{
 module! {
     type: RustVfioEmul,
     name: "rust_vfio_emul",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Rust VFIO sample driver for an emulated-IOMMU device",
     license: "GPL",
 }
@@ -107,7 +107,7 @@ impl EmulData {
 impl vfio::DeviceOps for RustVfioEmul {
     type Data = EmulData;
     type Iommu = vfio::Emulated;
-    const NAME: &'static CStr = c_str!("rust-vfio-emul");
+    const NAME: &'static CStr = c"rust-vfio-emul";
 
     fn open_device(dev: &vfio::Device<Self>) -> Result {
         dev.data().log.lock().opens += 1;
@@ -165,7 +165,7 @@ impl TestDriver for RustVfioEmul {
         if group_peer.is_some() {
             return Err(EINVAL);
         }
-        TestDevice::new_platform(EmulData::new(), &THIS_MODULE)
+        TestDevice::new_platform(EmulData::new())
     }
 
     fn unmaps(dev: &vfio::Device<Self>) -> (u32, u64, u64) {

@@ -6,12 +6,12 @@
 //! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), each bound to a driver of its own on the mock
 //! bus, and registered as [`vfio::Physical`] devices. It hooks `attach_ioas` and
 //! `detach_ioas`, as a driver with work to do around them would, and counts the attaches;
-//! binding, attaching and detaching themselves are the VFIO core's. The KUnit suite
+//! binding, attaching and detaching themselves are the VFIO core's. Its mock devices have
+//! PASIDs, which the core's PASID helpers attach and detach, as vfio-pci's. The KUnit suite
 //! `vfio_iommufd` makes its devices through the factory at the end.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
-    c_str,
     prelude::*,
     vfio,
     vfio::testing::{TestDevice, TestDriver},
@@ -20,7 +20,7 @@ use kernel::{
 module! {
     type: RustVfioPhys,
     name: "rust_vfio_phys",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Rust VFIO sample driver for a physical device on the iommufd mock IOMMU",
     license: "GPL",
 }
@@ -43,7 +43,7 @@ struct PhysData {
 impl vfio::DeviceOps for RustVfioPhys {
     type Data = PhysData;
     type Iommu = vfio::Physical;
-    const NAME: &'static CStr = c_str!("rust-vfio-phys");
+    const NAME: &'static CStr = c"rust-vfio-phys";
 
     fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
         let n = dev.data().attaches.fetch_add(1, Ordering::Relaxed) + 1;
@@ -63,7 +63,7 @@ impl TestDriver for RustVfioPhys {
         let data = PhysData {
             attaches: AtomicU32::new(0),
         };
-        TestDevice::new_mock(group_peer, data, &THIS_MODULE)
+        TestDevice::new_mock(group_peer, data)
     }
 }
 

@@ -174,6 +174,6 @@ static int __init vfio_iommufd_bench_init(void)
 }
 late_initcall(vfio_iommufd_bench_init);
 
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 MODULE_DESCRIPTION("Cost of the iommufd callbacks of the VFIO samples");
 MODULE_LICENSE("GPL");

@@ -14,9 +14,15 @@
  * written back, which objects iommufd still holds (IOMMU_DESTROY's -EBUSY
  * and -ENOENT), and the dma_unmap calls an emulated driver received. After
  * each case, everything it made must go away cleanly.
+ *
+ * The PASID cases run on physical drivers, whose devices have PASIDs: the
+ * mock IOMMU's devices made with MOCK_FLAGS_DEVICE_PASID. A physical driver
+ * without the two PASID callbacks skips them, and says so.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/debug_locks.h>
+#include <linux/idr.h>
 #include <linux/iommufd.h>
 #include <linux/iommufd_kunit.h>
 #include <linux/kthread.h>
@@ -36,6 +42,11 @@ enum vfio_conf_kind {
 
 /* An id no object has */
 #define VFIO_CONF_NO_ID U32_MAX
+
+/* PASIDs of the cases, and the one whose every second attach the mock fails */
+#define VFIO_CONF_PASID		1
+#define VFIO_CONF_PASID_2	2
+#define VFIO_CONF_PASID_FAILS	1024
 
 /**
  * struct vfio_conf_driver - A driver under test
@@ -243,8 +254,11 @@ static u32 conf_new_ioas(struct vfio_conf *c)
 	return id;
 }
 
-/* An HWPT on @ioas_id, allocated through a mock device of its own */
-static u32 conf_new_hwpt(struct vfio_conf *c, u32 ioas_id)
+/*
+ * An HWPT on @ioas_id with @flags (IOMMU_HWPT_ALLOC_*), allocated through a
+ * mock device of its own
+ */
+static u32 conf_new_hwpt_flags(struct vfio_conf *c, u32 ioas_id, u32 flags)
 {
 	u32 id;
 	int ret;
@@ -260,9 +274,24 @@ static u32 conf_new_hwpt(struct vfio_conf *c, u32 ioas_id)
 		KUNIT_ASSERT_NOT_ERR_OR_NULL(c->test, idev);
 		c->hwpt_idev = idev;
 	}
-	ret = iommufd_test_hwpt_alloc(c->ictx, c->hwpt_dev_id, ioas_id, 0, &id);
+	ret = iommufd_test_hwpt_alloc(c->ictx, c->hwpt_dev_id, ioas_id, flags,
+				      &id);
 	KUNIT_ASSERT_EQ(c->test, ret, 0);
 	return id;
+}
+
+static u32 conf_new_hwpt(struct vfio_conf *c, u32 ioas_id)
+{
+	return conf_new_hwpt_flags(c, ioas_id, 0);
+}
+
+/*
+ * An HWPT on the case's IOAS that PASIDs can attach to; while a PASID is
+ * attached, the RID can attach only to such an HWPT too
+ */
+static u32 conf_new_pasid_hwpt(struct vfio_conf *c)
+{
+	return conf_new_hwpt_flags(c, c->ioas_id, IOMMU_HWPT_ALLOC_PASID);
 }
 
 static unsigned int conf_unmaps(struct vfio_conf *c,
@@ -300,6 +329,8 @@ static void vfio_conf_lock_asserted(struct vfio_conf *c)
 
 	if (!IS_ENABLED(CONFIG_LOCKDEP))
 		kunit_skip(c->test, "needs CONFIG_LOCKDEP");
+	if (!debug_locks)
+		kunit_skip(c->test, "lockdep is off, an earlier report turned it off");
 	conf_bind(c);
 
 	conf_expect_lock_warnings(c, c->drv->attach_asserts);
@@ -639,6 +670,373 @@ static void vfio_conf_group_shares_hwpt(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
 }
 
+/* The PASID callbacks, called as the VFIO core calls them */
+
+static int conf_pasid_attach_dev(struct vfio_device *vdev, u32 pasid,
+				 u32 *pt_id)
+{
+	int ret;
+
+	mutex_lock(&vdev->dev_set->lock);
+	ret = vdev->ops->pasid_attach_ioas(vdev, pasid, pt_id);
+	mutex_unlock(&vdev->dev_set->lock);
+	return ret;
+}
+
+static void conf_pasid_detach_dev(struct vfio_device *vdev, u32 pasid)
+{
+	mutex_lock(&vdev->dev_set->lock);
+	vdev->ops->pasid_detach_ioas(vdev, pasid);
+	mutex_unlock(&vdev->dev_set->lock);
+}
+
+/* Bind, after checking that the driver has the PASID callbacks */
+static void conf_pasid_bind(struct vfio_conf *c)
+{
+	const struct vfio_device_ops *ops = c->vdev->ops;
+
+	if (!ops->pasid_attach_ioas || !ops->pasid_detach_ioas)
+		kunit_skip(c->test, "the driver has no PASID callbacks");
+	conf_bind(c);
+}
+
+/* Attach @pasid to @pt_id, which must succeed and keep its id */
+static void conf_pasid_attach(struct vfio_conf *c, u32 pasid, u32 pt_id)
+{
+	u32 id = pt_id;
+
+	KUNIT_ASSERT_EQ(c->test, conf_pasid_attach_dev(c->vdev, pasid, &id), 0);
+	KUNIT_EXPECT_EQ(c->test, id, pt_id);
+}
+
+/* Attach the RID to @pt_id, which must succeed */
+static void conf_attach_pt(struct vfio_conf *c, u32 pt_id)
+{
+	KUNIT_ASSERT_EQ(c->test, conf_attach(c, &pt_id), 0);
+}
+
+/* Whether @pasid is attached, as the vfio_iommufd_physical_*() helpers say */
+static bool conf_pasid_attached(struct vfio_conf *c, u32 pasid)
+{
+	return ida_exists(&c->vdev->pasids, pasid);
+}
+
+/*
+ * A PASID attach attaches that PASID alone: the RID keeps its table, the
+ * other PASIDs stay detached, and both tables are in use.
+ */
+static void vfio_conf_pasid_attach_keeps_rid(struct vfio_conf *c)
+{
+	u32 rid_hwpt = conf_new_pasid_hwpt(c);
+	u32 hwpt = conf_new_pasid_hwpt(c);
+
+	conf_pasid_bind(c);
+	conf_attach_pt(c, rid_hwpt);
+	conf_pasid_attach(c, VFIO_CONF_PASID, hwpt);
+	KUNIT_EXPECT_TRUE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID));
+	KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID_2));
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), -EBUSY);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), -EBUSY);
+
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID);
+	conf_detach(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), 0);
+}
+
+/*
+ * A PASID attach straight to an IOAS fails with -EINVAL: the HWPT iommufd
+ * makes for it is not allocated for PASIDs (IOMMU_HWPT_ALLOC_PASID). Nothing
+ * is attached and no automatic HWPT is left on the IOAS.
+ */
+static void vfio_conf_pasid_attach_ioas_fails(struct vfio_conf *c)
+{
+	u32 pt_id = c->ioas_id;
+
+	conf_pasid_bind(c);
+	KUNIT_EXPECT_EQ(c->test,
+			conf_pasid_attach_dev(c->vdev, VFIO_CONF_PASID, &pt_id),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(c->test, pt_id, c->ioas_id);
+	KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID));
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+}
+
+/* A PASID attach of an attached PASID replaces its table */
+static void vfio_conf_pasid_replace(struct vfio_conf *c)
+{
+	u32 hwpt_a = conf_new_pasid_hwpt(c);
+	u32 hwpt_b = conf_new_pasid_hwpt(c);
+
+	conf_pasid_bind(c);
+	conf_pasid_attach(c, VFIO_CONF_PASID, hwpt_a);
+	conf_pasid_attach(c, VFIO_CONF_PASID, hwpt_b);
+	KUNIT_EXPECT_TRUE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_a), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_b), -EBUSY);
+
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_b), 0);
+}
+
+/*
+ * A replace the IOMMU driver fails keeps the PASID on its table: the mock
+ * IOMMU fails every second attach of PASID 1024, its replace here.
+ */
+static void vfio_conf_pasid_failed_replace_keeps_table(struct vfio_conf *c)
+{
+	u32 hwpt_a = conf_new_pasid_hwpt(c);
+	u32 hwpt_b = conf_new_pasid_hwpt(c);
+	u32 pt_id = hwpt_b;
+
+	conf_pasid_bind(c);
+	conf_pasid_attach(c, VFIO_CONF_PASID_FAILS, hwpt_a);
+	KUNIT_EXPECT_LT(c->test, conf_pasid_attach_dev(c->vdev,
+						       VFIO_CONF_PASID_FAILS,
+						       &pt_id), 0);
+	KUNIT_EXPECT_TRUE(c->test,
+			  conf_pasid_attached(c, VFIO_CONF_PASID_FAILS));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_a), -EBUSY);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_b), 0);
+
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID_FAILS);
+	KUNIT_EXPECT_FALSE(c->test,
+			   conf_pasid_attached(c, VFIO_CONF_PASID_FAILS));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_a), 0);
+}
+
+/* A PASID detach detaches that PASID alone */
+static void vfio_conf_pasid_detach_keeps_rid(struct vfio_conf *c)
+{
+	u32 rid_hwpt = conf_new_pasid_hwpt(c);
+	u32 hwpt = conf_new_pasid_hwpt(c);
+
+	conf_pasid_bind(c);
+	conf_attach_pt(c, rid_hwpt);
+	conf_pasid_attach(c, VFIO_CONF_PASID, hwpt);
+	conf_pasid_attach(c, VFIO_CONF_PASID_2, hwpt);
+
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID);
+	KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID));
+	KUNIT_EXPECT_TRUE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID_2));
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), -EBUSY);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), -EBUSY);
+
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID_2);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	conf_detach(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), 0);
+}
+
+/*
+ * A PASID detach of a PASID that is not attached, also twice, does nothing
+ * and does not WARN
+ */
+static void vfio_conf_pasid_detach_when_detached(struct vfio_conf *c)
+{
+	u32 rid_hwpt = conf_new_pasid_hwpt(c);
+
+	conf_pasid_bind(c);
+	conf_attach_pt(c, rid_hwpt);
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID);
+	conf_pasid_detach_dev(c->vdev, VFIO_CONF_PASID);
+	KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID));
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), -EBUSY);
+
+	conf_detach(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), 0);
+}
+
+/*
+ * Unbind with PASIDs and the RID attached detaches them all: iommufd holds
+ * none of their tables and nothing of the device afterwards
+ */
+static void vfio_conf_unbind_detaches_pasids(struct vfio_conf *c)
+{
+	u32 rid_hwpt = conf_new_pasid_hwpt(c);
+	u32 hwpt_a = conf_new_pasid_hwpt(c);
+	u32 hwpt_b = conf_new_pasid_hwpt(c);
+
+	conf_pasid_bind(c);
+	conf_attach_pt(c, rid_hwpt);
+	conf_pasid_attach(c, VFIO_CONF_PASID, hwpt_a);
+	conf_pasid_attach(c, VFIO_CONF_PASID_2, hwpt_b);
+
+	conf_unbind(c);
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, c->dev_id), -ENOENT);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_a), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_b), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), 0);
+}
+
+/*
+ * A PASID attach that fails leaves the PASID and the RID as they were: to
+ * an unknown id (-ENOENT), and to a PASID table beside a RID on a table not
+ * allocated for PASIDs (-EINVAL). Then the PASID attaches.
+ */
+static void vfio_conf_pasid_failed_attach_keeps_state(struct vfio_conf *c)
+{
+	u32 hwpt = conf_new_pasid_hwpt(c);
+	u32 rid_hwpt = conf_new_pasid_hwpt(c);
+	u32 pt_id = VFIO_CONF_NO_ID;
+	u32 rid_auto;
+
+	conf_pasid_bind(c);
+	rid_auto = conf_attach_ioas(c);
+	KUNIT_EXPECT_EQ(c->test,
+			conf_pasid_attach_dev(c->vdev, VFIO_CONF_PASID, &pt_id),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(c->test, pt_id, VFIO_CONF_NO_ID);
+	pt_id = hwpt;
+	KUNIT_EXPECT_EQ(c->test,
+			conf_pasid_attach_dev(c->vdev, VFIO_CONF_PASID, &pt_id),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(c->test, pt_id, hwpt);
+	KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, VFIO_CONF_PASID));
+	KUNIT_EXPECT_TRUE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_auto), -EBUSY);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+
+	hwpt = conf_new_pasid_hwpt(c);
+	conf_attach_pt(c, rid_hwpt);
+	conf_pasid_attach(c, VFIO_CONF_PASID, hwpt);
+	conf_unbind(c);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), 0);
+}
+
+/* Threads of vfio_conf_pasid_race(): one per PASID, one for the RID */
+#define VFIO_CONF_PASID_RACERS	3
+/* Rounds of attach, replace and detach each of them runs */
+#define VFIO_CONF_PASID_ROUNDS	40
+
+/**
+ * struct vfio_conf_pasid_racer - A thread of vfio_conf_pasid_race()
+ * @c: The case
+ * @pasid: The PASID it attaches, or IOMMU_NO_PASID for the RID
+ * @hwpt_a: The table it attaches to
+ * @hwpt_b: The table it replaces onto
+ * @what: The first call that went wrong, or NULL
+ * @ret: What that call returned, or the id it wrote back
+ * @done: The thread has finished
+ */
+struct vfio_conf_pasid_racer {
+	struct vfio_conf *c;
+	u32 pasid;
+	u32 hwpt_a;
+	u32 hwpt_b;
+	const char *what;
+	long ret;
+	struct completion done;
+};
+
+static bool pasid_racer_check(struct vfio_conf_pasid_racer *r,
+			      const char *what, long ret, long want)
+{
+	if (ret == want)
+		return true;
+	if (!r->what) {
+		r->what = what;
+		r->ret = ret;
+	}
+	return false;
+}
+
+static bool pasid_racer_attach(struct vfio_conf_pasid_racer *r,
+			       const char *what, u32 hwpt)
+{
+	struct vfio_device *vdev = r->c->vdev;
+	u32 pt_id = hwpt;
+	int ret;
+
+	if (r->pasid == IOMMU_NO_PASID)
+		ret = conf_attach_dev(vdev, &pt_id);
+	else
+		ret = conf_pasid_attach_dev(vdev, r->pasid, &pt_id);
+	return pasid_racer_check(r, what, ret, 0) &&
+	       pasid_racer_check(r, what, pt_id, hwpt);
+}
+
+static void pasid_racer_detach(struct vfio_conf_pasid_racer *r)
+{
+	if (r->pasid == IOMMU_NO_PASID)
+		conf_detach_dev(r->c->vdev);
+	else
+		conf_pasid_detach_dev(r->c->vdev, r->pasid);
+}
+
+/* Rounds of attach to A, replace onto B and detach; every call succeeds */
+static int vfio_conf_pasid_racer_fn(void *data)
+{
+	struct vfio_conf_pasid_racer *r = data;
+	unsigned int round;
+
+	for (round = 0; round < VFIO_CONF_PASID_ROUNDS && !r->what; round++) {
+		if (!pasid_racer_attach(r, "attach", r->hwpt_a) ||
+		    !pasid_racer_attach(r, "replace", r->hwpt_b))
+			break;
+		pasid_racer_detach(r);
+	}
+	if (r->what)
+		pasid_racer_detach(r);
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+/*
+ * On one device, threads attach, replace and detach PASIDs 1 to 3 and the
+ * RID at once, on the same two PASID-capable HWPTs. Every call succeeds,
+ * and afterwards nothing is attached and both tables can be destroyed.
+ */
+static void vfio_conf_pasid_race(struct vfio_conf *c)
+{
+	struct vfio_conf_pasid_racer *racers;
+	u32 hwpt_a = conf_new_pasid_hwpt(c);
+	u32 hwpt_b = conf_new_pasid_hwpt(c);
+	unsigned int i, started;
+
+	racers = kunit_kcalloc(c->test, VFIO_CONF_PASID_RACERS + 1,
+			       sizeof(*racers), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(c->test, racers);
+	conf_pasid_bind(c);
+	for (i = 0; i <= VFIO_CONF_PASID_RACERS; i++) {
+		racers[i].c = c;
+		racers[i].pasid = i;	/* 0 is IOMMU_NO_PASID, the RID */
+		racers[i].hwpt_a = hwpt_a;
+		racers[i].hwpt_b = hwpt_b;
+		init_completion(&racers[i].done);
+	}
+	for (started = 0; started <= VFIO_CONF_PASID_RACERS; started++) {
+		struct task_struct *task;
+
+		task = kthread_run(vfio_conf_pasid_racer_fn, &racers[started],
+				   "vfio_kunit_pasid/%u", started);
+		if (IS_ERR(task)) {
+			KUNIT_FAIL(c->test, "kthread_run: %pe", task);
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		wait_for_completion(&racers[i].done);
+	if (started <= VFIO_CONF_PASID_RACERS)
+		return;
+
+	for (i = 0; i <= VFIO_CONF_PASID_RACERS; i++) {
+		KUNIT_EXPECT_NULL_MSG(c->test, racers[i].what,
+				      "PASID %u: %s: %ld", i, racers[i].what,
+				      racers[i].ret);
+		if (i)
+			KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, i));
+	}
+	KUNIT_EXPECT_FALSE(c->test, conf_attached(c));
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_a), 0);
+	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, hwpt_b), 0);
+}
+
 /* Devices that race in vfio_conf_race(), the case's own one included */
 #define VFIO_CONF_RACE_DEVICES	3
 /* Rounds of attach, replace and detach each of them runs */
@@ -877,7 +1275,8 @@ static void vfio_conf_race(struct vfio_conf *c)
 }
 
 /* The drivers under test are the parameter of every case */
-static const void *vfio_conf_gen_params(const void *prev, char *desc)
+static const void *vfio_conf_gen_params(struct kunit *test, const void *prev,
+					char *desc)
 {
 	const struct vfio_conf_driver *drv = prev;
 
@@ -1088,6 +1487,55 @@ static void devices_race_attach_replace_detach(struct kunit *test)
 	vfio_conf_run(test, VFIO_CONF_ANY, vfio_conf_race);
 }
 
+static void pasid_attach_keeps_rid(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_pasid_attach_keeps_rid);
+}
+
+static void pasid_attach_ioas_fails(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL,
+		      vfio_conf_pasid_attach_ioas_fails);
+}
+
+static void pasid_attach_when_attached_replaces(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_pasid_replace);
+}
+
+static void pasid_failed_replace_keeps_table(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL,
+		      vfio_conf_pasid_failed_replace_keeps_table);
+}
+
+static void pasid_detach_keeps_rid(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_pasid_detach_keeps_rid);
+}
+
+static void pasid_detach_when_detached_is_noop(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL,
+		      vfio_conf_pasid_detach_when_detached);
+}
+
+static void unbind_detaches_pasids(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_unbind_detaches_pasids);
+}
+
+static void pasid_failed_attach_keeps_state(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL,
+		      vfio_conf_pasid_failed_attach_keeps_state);
+}
+
+static void pasids_race_attach_replace_detach(struct kunit *test)
+{
+	vfio_conf_run(test, VFIO_CONF_PHYSICAL, vfio_conf_pasid_race);
+}
+
 static struct kunit_case vfio_iommufd_test_cases[] = {
 	KUNIT_CASE_PARAM(attach_detach_assert_dev_set_lock, vfio_conf_gen_params),
 	KUNIT_CASE_PARAM(attach_unbound_warns, vfio_conf_gen_params),
@@ -1111,6 +1559,18 @@ static struct kunit_case vfio_iommufd_test_cases[] = {
 	KUNIT_CASE_PARAM(group_peers_share_hwpt, vfio_conf_gen_params),
 	KUNIT_CASE_PARAM(devices_race_attach_replace_detach,
 			 vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_attach_keeps_rid, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_attach_ioas_fails, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_attach_when_attached_replaces,
+			 vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_failed_replace_keeps_table, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_detach_keeps_rid, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_detach_when_detached_is_noop,
+			 vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(unbind_detaches_pasids, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasid_failed_attach_keeps_state, vfio_conf_gen_params),
+	KUNIT_CASE_PARAM(pasids_race_attach_replace_detach,
+			 vfio_conf_gen_params),
 	{}
 };
 
@@ -1121,7 +1581,7 @@ static struct kunit_suite vfio_iommufd_test_suite = {
 
 kunit_test_suite(vfio_iommufd_test_suite);
 
-MODULE_IMPORT_NS(IOMMUFD);
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("IOMMUFD");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 MODULE_DESCRIPTION("KUnit conformance tests for the VFIO iommufd callbacks");
 MODULE_LICENSE("GPL");

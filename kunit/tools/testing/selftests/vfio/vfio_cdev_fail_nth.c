@@ -22,10 +22,14 @@
  *   HWPT_ALLOC    physical: IOMMU_HWPT_ALLOC on IOAS A;
  *                 emulated: IOMMU_IOAS_ALLOC of IOAS B
  *   replace       ATTACH to that HWPT, or to IOAS B
+ *   PASID ATTACH  a device with PASIDs: ATTACH of PASID 1 to that HWPT,
+ *                 which HWPT_ALLOC allocated for PASIDs
  *   IOAS_MAP      IOMMU_IOAS_MAP of user memory at the test IOVA
  *   DMA           emulated: pread() and pwrite() of the device fd at that
  *                 IOVA, through vfio_dma_rw() (region 0) and
  *                 vfio_pin_pages() (region 1)
+ *   PASID DETACH  a device with PASIDs: DETACH of PASID 1 (test
+ *                 qemu_order; test close_attached leaves it out)
  *   DETACH        VFIO_DEVICE_DETACH_IOMMUFD_PT (test qemu_order; test
  *                 close_attached leaves it out)
  *   close         close() of the device fd
@@ -296,11 +300,13 @@ enum step_id {
 	STEP_ATTACH,
 	STEP_HWPT_ALLOC,	/* emulated: IOMMU_IOAS_ALLOC of IOAS B */
 	STEP_REPLACE,
+	STEP_PASID_ATTACH,
 	STEP_IOAS_MAP,
 	STEP_DMA_READ_RW,
 	STEP_DMA_WRITE_RW,
 	STEP_DMA_READ_PIN,
 	STEP_DMA_WRITE_PIN,
+	STEP_PASID_DETACH,
 	STEP_DETACH,
 	STEP_CLOSE,
 	NR_STEPS,
@@ -314,11 +320,13 @@ static const char * const step_names[NR_STEPS] = {
 	[STEP_ATTACH] = "VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS A",
 	[STEP_HWPT_ALLOC] = "IOMMU_HWPT_ALLOC",
 	[STEP_REPLACE] = "VFIO_DEVICE_ATTACH_IOMMUFD_PT replacing IOAS A",
+	[STEP_PASID_ATTACH] = "VFIO_DEVICE_ATTACH_IOMMUFD_PT of PASID 1",
 	[STEP_IOAS_MAP] = "IOMMU_IOAS_MAP",
 	[STEP_DMA_READ_RW] = "pread of region 0 (vfio_dma_rw)",
 	[STEP_DMA_WRITE_RW] = "pwrite of region 0 (vfio_dma_rw)",
 	[STEP_DMA_READ_PIN] = "pread of region 1 (vfio_pin_pages)",
 	[STEP_DMA_WRITE_PIN] = "pwrite of region 1 (vfio_pin_pages)",
+	[STEP_PASID_DETACH] = "VFIO_DEVICE_DETACH_IOMMUFD_PT of PASID 1",
 	[STEP_DETACH] = "VFIO_DEVICE_DETACH_IOMMUFD_PT",
 	[STEP_CLOSE] = "close",
 };
@@ -340,6 +348,7 @@ struct sequence {
 	__u32 ioas[2];			/* IOAS A and IOAS B (emulated) */
 	__u32 hwpt;			/* physical: from IOMMU_HWPT_ALLOC */
 	__u32 auto_hwpt;		/* physical: attached to IOAS A as */
+	bool pasid;			/* the device has PASIDs */
 	bool mapped;
 	enum step_id failed;		/* the call that failed, or STEP_NONE */
 	int err;			/* its errno; 0: it did the wrong thing */
@@ -369,6 +378,9 @@ static bool step_ok(struct sequence *s, enum step_id step, long ret,
 	return step_failed(s, step, ret, ret == -1 ? errno : 0);
 }
 
+/* The PASID the sequence attaches on a device with PASIDs */
+#define PASID	1
+
 /*
  * One DMA of an emulated device: a read of guest memory must return what
  * is there, a write must land there. Runs while failures are injected, so
@@ -395,8 +407,9 @@ static bool dma_step(struct sequence *s, enum step_id step, int region,
 }
 
 /*
- * open, BIND, IOAS_ALLOC, ATTACH, HWPT_ALLOC (or IOAS B), replace,
- * IOAS_MAP, DMA, DETACH (unless @close_attached) and close, up to the
+ * open, BIND, IOAS_ALLOC, ATTACH, HWPT_ALLOC (or IOAS B), replace, PASID
+ * ATTACH, IOAS_MAP, DMA, PASID DETACH and DETACH (unless @close_attached)
+ * and close, up to the
  * first call that fails or does the wrong thing. Runs while failures are
  * injected (up to DETACH or close if @s->stop_before_teardown is
  * fail-nth): no system call but those of the sequence, no memory touched
@@ -438,8 +451,10 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
 		want = s->ioas[1];
 	} else {
 		if (!step_ok(s, STEP_HWPT_ALLOC,
-			     hwpt_alloc(d->iommufd, s->devid, s->ioas[0],
-					&s->hwpt), 0))
+			     hwpt_alloc_flags(d->iommufd, s->devid, s->ioas[0],
+					      s->pasid ?
+					      IOMMU_HWPT_ALLOC_PASID : 0,
+					      &s->hwpt), 0))
 			return;
 		want = s->hwpt;
 	}
@@ -448,6 +463,15 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
 		return;
 	if (pt_id != want)
 		return (void)step_failed(s, STEP_REPLACE, pt_id, 0);
+
+	if (s->pasid) {
+		pt_id = s->hwpt;
+		if (!step_ok(s, STEP_PASID_ATTACH,
+			     vfio_pasid_attach(s->fd, PASID, &pt_id), 0))
+			return;
+		if (pt_id != s->hwpt)
+			return (void)step_failed(s, STEP_PASID_ATTACH, pt_id, 0);
+	}
 
 	if (!step_ok(s, STEP_IOAS_MAP,
 		     ioas_map(d->iommufd, s->ioas[d->emulated], s->mem, s->len,
@@ -466,6 +490,9 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
 		s->stop_err = fail_nth_stop(s->stop_before_teardown, &s->left);
 		s->stopped = true;
 	}
+	if (!close_attached && s->pasid &&
+	    !step_ok(s, STEP_PASID_DETACH, vfio_pasid_detach(s->fd, PASID), 0))
+		return;
 	if (!close_attached && !step_ok(s, STEP_DETACH, vfio_detach(s->fd), 0))
 		return;
 	if (!step_ok(s, STEP_CLOSE, close(s->fd), 0))
@@ -492,8 +519,9 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
  *     (iopt_pages_fill_xarray(), DMA through vfio_pin_pages()), ENOMEM
  *     and EFAULT from pinning the user pages (IOAS_MAP, DMA).
  * A DMA through vfio_dma_rw() copies with copy_to_user() or
- * copy_from_user() (the memory is the caller's own). DETACH can only fail
- * to copy its arguments, and the release of the device fd cannot fail.
+ * copy_from_user() (the memory is the caller's own). A PASID ATTACH fails
+ * as a replace does; DETACH, of the RID or of a PASID, can only fail to
+ * copy its arguments, and the release of the device fd cannot fail.
  */
 static const unsigned int explained[NR_STEPS][2] = {
 	/* physical, emulated */
@@ -522,6 +550,9 @@ static const unsigned int explained[NR_STEPS][2] = {
 	[STEP_DMA_WRITE_RW] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
 	[STEP_DMA_READ_PIN] = { 0, ERR(ENOMEM) | ERR(EFAULT) | ERR(EINVAL) },
 	[STEP_DMA_WRITE_PIN] = { 0, ERR(ENOMEM) | ERR(EFAULT) | ERR(EINVAL) },
+	[STEP_PASID_ATTACH] = {
+		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) | ERR(EINVAL), 0 },
+	[STEP_PASID_DETACH] = { ERR(EFAULT), 0 },
 	[STEP_DETACH] = { ERR(EFAULT), ERR(EFAULT) },
 	[STEP_CLOSE] = { 0, 0 },
 };
@@ -681,10 +712,11 @@ static void log_fails(struct __test_metadata *_metadata,
  * stops before its teardown if @stop_before_teardown is fail-nth (not -1)
  */
 static void sequence_init(struct sequence *s, unsigned char *mem,
-			  size_t len, int stop_before_teardown)
+			  size_t len, int stop_before_teardown, bool pasid)
 {
 	*s = (struct sequence){ .mem = mem, .len = len, .failed = STEP_NONE,
-				.stop_before_teardown = stop_before_teardown };
+				.stop_before_teardown = stop_before_teardown,
+				.pasid = pasid };
 }
 
 /*
@@ -705,11 +737,13 @@ static unsigned int sequence_left(struct __test_metadata *_metadata,
  * it completes: it had N-1 fault sites then, and about as many when
  * counted with nothing failing (how many slab allocations need a new slab
  * page varies). Each run is checked, then the state after it. Unless
- * @inject_teardown, DETACH and close run with no failure injected.
+ * @inject_teardown, DETACH and close run with no failure injected. With
+ * @pasid, the sequence attaches and detaches a PASID of the device too.
  */
 static void fail_each_site(struct __test_metadata *_metadata,
 			   struct vfio_dut *d, int kmsg, const char *driver,
-			   bool close_attached, bool inject_teardown)
+			   bool close_attached, bool inject_teardown,
+			   bool pasid)
 {
 	unsigned int fails[NR_STEPS][ARRAY_SIZE(counted_errnos)] = {};
 	unsigned int nth, left, sites = 0;
@@ -732,7 +766,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	 * set beyond them, the count left says how many were passed
 	 */
 	for (i = 0; i < 2; i++) {
-		sequence_init(&s, mem, len, stop);
+		sequence_init(&s, mem, len, stop, pasid);
 		fail_nth_arm(_metadata, fail_nth, i ? UINT_MAX : 0);
 		run_sequence(d, &s, close_attached);
 		left = sequence_left(_metadata, &s, fail_nth);
@@ -745,7 +779,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	for (nth = 1; ; nth++) {
 		ASSERT_GT(MAX_NTH, nth)
 			TH_LOG("the sequence still fails at nth %u", nth);
-		sequence_init(&s, mem, len, stop);
+		sequence_init(&s, mem, len, stop, pasid);
 		fail_nth_arm(_metadata, fail_nth, nth);
 		run_sequence(d, &s, close_attached);
 		left = sequence_left(_metadata, &s, fail_nth);
@@ -795,6 +829,8 @@ FIXTURE_VARIANT(vfio_cdev_fail_nth)
 	 * and close() cannot fail.
 	 */
 	bool inject_teardown;
+	/* Whether the device has PASIDs, which the sequence then attaches */
+	bool pasid;
 };
 
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_physical)
@@ -802,6 +838,7 @@ FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_physical)
 	.driver = "vfio-sample-phys",
 	.emulated = false,
 	.inject_teardown = true,
+	.pasid = true,
 };
 
 FIXTURE_VARIANT_ADD(vfio_cdev_fail_nth, c_emulated)
@@ -848,13 +885,13 @@ FIXTURE_TEARDOWN(vfio_cdev_fail_nth)
 
 /*
  * QEMU's order, each fault site failing in turn: open, BIND, IOAS_ALLOC,
- * ATTACH, HWPT_ALLOC or a second IOAS, replace, IOAS_MAP, DMA, DETACH,
- * close
+ * ATTACH, HWPT_ALLOC or a second IOAS, replace, PASID ATTACH, IOAS_MAP,
+ * DMA, PASID DETACH, DETACH, close
  */
 TEST_F_TIMEOUT(vfio_cdev_fail_nth, qemu_order, TIMEOUT)
 {
 	fail_each_site(_metadata, &self->d, self->kmsg, variant->driver,
-		       false, variant->inject_teardown);
+		       false, variant->inject_teardown, variant->pasid);
 }
 
 /*
@@ -864,7 +901,7 @@ TEST_F_TIMEOUT(vfio_cdev_fail_nth, qemu_order, TIMEOUT)
 TEST_F_TIMEOUT(vfio_cdev_fail_nth, close_attached, TIMEOUT)
 {
 	fail_each_site(_metadata, &self->d, self->kmsg, variant->driver,
-		       true, variant->inject_teardown);
+		       true, variant->inject_teardown, variant->pasid);
 }
 
 TEST_HARNESS_MAIN

@@ -11,7 +11,10 @@
  * EBUSY or ENOENT, the IOVA alignment IOMMU_IOAS_IOVA_RANGES reports,
  * IOMMU_IOAS_MAP and UNMAP, for the samples' physical devices
  * IOMMU_TEST_OP_MD_CHECK_MAP on the mock IOMMU domain they are attached to,
- * and for vfio-pci the device's own DMA.
+ * and for vfio-pci the device's own DMA. The PASID tests (fixture vfio_pasid)
+ * run on the physical sample, whose mock device has PASIDs, with ATTACH and
+ * DETACH's VFIO_DEVICE_ATTACH_PASID and VFIO_DEVICE_DETACH_PASID; a device
+ * without the PASID callbacks refuses those flags.
  *
  * The devices under test are those of the VFIO sample drivers, found through
  * the driver of /sys/class/vfio-dev/vfioN/device:
@@ -346,6 +349,13 @@ static void check_no_dma(struct __test_metadata *_metadata, int fd,
 				       DMA_LEN));
 	ASSERT_EQ(0, memcmp(before, mem + off, DMA_LEN));
 }
+
+/* PASIDs of the tests, and the one whose every second attach the mock fails */
+#define PASID		1
+#define PASID_2		2
+#define PASID_FAILS	1024
+/* The device's RID, where a PASID is asked for (IOMMU_NO_PASID) */
+#define RID		0
 
 /* Every device, every rule that applies to all of them */
 
@@ -1082,6 +1092,26 @@ TEST_F(vfio_emulated, no_dma_after_detach)
 	dut_detach_ioas(_metadata, d, ioas_id, ioas_id);
 }
 
+/*
+ * A driver without the PASID callbacks refuses ATTACH and DETACH with the
+ * PASID flag (EOPNOTSUPP), and its attachment stays
+ */
+TEST_F(vfio_emulated, pasid_flag_unsupported)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 ioas_id, pt_id;
+
+	dut_bind(_metadata, d);
+	ioas_id = new_ioas(_metadata, d->iommufd);
+	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
+
+	ASSERT_ERRNO(EOPNOTSUPP, vfio_pasid_attach(d->fd, PASID, &pt_id));
+	ASSERT_EQ(ioas_id, pt_id);
+	ASSERT_ERRNO(EOPNOTSUPP, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_TRUE(ioas_attached(_metadata, d->iommufd, ioas_id));
+	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
+}
+
 /* Physical devices: HWPTs of their own */
 
 FIXTURE(vfio_physical)
@@ -1178,6 +1208,281 @@ TEST_F(vfio_physical, qemu_order_hwpt)
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
 	dut_close(_metadata, d);
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, devid));
+}
+
+/*
+ * PASIDs: the physical sample's mock device has them (vfio-pci's edu device
+ * has none). A PASID attaches only to an HWPT allocated for PASIDs
+ * (IOMMU_HWPT_ALLOC_PASID), and while one is attached, the RID only to such
+ * an HWPT too.
+ */
+
+FIXTURE(vfio_pasid)
+{
+	struct vfio_dut d;
+	__u32 ioas_id;
+};
+
+FIXTURE_VARIANT(vfio_pasid)
+{
+	const char *driver;
+};
+
+FIXTURE_VARIANT_ADD(vfio_pasid, c_physical)
+{
+	.driver = "vfio-sample-phys",
+};
+
+FIXTURE_SETUP(vfio_pasid)
+{
+	dut_setup(_metadata, &self->d, variant->driver, false);
+	dut_bind(_metadata, &self->d);
+	self->ioas_id = new_ioas(_metadata, self->d.iommufd);
+}
+
+FIXTURE_TEARDOWN(vfio_pasid)
+{
+	dut_teardown(&self->d);
+}
+
+/* An HWPT on @ioas_id that PASIDs can attach to */
+static __u32 pasid_hwpt(struct __test_metadata *_metadata,
+			struct vfio_dut *d, __u32 ioas_id)
+{
+	__u32 hwpt_id;
+
+	ASSERT_EQ(0, hwpt_alloc_flags(d->iommufd, d->devid, ioas_id,
+				      IOMMU_HWPT_ALLOC_PASID, &hwpt_id));
+	return hwpt_id;
+}
+
+/* Attach @pasid (or the RID) to @hwpt, which keeps its id */
+static void pasid_attach(struct __test_metadata *_metadata,
+			 struct vfio_dut *d, __u32 pasid, __u32 hwpt)
+{
+	__u32 pt_id = hwpt;
+	int ret;
+
+	ret = pasid == RID ? vfio_attach(d->fd, &pt_id) :
+			     vfio_pasid_attach(d->fd, pasid, &pt_id);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(hwpt, pt_id);
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt));
+}
+
+/* ATTACH with the PASID flag attaches that PASID; the RID keeps its table */
+TEST_F(vfio_pasid, pasid_attach_keeps_rid)
+{
+	__u32 rid_hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+
+	pasid_attach(_metadata, d, RID, rid_hwpt);
+	pasid_attach(_metadata, d, PASID, hwpt);
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, rid_hwpt));
+
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, rid_hwpt));
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, rid_hwpt));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, self->ioas_id));
+}
+
+/*
+ * ATTACH of a PASID straight to an IOAS fails (EINVAL): the HWPT iommufd
+ * would make for it is not allocated for PASIDs. Nothing is attached.
+ */
+TEST_F(vfio_pasid, pasid_attach_ioas)
+{
+	struct vfio_dut *d = &self->d;
+	__u32 pt_id = self->ioas_id;
+
+	ASSERT_ERRNO(EINVAL, vfio_pasid_attach(d->fd, PASID, &pt_id));
+	ASSERT_EQ(self->ioas_id, pt_id);
+	ASSERT_FALSE(ioas_attached(_metadata, d->iommufd, self->ioas_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, self->ioas_id));
+	check_attach_detach(_metadata, d);
+}
+
+/* ATTACH of an attached PASID replaces its table */
+TEST_F(vfio_pasid, pasid_replace)
+{
+	__u32 hwpt_a = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt_b = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+
+	pasid_attach(_metadata, d, PASID, hwpt_a);
+	pasid_attach(_metadata, d, PASID, hwpt_b);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_a));
+
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_b));
+}
+
+/*
+ * A replace the IOMMU driver fails keeps the PASID on its table: the mock
+ * IOMMU fails every second attach of PASID 1024, its replace here
+ */
+TEST_F(vfio_pasid, pasid_failed_replace_keeps_attachment)
+{
+	__u32 hwpt_a = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt_b = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+	__u32 pt_id = hwpt_b;
+
+	pasid_attach(_metadata, d, PASID_FAILS, hwpt_a);
+	ASSERT_EQ(-1, vfio_pasid_attach(d->fd, PASID_FAILS, &pt_id));
+	ASSERT_EQ(hwpt_b, pt_id);
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_a));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_b));
+
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID_FAILS));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_a));
+}
+
+/* DETACH with the PASID flag detaches that PASID alone */
+TEST_F(vfio_pasid, pasid_detach_keeps_rid)
+{
+	__u32 rid_hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+
+	pasid_attach(_metadata, d, RID, rid_hwpt);
+	pasid_attach(_metadata, d, PASID, hwpt);
+	pasid_attach(_metadata, d, PASID_2, hwpt);
+
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, rid_hwpt));
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID_2));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, rid_hwpt));
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, rid_hwpt));
+}
+
+/* DETACH of a PASID that is not attached, also twice, changes nothing */
+TEST_F(vfio_pasid, pasid_detach_not_attached)
+{
+	__u32 rid_hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+
+	pasid_attach(_metadata, d, RID, rid_hwpt);
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, rid_hwpt));
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, rid_hwpt));
+}
+
+/* ATTACH and DETACH with the PASID flag need argsz to cover pasid */
+TEST_F(vfio_pasid, pasid_short_argsz)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = offsetof(struct vfio_device_attach_iommufd_pt, pasid),
+		.flags = VFIO_DEVICE_ATTACH_PASID,
+		.pasid = PASID,
+	};
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = offsetof(struct vfio_device_detach_iommufd_pt, pasid),
+		.flags = VFIO_DEVICE_DETACH_PASID,
+		.pasid = PASID,
+	};
+	__u32 hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+
+	attach.pt_id = hwpt;
+	ASSERT_ERRNO(EINVAL, ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+				   &attach));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt));
+
+	hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	pasid_attach(_metadata, d, PASID, hwpt);
+	ASSERT_ERRNO(EINVAL, ioctl(d->fd, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+				   &detach));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt));
+	ASSERT_EQ(0, vfio_pasid_detach(d->fd, PASID));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt));
+}
+
+/*
+ * close() with PASIDs and the RID attached detaches them all and unbinds:
+ * iommufd holds none of their tables, and the device binds again
+ */
+TEST_F(vfio_pasid, close_detaches_pasids)
+{
+	__u32 rid_hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt_a = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt_b = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+
+	pasid_attach(_metadata, d, RID, rid_hwpt);
+	pasid_attach(_metadata, d, PASID, hwpt_a);
+	pasid_attach(_metadata, d, PASID_2, hwpt_b);
+
+	dut_close(_metadata, d);
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, d->devid));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_a));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt_b));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, rid_hwpt));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, self->ioas_id));
+
+	dut_reopen(_metadata, d);
+	dut_bind(_metadata, d);
+	check_attach_detach(_metadata, d);
+}
+
+/*
+ * A PASID ATTACH that fails leaves the PASID and the RID as they were: to
+ * an unknown id (ENOENT), and beside a RID on a table not allocated for
+ * PASIDs (EINVAL)
+ */
+TEST_F(vfio_pasid, pasid_failed_attach_keeps_state)
+{
+	__u32 hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_dut *d = &self->d;
+	__u32 rid_auto, pt_id;
+
+	rid_auto = dut_attach_ioas(_metadata, d, self->ioas_id);
+	pt_id = UNKNOWN_ID;
+	ASSERT_ERRNO(ENOENT, vfio_pasid_attach(d->fd, PASID, &pt_id));
+	pt_id = hwpt;
+	ASSERT_ERRNO(EINVAL, vfio_pasid_attach(d->fd, PASID, &pt_id));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt));
+	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, rid_auto));
+	dut_detach_ioas(_metadata, d, self->ioas_id, rid_auto);
+}
+
+/*
+ * When writing pt_id back faults after a PASID ATTACH, the ioctl fails
+ * with EFAULT and undoes the attach of that PASID: the PASID is left
+ * detached, and the RID keeps its table
+ */
+TEST_F(vfio_pasid, pasid_writeback_fault_keeps_rid)
+{
+	__u32 rid_hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	__u32 hwpt = pasid_hwpt(_metadata, &self->d, self->ioas_id);
+	struct vfio_device_attach_iommufd_pt *args;
+	struct vfio_dut *d = &self->d;
+
+	pasid_attach(_metadata, d, RID, rid_hwpt);
+	args = attach_args(_metadata, hwpt, PROT_READ | PROT_WRITE);
+	args->flags = VFIO_DEVICE_ATTACH_PASID;
+	args->pasid = PASID;
+	ASSERT_EQ(0, mprotect(args, page_size(), PROT_READ));
+
+	ASSERT_ERRNO(EFAULT, ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, args));
+	ASSERT_EQ(-1, iommufd_destroy(d->iommufd, rid_hwpt))
+		TH_LOG("the RID lost its table");
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, hwpt))
+		TH_LOG("the PASID stayed attached");
+
+	ASSERT_EQ(0, vfio_detach(d->fd));
+	ASSERT_EQ(0, iommufd_destroy(d->iommufd, rid_hwpt));
 }
 
 /* vfio-pci on a virtual IOMMU: the edu device's own DMA as the proof */

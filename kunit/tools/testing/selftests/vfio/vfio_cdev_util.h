@@ -157,6 +157,34 @@ static inline int vfio_detach(int fd)
 			     0);
 }
 
+/* ATTACH and DETACH of a PASID of the device */
+static inline int vfio_pasid_attach(int fd, __u32 pasid, __u32 *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.flags = VFIO_DEVICE_ATTACH_PASID,
+		.pt_id = *pt_id,
+		.pasid = pasid,
+	};
+	int ret;
+
+	ret = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+	if (!ret)
+		*pt_id = attach.pt_id;
+	return ret;
+}
+
+static inline int vfio_pasid_detach(int fd, __u32 pasid)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+		.flags = VFIO_DEVICE_DETACH_PASID,
+		.pasid = pasid,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
 /* DMA of an emulated device: it reads guest memory into @buf */
 static inline ssize_t dma_read(int fd, int region, __u64 iova, void *buf,
 			       size_t len)
@@ -242,11 +270,13 @@ static inline int ioas_iova_alignment(int iommufd, __u32 ioas_id,
 	return ret;
 }
 
-static inline int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id,
-			     __u32 *hwpt_id)
+/* IOMMU_HWPT_ALLOC with @flags (IOMMU_HWPT_ALLOC_*) */
+static inline int hwpt_alloc_flags(int iommufd, __u32 dev_id, __u32 pt_id,
+				   __u32 flags, __u32 *hwpt_id)
 {
 	struct iommu_hwpt_alloc cmd = {
 		.size = sizeof(cmd),
+		.flags = flags,
 		.dev_id = dev_id,
 		.pt_id = pt_id,
 	};
@@ -256,6 +286,12 @@ static inline int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id,
 	if (!ret)
 		*hwpt_id = cmd.out_hwpt_id;
 	return ret;
+}
+
+static inline int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id,
+			     __u32 *hwpt_id)
+{
+	return hwpt_alloc_flags(iommufd, dev_id, pt_id, 0, hwpt_id);
 }
 
 /* Whether the mock IOMMU domain @hwpt_id maps @len bytes at @iova to @buf */
