@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# make          the main job: install the toolchain, build the patched
-#               kernel (UML, LLVM=1, CONFIG_RUST=y) and run the KUnit suites
-#               and the user space tests; the same on x86_64 under QEMU,
-#               with vfio-pci and QEMU's edu device behind intel-iommu and
-#               virtio-iommu; then the 7.3 line (linux/7.3/): the series
-#               on Linux 7.3.4 as far as it has moved, built with clang-19
-# make check    the tests: everything 'make' does plus each commit's build,
-#               the memory-checking kernel (KASAN, UBSAN, kmemleak), the
-#               Rust compile-fail cases, GCC with W=1 and sparse on the
-#               series' C files, and the static checks (Coccinelle,
-#               git am of the series, checkpatch --strict)
+# make          the main job: install the toolchain, build the pristine
+#               Linux 7.3.4 base and the patched kernel (UML with SMP,
+#               clang-19, CONFIG_RUST=y) and run the KUnit suites and the
+#               user space tests; the same on x86_64 under QEMU, with
+#               vfio-pci and QEMU's edu device behind intel-iommu and
+#               virtio-iommu; then the 6.12.y stable line (linux/6.12.y/):
+#               the builds and boots that show each of its fixes
+# make check    the tests: everything 'make' does plus each commit's build
+#               on both lines, the memory-checking kernel (KASAN, UBSAN,
+#               kmemleak), the Kbuild combinations, GCC with W=1 and
+#               sparse on the series' C files, and the static checks
+#               (Coccinelle, git am of each line's series, checkpatch
+#               --strict, the docs, rustfmt, clippy, rustdoc)
 #
 # Both end with the line 'N passed, N failed'. See README.md.
 
@@ -30,8 +32,9 @@ check:
 bench:
 	@$(PYTHON) tools/run.py bench
 
-# The series on the newest 6.12.y Debian offers (the pin stays): applied,
-# built for UML and its KUnit suites run; says whether the pin can move.
+# Each line's series on the newest version of its base Debian offers (7.3.y
+# in trixie-backports, 6.12.y; the pins stay): applied, built for UML, the
+# mainline line's KUnit suites run; says whether each pin can move.
 newest:
 	@$(PYTHON) tools/run.py newest
 
@@ -39,12 +42,12 @@ toolchain:
 	@tools/install-toolchain.sh
 
 # Unpack each line's base (once) and (re)build its series' commits in
-# build/linux (6.12.y) and build/linux-7.3.
+# build/linux-7.3 (the mainline line) and build/linux-6.12.y.
 tree: toolchain
 	@$(PYTHON) tools/series.py prepare
 
-# The submissions of each line, each to its folder of build/series/ (6.12.y,
-# linux/submissions) or build/series-7.3/ (linux/7.3/submissions):
+# The submissions of each line, each to its folder of build/series/ (7.3,
+# linux/submissions) or build/series-6.12.y/ (linux/6.12.y/submissions):
 # git format-patch --cover-letter --base --signoff as the git user (who must
 # be set: user.name, user.email), with To: and Cc: from get_maintainer.pl.
 series: tree

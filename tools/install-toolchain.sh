@@ -3,10 +3,10 @@
 #
 # Install what building and testing the series needs, idempotently: Debian
 # packages through apt-get (only when one is missing), the base kernel of
-# each line of the series (linux/base: 6.12.y, installed from this
-# machine's apt sources; linux/7.3/base: 7.3, fetched from another suite
+# each line of the series (linux/base: 7.3, fetched from another suite
 # with apt-get download through a private apt configuration, which
-# changes nothing on the system) and bindgen-cli from crates.io at the
+# changes nothing on the system; linux/6.12.y/base: 6.12.y, installed from
+# this machine's apt sources) and bindgen-cli from crates.io at the
 # version each line's kernel needs. A second run with everything present
 # takes well under a second.
 #
@@ -39,9 +39,10 @@ for p in "${PACKAGES[@]}"; do
 		grep -q '^install ok installed$' || missing+=("$p")
 done
 
-# The 6.12.y line's source package, at exactly the version linux/base pins
-# (a plain install takes the newest 6.12.y; 'make newest' tries that one).
-read -r base_pkg base_version _ < <(grep -v '^#' "$TOP/linux/base" | grep -m1 .)
+# The 6.12.y line's source package, at exactly the version
+# linux/6.12.y/base pins (a plain install takes the newest 6.12.y).
+read -r base_pkg base_version _ < <(grep -v '^#' "$TOP/linux/6.12.y/base" |
+	grep -m1 .)
 base_have=$(dpkg-query -W -f='${Version}' "$base_pkg" 2>/dev/null || true)
 
 sudo=
@@ -59,16 +60,16 @@ else
 fi
 
 if [ "$base_have" != "$base_version" ]; then
-	echo "  APT     $base_pkg=$base_version, pinned in linux/base" \
+	echo "  APT     $base_pkg=$base_version, pinned in linux/6.12.y/base" \
 		"(installed: ${base_have:-none})"
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends --allow-downgrades \
 		"$base_pkg=$base_version" >>"$LOG" 2>&1
 else
-	echo "  BASE    $base_pkg $base_version, pinned in linux/base"
+	echo "  BASE    $base_pkg $base_version, pinned in linux/6.12.y/base"
 fi
 
-# A base pinned with a suite (linux/*/base: '<package> <version> <suite>')
+# A base pinned with a suite (linux/base, linux/*/base: '<package> <version> <suite>')
 # is not in this machine's apt sources. It is fetched with apt-get download
 # from the same Debian archive the machine uses, through an apt
 # configuration of its own under $CACHE/apt (sources, lists, cache: the
@@ -103,7 +104,7 @@ fetch_base() {
 	mv "$dest.tmp" "$dest"
 }
 
-for pin in "$TOP"/linux/*/base; do
+for pin in "$TOP"/linux/base "$TOP"/linux/*/base; do
 	read -r pkg version suite < <(grep -v '^#' "$pin" | grep -m1 .)
 	[ -n "${suite:-}" ] || continue
 	fetch_base "$pkg" "$version" "$suite"

@@ -1,25 +1,46 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The newest job of tools/run.py (make newest): the exported series on
-the newest 6.12.y Debian offers, applied, built for UML and its KUnit
-suites run; whether the pin can move.
+"""The newest job of tools/run.py (make newest): each line's exported
+submissions on the newest version of its base package Debian offers
+(7.3.y in trixie-backports, through the private apt configuration
+tools/install-toolchain.sh keeps; 6.12.y in the machine's own sources),
+applied with git am and built for UML: the mainline line's KUnit suites
+run, the 6.12.y line's kernel builds (run_stable's configuration). Says
+for each whether its pin can move.
 """
 
 import os
 import shutil
 import subprocess
 
+import run_stable
 import series_core
 import series_export
 import series_tree
 from run_common import BUILD, KUNITCONFIGS, banner, run
-from run_kunit import kunit_step
+from run_kunit import kunit_cmd, kunit_step
 
 NEWEST = os.path.join(BUILD, 'newest')
+# tools/install-toolchain.sh's apt configuration for a base pinned with a
+# suite: its sources list (the machine's archive, that suite), lists and
+# cache.
+APT = os.path.expanduser('~/.cache/vfio-contract/apt')
 
 
-def newest_version(pkg):
+def apt_options(line):
+	"""apt's options for the line's base: the private configuration for a
+	base pinned with a suite, none for one of the machine's sources."""
+	if not line.suite:
+		return []
+	return ['-o', f'Dir::Etc::sourcelist={APT}/sources.list',
+		'-o', 'Dir::Etc::sourceparts=/dev/null',
+		'-o', f'Dir::State::Lists={APT}/lists',
+		'-o', f'Dir::Cache={APT}/cache', '-o', 'Debug::NoLocking=1',
+		'-o', 'APT::Sandbox::User=root']
+
+
+def newest_version(pkg, options=()):
 	"""The newest version of pkg Debian's archive offers (apt-cache)."""
-	out = run(['apt-cache', 'madison', pkg], capture_output=True,
+	out = run(['apt-cache', *options, 'madison', pkg], capture_output=True,
 		  text=True).stdout
 	versions = [line.split('|')[1].strip() for line in out.splitlines()
 		    if line.count('|') >= 2]
@@ -31,58 +52,87 @@ def newest_version(pkg):
 	return newest
 
 
-def step_newest(results):
-	"""The exported series on the newest 6.12.y Debian offers: fetched with
-	apt-get download (nothing is installed), applied with git am, built for
-	UML and its KUnit suites run; then whether the pin can move."""
-	pkg, pinned = series_core.PRIMARY.pkg, series_core.PRIMARY.version
-	run(['apt-get', 'update', '-qq'], stdout=subprocess.DEVNULL,
-	    stderr=subprocess.DEVNULL)
-	version = newest_version(pkg)
-	banner(f'The series on the newest 6.12.y: {pkg} {version} '
-	       f'(pinned: {pinned})')
-	if version is None:
-		results.add('newest: found', 0, 1, f'apt-cache knows no {pkg}')
-		return
-	ksrc = os.path.join(NEWEST, 'linux')
-	log = os.path.join(NEWEST, 'build.log')
-	if os.path.isdir(NEWEST):
-		shutil.rmtree(NEWEST)
-	os.makedirs(NEWEST)
-	deb = os.path.join(NEWEST, 'deb')
-	with open(log, 'w') as out:
-		ok = run(['apt-get', 'download', f'{pkg}={version}'], cwd=NEWEST,
-			 stdout=out, stderr=subprocess.STDOUT).returncode == 0
-		debs = [f for f in os.listdir(NEWEST) if f.endswith('.deb')]
+def fetch(line, version, work, log):
+	"""apt-get download of the line's package at version, unpacked into a
+	git tree (tag-less, one commit) in work/linux; its path, or None."""
+	options = apt_options(line)
+	deb = os.path.join(work, 'deb')
+	with open(log, 'a') as out:
+		ok = run(['apt-get', *options, 'download',
+			  f'{line.pkg}={version}'], cwd=work, stdout=out,
+			 stderr=subprocess.STDOUT).returncode == 0
+		debs = [f for f in os.listdir(work) if f.endswith('.deb')]
 		ok = ok and len(debs) == 1 and run(
-			['dpkg', '-x', debs[0], deb], cwd=NEWEST, stdout=out,
+			['dpkg', '-x', debs[0], deb], cwd=work, stdout=out,
 			stderr=subprocess.STDOUT).returncode == 0
 	if not ok:
-		results.add('newest: fetched', 0, 1, f'see {log}')
-		return
+		return None
+	ksrc = os.path.join(work, 'linux')
 	series_tree.unpack_tarball(
-		os.path.join(deb, series_core.PRIMARY.tarball().lstrip('/')),
-		ksrc, f'{pkg} {version}')
-	ident = series_tree.BASE_IDENTITY
+		os.path.join(deb, 'usr', 'src', f'{line.pkg}.tar.xz'), ksrc,
+		f'{line.pkg} {version}')
+	return ksrc
 
-	subs = series_export.export(None, signoff=bool(series_tree.exporter()))
+
+def newest_line(results, line):
+	"""The line's submissions on the newest version of its base."""
+	prefix = f'newest {line.name}: '
+	options = apt_options(line)
+	run(['apt-get', *options, 'update', '-qq'], stdout=subprocess.DEVNULL,
+	    stderr=subprocess.DEVNULL)
+	version = newest_version(line.pkg, options)
+	banner(f'The {line.name} line on the newest {line.pkg}: {version} '
+	       f'(pinned: {line.version})')
+	if version is None:
+		results.add(f'{prefix}found', 0, 1, f'apt-cache knows no {line.pkg}')
+		return
+	work = os.path.join(NEWEST, line.name)
+	os.makedirs(work)
+	log = os.path.join(work, 'build.log')
+	ksrc = fetch(line, version, work, log)
+	if ksrc is None:
+		results.add(f'{prefix}fetched', 0, 1, f'see {log}')
+		return
+	before = len(results.rows)
+	subs = series_export.export_line(
+		line, signoff=bool(series_tree.exporter()))
 	patches = [p for sub in subs for p in sub.patches()]
-	res = series_core.git('am', '-q', *patches, cwd=ksrc, env=ident,
-			      check=False)
+	res = series_core.git('am', '-q', *patches, cwd=ksrc,
+			      env=series_tree.BASE_IDENTITY, check=False)
 	applied = series_core.git('rev-list', '--count', 'HEAD', cwd=ksrc)
 	applies = res == '' and int(applied) == len(patches) + 1
-	results.add(f'newest: {len(patches)} patches apply', int(applies),
+	results.add(f'{prefix}{len(patches)} patches apply', int(applies),
 		    int(not applies), '' if applies else
 		    f'{int(applied) - 1} of {len(patches)} applied')
 	if not applies:
 		series_core.git('am', '--abort', cwd=ksrc, check=False)
-		print(f'  the pin cannot move to {version}: the series does not '
-		      'apply')
-		return
-	kunit_step(results, os.path.join(NEWEST, 'kunit-uml'),
-		   os.path.join(NEWEST, 'kunit-results.json'), KUNITCONFIGS,
-		   timeout=600, prefix='newest: ', log_label='newest: kernel log',
-		   log=os.path.join(NEWEST, 'kunit.log'), ksrc=ksrc)
-	good = not any(r[2] for r in results.rows)
-	print(f'\n  the pin {"can" if good else "cannot"} move from {pinned} to '
-	      f'{version}' + ('' if good else ': see the failures above'))
+	elif line is series_core.PRIMARY:
+		kunit_step(results, os.path.join(work, 'kunit-uml'),
+			   os.path.join(work, 'kunit-results.json'), KUNITCONFIGS,
+			   timeout=600, prefix=prefix,
+			   log_label=f'{prefix}kernel log',
+			   log=os.path.join(work, 'kunit.log'), ksrc=ksrc)
+	else:
+		with open(log, 'a') as out:
+			ok = run(kunit_cmd('build', f'--jobs={os.cpu_count()}',
+					   build_dir=os.path.join(work, 'uml'),
+					   kunitconfigs=run_stable.UML_KUNITCONFIGS,
+					   make_options=run_stable.MAKE_OPTIONS_6_12),
+				 cwd=ksrc, env=run_stable.KERNEL_ENV_6_12, stdout=out,
+				 stderr=subprocess.STDOUT).returncode == 0
+		results.add(f'{prefix}UML kernel builds', int(ok), int(not ok),
+			    '' if ok else f'see {log}')
+	good = not any(r[2] for r in results.rows[before:])
+	print(f'\n  the pin of {line.rel}/base {"can" if good else "cannot"} '
+	      f'move from {line.version} to {version}' +
+	      ('' if good else ': see the failures above'))
+
+
+def step_newest(results):
+	"""Each line's submissions on the newest version of its base package:
+	fetched with apt-get download (nothing is installed), applied with
+	git am and built; then whether the pin can move."""
+	if os.path.isdir(NEWEST):
+		shutil.rmtree(NEWEST)
+	for line in series_core.LINES:
+		newest_line(results, line)

@@ -133,8 +133,15 @@ COCCI_ADVISORY = 'advisory: '
 
 
 def cocci_rule(line=PRIMARY):
-	"""The text of the line's Coccinelle rule, at its tip ('series')."""
-	return git('show', f'series:{COCCI_RULE}', raw=True, cwd=line.ksrc)
+	"""The text of the line's Coccinelle rule, at its tip ('series'); a
+	line that does not take the rule (6.12.y) is checked with the
+	mainline line's."""
+	for ksrc in (line.ksrc, PRIMARY.ksrc):
+		rule = git('show', f'series:{COCCI_RULE}', raw=True, cwd=ksrc,
+			   check=False)
+		if rule:
+			return rule
+	die(f'no {COCCI_RULE} in {line.name}\'s tree nor {PRIMARY.name}\'s')
 
 
 def run_cocci(rule, sources):
