@@ -4,8 +4,11 @@
 the rows of the suites from kunit.py's JSON, skips counted as failures,
 and the conformance matrix of vfio_iommufd (run_matrix.py).
 
-They start from tools/testdata/kunit-results.json (see testutil.py) and
-break copies of it the ways a run can go wrong.
+They start from tools/testdata/kunit-results.json and
+kunit-vfio-test.log (see testutil.py), a run of the 7.3 line on the C
+samples with the PASID cases, and break copies of them the ways a run can
+go wrong. The run's drivers are the C samples (TESTDATA_KINDS); counted
+with the line's four drivers, its Rust rows are missing.
 """
 
 import json
@@ -17,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_kunit  # noqa: E402
 import run_matrix  # noqa: E402
 from run_common import Results  # noqa: E402
-from testutil import TESTDATA, quietly  # noqa: E402
+from testutil import (TESTDATA, TESTDATA_KINDS, quietly,  # noqa: E402
+		      read_testdata)
 
 
 # --- Counting the KUnit suites (kunit.py's JSON) ------------------------------
@@ -25,6 +29,10 @@ from testutil import TESTDATA, quietly  # noqa: E402
 def real_kunit_json():
 	with open(os.path.join(TESTDATA, 'kunit-results.json')) as f:
 		return json.load(f)
+
+
+# The vfio suites' part of the same run's test.log.
+KUNIT_LOG = 'kunit-vfio-test.log'
 
 
 def suite(group, name):
@@ -51,9 +59,11 @@ class SuiteCountsTest(unittest.TestCase):
 
 	def test_real_json(self):
 		self.assertEqual(run_kunit.suite_counts(real_kunit_json()), {
-			'rust_doctests_kernel': (118, 0, 0),
+			'rust_kernel_fmt': (1, 0, 0),
+			'rust_spinlock_irq_condvar': (1, 0, 0),
+			'rust_doctests_kernel': (356, 0, 0),
 			'vfio_registration': (5, 0, 0),
-			'vfio_iommufd': (64, 0, 20)})
+			'vfio_iommufd': (41, 0, 19)})
 
 	def test_statuses_and_nesting(self):
 		group = {'name': 'all', 'test_cases': [
@@ -72,26 +82,65 @@ class SuiteCountsTest(unittest.TestCase):
 			'empty_crashed': (0, 1, 0)})
 
 
+# The rows of the conformance matrix of the real run: c-physical has every
+# rule but O11 (emulated devices'), c-emulated neither O2, O12 nor the PASID
+# rules (physical devices').
+C_PHYSICAL_ROW = ('  c-physical      pass  pass  pass  pass  pass  pass  pass  pass'
+		  '  pass  pass     -  pass  pass  pass  pass  pass  pass\n')
+C_EMULATED_ROW = ('  c-emulated      pass     -  pass  pass  pass  pass  pass  pass'
+		  '  pass  pass  pass     -     -     -     -     -     -\n')
+
+
 class KunitCountsTest(unittest.TestCase):
 	"""kunit_counts(): the rows of the suites and of the conformance
 	matrix, on copies of a real run's JSON."""
 
-	def count(self, group, log_lines=()):
+	def count(self, group, log_lines=(), kinds=TESTDATA_KINDS):
+		"""(rows, output, closing line, exit code) of group counted with
+		the drivers kinds; self.notes: each row's note."""
 		results = Results()
-		_, out = quietly(run_kunit.kunit_counts, results, group, log_lines)
+		_, out = quietly(run_kunit.kunit_counts, results, group, log_lines,
+				 '', run_kunit.EXPECTED_SUITES, kinds)
 		code, closing = quietly(results.closing_line)
+		self.notes = {step: note for step, _, _, note in results.rows}
 		return ([(step, p, f) for step, p, f, _ in results.rows], out,
 			closing.strip(), code)
 
 	def test_real_json(self):
-		rows, out, closing, code = self.count(real_kunit_json())
-		self.assertEqual(rows, [('kunit: rust_doctests_kernel', 118, 0),
+		rows, out, closing, code = self.count(real_kunit_json(),
+						      read_testdata(KUNIT_LOG))
+		self.assertEqual(rows, [('kunit: rust_kernel_fmt', 1, 0),
+					('kunit: rust_spinlock_irq_condvar', 1, 0),
+					('kunit: rust_doctests_kernel', 356, 0),
 					('kunit: vfio_registration', 5, 0),
-					('kunit: vfio_iommufd', 64, 0),
+					('kunit: vfio_iommufd', 41, 0),
 					('kunit: vfio_iommufd matrix', 1, 0)])
-		self.assertEqual((closing, code), ('188 passed, 0 failed', 0))
-		self.assertIn('  c-emulated      pass     -  pass  pass  pass  pass'
-			      '  pass  pass  pass  pass  pass     -\n', out)
+		self.assertEqual((closing, code), ('405 passed, 0 failed', 0))
+		self.assertIn('  driver            O1    O2    O3    O4    O5    O6'
+			      '    O7    O8    O9   O10   O11   O12    P1    P2'
+			      '    P3    P4    P6\n', out)
+		self.assertIn(C_PHYSICAL_ROW, out)
+		self.assertIn(C_EMULATED_ROW, out)
+		self.assertNotIn('SKIP counted as failed', out)
+
+	def test_rust_rows_missing(self):
+		"""The real run, on the C samples only, counted with the line's
+		four drivers: each rule that applies to a Rust sample's kind
+		fails the matrix."""
+		rows, out, closing, code = self.count(real_kunit_json(),
+						      kinds=run_matrix.DRIVER_KINDS)
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 41, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 26)])
+		self.assertEqual((closing, code), ('404 passed, 26 failed', 1))
+		self.assertIn(C_PHYSICAL_ROW, out)
+		self.assertIn('  rust-physical   MISS  MISS  MISS  MISS  MISS  MISS'
+			      '  MISS  MISS  MISS  MISS     -  MISS  MISS  MISS'
+			      '  MISS  MISS  MISS\n', out)
+		self.assertIn('  rust-emulated   MISS     -  MISS  MISS  MISS  MISS'
+			      '  MISS  MISS  MISS  MISS  MISS     -     -     -'
+			      '     -     -     -\n', out)
+		self.assertIn('conformance matrix: rust-physical P2: 0 cases, '
+			      '3 expected\n', out)
 
 	def test_suite_that_only_skips_fails(self):
 		group = real_kunit_json()
@@ -101,8 +150,8 @@ class KunitCountsTest(unittest.TestCase):
 		log = ['        ok 1 complete ops # SKIP no mock IOMMU',
 		       '        ok 2 no bind_iommufd # SKIP']
 		rows, out, closing, code = self.count(group, log)
-		self.assertEqual(rows[1], ('kunit: vfio_registration', 0, 5))
-		self.assertEqual((closing, code), ('183 passed, 5 failed', 1))
+		self.assertEqual(rows[3], ('kunit: vfio_registration', 0, 5))
+		self.assertEqual((closing, code), ('400 passed, 5 failed', 1))
 		self.assertIn('vfio_registration: SKIP counted as failed: '
 			      'complete ops (no mock IOMMU)\n', out)
 		self.assertIn('vfio_registration: SKIP counted as failed: '
@@ -115,7 +164,7 @@ class KunitCountsTest(unittest.TestCase):
 		vfio_iommufd_case(group, 'attach_detach_assert_dev_set_lock')[0][
 			'status'] = 'SKIP'
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 63, 1),
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 40, 1),
 					    ('kunit: vfio_iommufd matrix', 1, 0)])
 		self.assertEqual(code, 1)
 		self.assertIn('  c-physical      skip  pass', out)
@@ -123,9 +172,12 @@ class KunitCountsTest(unittest.TestCase):
 			      'attach_detach_assert_dev_set_lock/c-physical', out)
 
 	def test_skips_of_cases_not_for_the_kind_pass(self):
-		rows, out, _, _ = self.count(real_kunit_json())
-		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 64, 0))
-		self.assertIn('vfio_iommufd                     64       0       20',
+		rows, out, _, _ = self.count(real_kunit_json(),
+					     read_testdata(KUNIT_LOG))
+		self.assertEqual(rows[4], ('kunit: vfio_iommufd', 41, 0))
+		self.assertEqual(self.notes['kunit: vfio_iommufd'],
+				 '(19 skipped: cases not for the kind)')
+		self.assertIn('vfio_iommufd                     41       0       19',
 			      out)
 
 	def test_case_not_for_the_kind_that_runs(self):
@@ -134,11 +186,27 @@ class KunitCountsTest(unittest.TestCase):
 			group, 'group_peers_share_hwpt') if r['name'] == 'c-emulated')
 		result['status'] = 'PASS'
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 65, 0),
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 42, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 1)])
 		self.assertIn('conformance matrix: group_peers_share_hwpt on '
 			      'c-emulated: PASS, where a case not for its kind '
 			      'skips', out)
+		self.assertEqual(code, 1)
+
+	def test_pasid_case_that_runs_on_emulated(self):
+		"""The PASID cases are for physical devices: an emulated
+		device's mock has no PASIDs, so they must skip on it."""
+		group = real_kunit_json()
+		result = next(r for r in vfio_iommufd_case(
+			group, 'pasid_attach_keeps_rid') if r['name'] == 'c-emulated')
+		result['status'] = 'PASS'
+		rows, out, _, code = self.count(group)
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 42, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 1)])
+		self.assertIn('conformance matrix: pasid_attach_keeps_rid on '
+			      'c-emulated: PASS, where a case not for its kind '
+			      'skips', out)
+		self.assertIn(C_EMULATED_ROW, out)
 		self.assertEqual(code, 1)
 
 	def test_skip_of_other_suite_not_counted(self):
@@ -148,15 +216,17 @@ class KunitCountsTest(unittest.TestCase):
 			{'name': 'x', 'status': 'PASS'},
 			{'name': 'y', 'status': 'SKIP'}]})
 		rows, _, closing, code = self.count(group)
-		self.assertEqual(rows[3], ('kunit: other', 1, 0))
-		self.assertEqual((closing, code), ('189 passed, 0 failed', 0))
+		self.assertEqual(rows[5], ('kunit: other', 1, 0))
+		self.assertEqual(self.notes['kunit: other'],
+				 '(1 skipped, not counted)')
+		self.assertEqual((closing, code), ('406 passed, 0 failed', 0))
 
 	def test_required_suite_without_cases(self):
 		group = real_kunit_json()
 		suite(group, 'vfio_registration')['sub_groups'][0]['test_cases'] = []
 		rows, _, closing, code = self.count(group)
-		self.assertEqual(rows[1], ('kunit: vfio_registration', 0, 1))
-		self.assertEqual((closing, code), ('183 passed, 1 failed', 1))
+		self.assertEqual(rows[3], ('kunit: vfio_registration', 0, 1))
+		self.assertEqual((closing, code), ('400 passed, 1 failed', 1))
 
 	def test_required_suite_reported_as_one_case(self):
 		group = real_kunit_json()
@@ -171,11 +241,13 @@ class KunitCountsTest(unittest.TestCase):
 		group = real_kunit_json()
 		group['sub_groups'].remove(suite(group, 'rust_doctests_kernel'))
 		rows, _, closing, code = self.count(group)
-		self.assertEqual(rows, [('kunit: vfio_registration', 5, 0),
-					('kunit: vfio_iommufd', 64, 0),
+		self.assertEqual(rows, [('kunit: rust_kernel_fmt', 1, 0),
+					('kunit: rust_spinlock_irq_condvar', 1, 0),
+					('kunit: vfio_registration', 5, 0),
+					('kunit: vfio_iommufd', 41, 0),
 					('kunit: rust_doctests_kernel', 0, 1),
 					('kunit: vfio_iommufd matrix', 1, 0)])
-		self.assertEqual((closing, code), ('70 passed, 1 failed', 1))
+		self.assertEqual((closing, code), ('49 passed, 1 failed', 1))
 
 	def test_no_json(self):
 		rows, _, closing, code = self.count(None)
@@ -187,37 +259,73 @@ class KunitCountsTest(unittest.TestCase):
 		group = drop_cases(real_kunit_json(), lambda case, driver:
 				   run_matrix.KUNIT_CASES[case][0] == 'O9')
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 60, 0),
-					    ('kunit: vfio_iommufd matrix', 0, 4)])
-		self.assertEqual((closing, code), ('183 passed, 4 failed', 1))
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 39, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 2)])
+		self.assertEqual((closing, code), ('402 passed, 2 failed', 1))
 		self.assertIn('  c-physical      pass  pass  pass  pass  pass  pass'
-			      '  pass  pass  MISS  pass     -  pass\n', out)
-		self.assertIn('conformance matrix: rust-emulated O9: 0 cases, '
+			      '  pass  pass  MISS  pass     -  pass  pass  pass'
+			      '  pass  pass  pass\n', out)
+		self.assertIn('conformance matrix: c-emulated O9: 0 cases, '
 			      '1 expected\n', out)
 
-	def test_rust_rows_lost(self):
+	def test_every_pasid_case_deleted(self):
+		"""The PASID rules apply to physical devices: without their
+		cases each fails the matrix on c-physical, not on c-emulated."""
 		group = drop_cases(real_kunit_json(), lambda case, driver:
-				   driver.startswith('rust-'))
+				   run_matrix.KUNIT_CASES[case][0][0] == 'P')
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 32, 0),
-					    ('kunit: vfio_iommufd matrix', 0, 21)])
-		self.assertEqual(code, 1)
-		self.assertIn('  rust-physical   MISS  MISS  MISS  MISS  MISS  MISS'
-			      '  MISS  MISS  MISS  MISS     -  MISS\n', out)
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 32, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 5)])
+		self.assertEqual((closing, code), ('395 passed, 5 failed', 1))
+		self.assertIn('  c-physical      pass  pass  pass  pass  pass  pass'
+			      '  pass  pass  pass  pass     -  pass  MISS  MISS'
+			      '  MISS  MISS  MISS\n', out)
+		self.assertIn(C_EMULATED_ROW, out)
+		for rule, cases in (('P1', 2), ('P2', 3), ('P3', 2), ('P4', 1),
+				    ('P6', 1)):
+			self.assertIn(f'conformance matrix: c-physical {rule}: 0 '
+				      f'cases, {cases} expected\n', out)
 
-	def test_rust_rows_skipped_with_reason(self):
+	def test_one_pasid_case_missing(self):
+		group = drop_cases(real_kunit_json(), lambda case, driver:
+				   case == 'pasids_race_attach_replace_detach')
+		rows, out, _, code = self.count(group)
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 40, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 1)])
+		self.assertIn('  c-physical      pass  pass  pass  pass  pass  pass'
+			      '  pass  pass  pass  pass     -  pass  pass   2/3'
+			      '  pass  pass  pass\n', out)
+		self.assertIn('conformance matrix: c-physical P2: 2 cases, '
+			      '3 expected\n', out)
+		self.assertEqual(code, 1)
+
+	def test_driver_rows_lost(self):
+		group = drop_cases(real_kunit_json(), lambda case, driver:
+				   driver == 'c-emulated')
+		rows, out, closing, code = self.count(group)
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 25, 0),
+					    ('kunit: vfio_iommufd matrix', 0, 10)])
+		self.assertEqual(code, 1)
+		self.assertIn(C_PHYSICAL_ROW, out)
+		self.assertIn('  c-emulated      MISS     -  MISS  MISS  MISS  MISS'
+			      '  MISS  MISS  MISS  MISS  MISS     -     -     -'
+			      '     -     -     -\n', out)
+
+	def test_driver_rows_skipped_with_reason(self):
 		group = real_kunit_json()
 		for case in suite(group, 'vfio_iommufd')['sub_groups']:
 			for result in case['test_cases']:
-				if result['name'].startswith('rust-'):
+				if result['name'] == 'c-physical':
 					result['status'] = 'SKIP'
 		rows, out, _, code = self.count(group, [
-			'        ok 3 rust-physical # SKIP the Rust samples are only '
-			'reachable with them and this suite built in'])
-		self.assertEqual(rows[2], ('kunit: vfio_iommufd', 32, 32))
+			'        ok 1 c-physical # SKIP the sample is not built in'])
+		self.assertEqual(rows[4], ('kunit: vfio_iommufd', 16, 25))
 		self.assertIn('SKIP counted as failed: attach_detach_assert_dev_set_'
-			      'lock/rust-physical (the Rust samples are only '
-			      'reachable with them and this suite built in)', out)
+			      'lock/c-physical (the sample is not built in)', out)
+		self.assertIn('SKIP counted as failed: pasid_attach_keeps_rid/'
+			      'c-physical (the sample is not built in)', out)
+		self.assertNotIn('emulated_bind_unmaps_nothing/c-physical', out)
+		self.assertIn('  c-physical      skip  skip  skip', out)
 		self.assertEqual(code, 1)
 
 	def test_one_case_missing(self):
@@ -225,7 +333,7 @@ class KunitCountsTest(unittest.TestCase):
 				   case == 'attach_hwpt_keeps_its_id' and
 				   driver == 'c-physical')
 		rows, out, _, code = self.count(group)
-		self.assertEqual(rows[3], ('kunit: vfio_iommufd matrix', 0, 1))
+		self.assertEqual(rows[5], ('kunit: vfio_iommufd matrix', 0, 1))
 		self.assertIn('  c-physical      pass  pass   1/2', out)
 
 	def test_unknown_case(self):
@@ -234,7 +342,7 @@ class KunitCountsTest(unittest.TestCase):
 			{'name': 'attach_twice', 'sub_groups': [], 'test_cases': [
 				{'name': 'c-emulated', 'status': 'PASS'}]})
 		rows, out, _, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 65, 0),
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 42, 0),
 					    ('kunit: vfio_iommufd matrix', 0, 1)])
 		self.assertIn('conformance matrix: unknown case attach_twice', out)
 
@@ -243,20 +351,38 @@ class KunitCountsTest(unittest.TestCase):
 		vfio_iommufd_case(group, 'attach_detach_assert_dev_set_lock').append(
 			{'name': 'go-physical', 'status': 'PASS'})
 		rows, out, _, code = self.count(group)
-		self.assertEqual(rows[3], ('kunit: vfio_iommufd matrix', 0, 1))
+		self.assertEqual(rows[5], ('kunit: vfio_iommufd matrix', 0, 1))
 		self.assertIn('go-physical: a driver of no known kind', out)
 
 	def test_failed_case_counts_in_the_suite(self):
 		group = real_kunit_json()
 		next(r for r in vfio_iommufd_case(group, 'emulated_replace_unmaps_'
 						  'old_ioas')
-		     if r['name'] == 'rust-emulated')['status'] = 'FAIL'
+		     if r['name'] == 'c-emulated')['status'] = 'FAIL'
 		rows, out, closing, code = self.count(group)
-		self.assertEqual(rows[2:], [('kunit: vfio_iommufd', 63, 1),
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 40, 1),
 					    ('kunit: vfio_iommufd matrix', 1, 0)])
-		self.assertEqual((closing, code), ('187 passed, 1 failed', 1))
-		self.assertIn('  rust-emulated   pass     -  pass  pass  pass  pass'
-			      '  pass  pass  pass  pass  FAIL     -\n', out)
+		self.assertEqual((closing, code), ('404 passed, 1 failed', 1))
+		self.assertIn('  c-emulated      pass     -  pass  pass  pass  pass'
+			      '  pass  pass  pass  pass  FAIL     -     -     -'
+			      '     -     -     -\n', out)
+
+	def test_failed_pasid_case(self):
+		group = real_kunit_json()
+		vfio_iommufd_case(group, 'pasid_failed_replace_keeps_table')[0][
+			'status'] = 'FAIL'
+		rows, out, closing, code = self.count(group)
+		self.assertEqual(rows[4:], [('kunit: vfio_iommufd', 40, 1),
+					    ('kunit: vfio_iommufd matrix', 1, 0)])
+		self.assertEqual((closing, code), ('404 passed, 1 failed', 1))
+		self.assertIn('  c-physical      pass  pass  pass  pass  pass  pass'
+			      '  pass  pass  pass  pass     -  pass  pass  FAIL'
+			      '  pass  pass  pass\n', out)
+
+	def test_skip_reasons_of_the_real_log(self):
+		self.assertEqual(run_kunit.skip_reasons(read_testdata(KUNIT_LOG)),
+				 {'c-physical': 'not for physical devices',
+				  'c-emulated': 'not for emulated devices'})
 
 	def test_skip_reasons(self):
 		self.assertEqual(run_kunit.skip_reasons([

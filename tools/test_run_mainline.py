@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Unit tests for the 7.3 line of tools/run.py (run_mainline.py): the
-selftests only the series makes pass, and the rows of the line's
-iommufd selftests.
+"""Unit tests for the mainline line's UML step of tools/run.py
+(run_mainline.py): the line it runs, the selftests only the series makes
+pass, the rows of the line's iommufd selftests (without a line prefix:
+the primary line's rows are the run's own) and the pristine base's log,
+shown and not counted.
 """
 
 import contextlib
@@ -14,17 +16,34 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_mainline  # noqa: E402
+import series_core  # noqa: E402
+import uml_user  # noqa: E402
 from run_common import Results  # noqa: E402
+from testutil import quietly  # noqa: E402
 from uml_user import ProgramResult, PASS, FAIL, SKIP  # noqa: E402
 
 
 class MainlineTest(unittest.TestCase):
-	"""The 7.3 line's count of the selftests only the series makes pass,
-	which fails its row when there are none."""
+	"""The mainline line's count of the selftests only the series makes
+	pass, which fails its row when there are none."""
 
 	@staticmethod
-	def result(**tests):
-		return ProgramResult('iommufd', 0, 1.0, len(tests), tests)
+	def result(name='iommufd', **tests):
+		return ProgramResult(name, 0, 1.0, len(tests), tests,
+				     {st: sum(1 for s in tests.values() if s == st)
+				      for st in uml_user.TOTALS_STATUSES})
+
+	def test_line(self):
+		"""The step runs the primary line, 7.3 at linux/, and holds its
+		tip against the line's own list of expected failures."""
+		self.assertIs(run_mainline.LINE, series_core.PRIMARY)
+		self.assertEqual(run_mainline.LINE.name, '7.3')
+		self.assertEqual(run_mainline.EXPECTED, os.path.join(
+			series_core.TOP, 'linux', 'iommufd-selftests-uml.expected'))
+		expected = uml_user.read_expected(run_mainline.EXPECTED)
+		self.assertTrue(expected)
+		self.assertEqual({program for program, _ in expected} -
+				 set(uml_user.IOMMU_PROGRAMS), set())
 
 	def test_only_with_series(self):
 		pristine = {'iommufd': self.result(a=FAIL, b=PASS, c=SKIP)}
@@ -32,9 +51,18 @@ class MainlineTest(unittest.TestCase):
 		self.assertEqual(run_mainline.only_with_series(pristine, patched),
 				 ['iommufd a', 'iommufd c', 'iommufd d'])
 
-	def test_row_fails_when_nothing_gained(self):
-		pristine = {'iommufd': self.result(a=PASS)}
-		patched = {'iommufd': self.result(a=PASS)}
+	def test_only_with_series_needs_the_program_on_pristine(self):
+		"""A program that did not run on the pristine base compares
+		nothing: its tests are not counted as gained."""
+		patched = {'iommufd': self.result(a=PASS),
+			   'iommufd_fail_nth': self.result('iommufd_fail_nth',
+							   b=PASS)}
+		pristine = {'iommufd': self.result(a=FAIL)}
+		self.assertEqual(run_mainline.only_with_series(pristine, patched),
+				 ['iommufd a'])
+		self.assertEqual(run_mainline.only_with_series({}, patched), [])
+
+	def rows(self, patched, pristine):
 		results = Results()
 		with tempfile.NamedTemporaryFile('w') as expected, \
 				contextlib.redirect_stdout(io.StringIO()):
@@ -46,11 +74,44 @@ class MainlineTest(unittest.TestCase):
 				run_mainline.iommufd_results(results, patched, pristine)
 			finally:
 				run_mainline.EXPECTED = saved
-		rows = {r[0]: r for r in results.rows}
-		gained = rows['7.3: selftests the fixes make pass']
+		return {r[0]: r for r in results.rows}
+
+	def test_row_fails_when_nothing_gained(self):
+		rows = self.rows({'iommufd': self.result(a=PASS)},
+				 {'iommufd': self.result(a=PASS)})
+		gained = rows['selftests the fixes make pass']
 		self.assertEqual(gained[1:3], (0, 1))
 		# iommufd_fail_nth did not run on the tip: a failure too
-		self.assertEqual(rows['7.3: selftest: iommufd_fail_nth'][2], 1)
+		self.assertEqual(rows['selftest: iommufd_fail_nth'][1:3], (0, 1))
+		# the primary line's rows have no line prefix
+		self.assertEqual(sorted(rows), ['selftest: iommufd',
+						'selftest: iommufd_fail_nth',
+						'selftests the fixes make pass'])
+
+	def test_row_passes_with_gained_tests(self):
+		patched = {'iommufd': self.result(a=PASS, b=PASS),
+			   'iommufd_fail_nth': self.result('iommufd_fail_nth',
+							   c=PASS)}
+		pristine = {'iommufd': self.result(a=FAIL, b=PASS),
+			    'iommufd_fail_nth': self.result('iommufd_fail_nth',
+							    c=PASS)}
+		rows = self.rows(patched, pristine)
+		self.assertEqual(rows['selftests the fixes make pass'][1:],
+				 (1, 0, '(1 tests)'))
+		self.assertEqual(rows['selftest: iommufd'][1:3], (2, 0))
+		self.assertEqual(rows['selftest: iommufd_fail_nth'][1:3], (1, 0))
+
+	def test_pristine_log_shown_not_counted(self):
+		with tempfile.NamedTemporaryFile('w') as log:
+			log.write('Run /init as init process\n'
+				  'BUG: sleeping function called from invalid '
+				  'context\n')
+			log.flush()
+			value, out = quietly(run_mainline.pristine_log, log.name)
+		self.assertIsNone(value)
+		self.assertEqual(out, "  pristine base's kernel log, not counted: "
+				 'line 2: BUG: sleeping function called from '
+				 'invalid context\n')
 
 
 if __name__ == '__main__':

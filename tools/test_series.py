@@ -62,29 +62,65 @@ class SubmissionTest(unittest.TestCase):
 			self.submission(to='stable@vger.kernel.org', maintainers='bcc')
 
 	def test_lines(self):
-		"""The 6.12.y line takes every entry; the 7.3 line its own
-		entries where it has them, from its own base, which a suite of
-		trixie-backports pins."""
-		line = series_core.line_named('7.3')
-		self.assertEqual((line.pkg, line.suite),
-				 ('linux-source-7.3', 'trixie-backports'))
-		self.assertTrue(line.tarball().startswith(series_core.CACHE))
-		self.assertEqual(series_core.PRIMARY.tarball(),
-				 '/usr/src/linux-source-6.12.tar.xz')
+		"""The primary line is 7.3 at linux/, whose base a suite of
+		trixie-backports pins, and takes every entry of linux/series/;
+		the 6.12.y stable line at linux/6.12.y/, on the machine's own
+		linux-source-6.12, takes entries 0001-0005, its own 0003-0005."""
+		self.assertEqual([l.name for l in series_core.LINES],
+				 ['7.3', '6.12.y'])
+		primary = series_core.PRIMARY
+		self.assertIs(primary, series_core.line_named('7.3'))
+		self.assertEqual((primary.rel, primary.pkg, primary.suite),
+				 ('linux', 'linux-source-7.3', 'trixie-backports'))
+		self.assertEqual((primary.ksrc, primary.export_dir), (
+			os.path.join(series_core.BUILD, 'linux-7.3'),
+			os.path.join(series_core.BUILD, 'series')))
+		self.assertTrue(primary.tarball().startswith(series_core.CACHE))
+		self.assertIsNone(primary.own_series())
 		numbers = [e.name[:4] for e in series_core.pool()]
 		self.assertEqual([e.name[:4] for e in series_core.entries()],
 				 numbers)
-		taken = series_core.entries(line)
-		self.assertEqual([e.name[:4] for e in taken][:3],
-				 ['0001', '0002', '0003'])
-		# the line's own 0003 is not the 6.12.y line's
-		own = {e.name[:4]: e for e in taken}['0003']
-		self.assertTrue(own.path.startswith(line.folder))
-		self.assertNotEqual(own.name, series_core.entries()[2].name)
+		self.assertTrue(all(e.path.startswith(series_core.SERIES_DIR)
+				    for e in series_core.entries()))
+
+		stable = series_core.line_named('6.12.y')
+		self.assertEqual((stable.rel, stable.pkg, stable.suite),
+				 (os.path.join('linux', '6.12.y'),
+				  'linux-source-6.12', None))
+		self.assertEqual((stable.ksrc, stable.export_dir), (
+			os.path.join(series_core.BUILD, 'linux-6.12.y'),
+			os.path.join(series_core.BUILD, 'series-6.12.y')))
+		self.assertEqual(stable.tarball(),
+				 '/usr/src/linux-source-6.12.tar.xz')
+		taken = series_core.entries(stable)
+		self.assertEqual([e.name[:4] for e in taken],
+				 ['0001', '0002', '0003', '0004', '0005'])
+		self.assertLess(len(taken), len(numbers))
+		# 0001 and 0002 are the primary line's; 0003-0005 its own
+		primary_entries = {e.name[:4]: e for e in series_core.entries()}
+		for entry in taken:
+			own = entry.name[:4] >= '0003'
+			self.assertEqual(entry.path.startswith(
+				stable.folder + os.sep), own, entry.path)
+			self.assertEqual(entry.name == primary_entries[
+				entry.name[:4]].name, not own, entry.name)
+
+	def test_lines_of(self):
+		"""--line names one line, none every line; a caller in Python
+		without arguments gets the primary line."""
+		self.assertEqual(series_core.lines_of(None), [series_core.PRIMARY])
+
+		class Args:
+			line = None
+		self.assertEqual(series_core.lines_of(Args), series_core.LINES)
+		Args.line = '6.12.y'
+		self.assertEqual(series_core.lines_of(Args),
+				 [series_core.line_named('6.12.y')])
 
 	def test_line_variant_of_a_file(self):
-		"""A line takes its own variant of a file where it has one."""
-		line = series_core.line_named('7.3')
+		"""A line takes its own variant of a file where it has one; the
+		primary line's files are the repository's."""
+		line = series_core.line_named('6.12.y')
 		with tempfile.TemporaryDirectory() as tmp:
 			folder, line.folder = line.folder, tmp
 			try:
@@ -101,9 +137,23 @@ class SubmissionTest(unittest.TestCase):
 			finally:
 				line.folder = folder
 
+	def test_stable_files(self):
+		"""The 6.12.y line takes the primary line's two fixes unchanged
+		(no variant of their files under linux/6.12.y/) and its own
+		entries' files from linux/6.12.y/."""
+		line = series_core.line_named('6.12.y')
+		for entry in series_core.entries(line):
+			for _, arg in entry.changes:
+				src = line.source(arg)
+				self.assertTrue(os.path.isfile(src), src)
+				self.assertEqual(src, os.path.join(series_core.TOP, arg))
+				self.assertEqual(arg.startswith(line.rel + '/'),
+						 entry.name[:4] >= '0003', arg)
+
 	def test_line_deltas(self):
-		"""A line's diffs on top of an entry are its NNNN-*.diff files."""
-		line = series_core.line_named('7.3')
+		"""A line's diffs on top of an entry are its NNNN-*.diff files;
+		the primary line's series/ is the pool, which has none."""
+		line = series_core.line_named('6.12.y')
 		entry = series_core.pool()[0]
 		with tempfile.TemporaryDirectory() as tmp:
 			folder, line.folder = line.folder, tmp
@@ -120,12 +170,23 @@ class SubmissionTest(unittest.TestCase):
 				line.folder = folder
 
 	def test_stable_goes_to_stable_alone(self):
-		subs = {s.name: s for s in series_core.submissions()}
+		"""The 6.12.y line's stable-6.12.y submission goes to the stable
+		list with the maintainers on Cc; every other submission, of
+		either line, goes to the maintainers."""
+		stable_line = series_core.line_named('6.12.y')
+		subs = {s.name: s for s in series_core.submissions(stable_line)}
 		stable = subs['stable-6.12.y']
+		self.assertEqual(stable.numbers, ['0003', '0004', '0005'])
 		self.assertEqual(stable.to, ['stable@vger.kernel.org'])
 		self.assertFalse(stable.maintainers_to)
+		self.assertEqual(stable.folder, os.path.join(
+			stable_line.export_dir, '03-stable-6.12.y'))
 		self.assertTrue(all(s.maintainers_to for s in subs.values()
 				    if s is not stable))
+		primary = series_core.submissions()
+		self.assertNotIn('stable-6.12.y', [s.name for s in primary])
+		self.assertTrue(all(s.maintainers_to and not s.to
+				    for s in primary))
 
 
 if __name__ == '__main__':

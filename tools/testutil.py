@@ -3,14 +3,19 @@
 (test_run_*.py, test_series.py): the real outputs they start from, and
 helpers to read them and to run a step quietly.
 
-tools/testdata/ holds real output of clean runs: kunit-results.json
-(kunit.py's JSON, 3 Dec 2026, one case per behaviour of vfio_iommufd),
-kunit-vfio-test.log (the vfio suites' part of build/kunit-uml/test.log, 2
-Dec 2026), vfio-user-console.log (the uAPI and the stress test's part of
-build/uml-user/patched/console.log, 2 Dec 2026, with the tests' names as
-they are since 3 Dec 2026: without rule codes) and
-vfio-fail-nth-console.log (vfio_cdev_fail_nth's part of a console of the
-same boot with CONFIG_FAIL_PAGE_ALLOC and CONFIG_FAULT_INJECTION_USERCOPY).
+tools/testdata/ holds real output of a clean run of the 7.3 line's tip (4
+Dec 2026, the C samples with the PASID half; the Rust samples were not yet
+on 7.3, so its devices and rows are the C drivers' alone, and a test
+counting them with the line's four drivers sees the Rust rows missing):
+kunit-results.json (kunit.py's JSON of build/kunit-7.3-results.json:
+vfio_registration, vfio_iommufd with the PASID cases on c-physical and
+c-emulated, rust_doctests_kernel and two other Rust suites),
+kunit-vfio-test.log (the vfio suites' part of the same run's
+build/kunit-7.3/test.log, its announcements naming FILE:FUNCTION),
+vfio-user-console.log (the uAPI and the stress test's part of
+build/uml-user-7.3/tip/console.log, the programs' markers with their
+arguments, '-V vfio_pci', as uml-init writes them) and
+vfio-fail-nth-console.log (vfio_cdev_fail_nth's part of the same console).
 The tests break copies of them the ways a run can go wrong.
 """
 
@@ -18,10 +23,15 @@ import contextlib
 import io
 import os
 
+from run_matrix import DRIVER_KINDS
 from uml_user import TOTALS_STATUSES
 
 TESTDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 			'testdata')
+
+# The drivers of the run testdata/ comes from: the C samples.
+TESTDATA_KINDS = {drv: kind for drv, kind in DRIVER_KINDS.items()
+		  if drv.startswith('c-')}
 
 
 def read_testdata(name):
