@@ -38,8 +38,8 @@ from run_common import (BASE_KUNITCONFIGS, BUILD, KERNEL_ENV, KUNIT_BUILD,
 from run_kunit import kunit_cmd, kunit_step
 from run_logcheck import check_kernel_log, step_kernel_log
 from run_user import (boot_programs, build_programs, iommufd_rows,
-		      step_fail_nth_results, step_stress_results,
-		      step_uapi_results)
+		      passed_only_on, step_fail_nth_results,
+		      step_stress_results, step_uapi_results)
 
 LINE = series_core.PRIMARY
 BUILD_DIR = KUNIT_BUILD
@@ -207,16 +207,6 @@ def pristine_log(path):
 		print(f'  pristine base\'s kernel log, not counted: {p}')
 
 
-def only_with_series(pristine, patched):
-	"""The tests of iommufd's selftests that pass on patched and do not
-	on pristine: what the series makes run."""
-	return [f'{name} {test}' for name, tip in patched.items()
-		for test, status in tip.tests.items()
-		if status in uml_user.PASSED and name in pristine and
-		pristine[name].tests.get(test, uml_user.MISSING)
-		not in uml_user.PASSED]
-
-
 def iommufd_results(results, patched, pristine):
 	"""iommufd's selftests on the line's tip against its pristine base
 	and EXPECTED; then the tests that pass only with the series."""
@@ -226,7 +216,7 @@ def iommufd_results(results, patched, pristine):
 	      'counted)')
 	iommufd_rows(results, patched, pristine, EXPECTED, '',
 		     'pristine base')
-	gained = only_with_series(pristine, patched)
+	gained = passed_only_on(patched, pristine)
 	print(f'\n  {len(gained)} of the tests pass on the tip and not on the '
 	      'pristine base: the BLOCKED default domain fix is still needed '
 	      f'on {LINE.name}' if gained else

@@ -43,7 +43,8 @@ from run_common import (BUILD, KERNEL_ENV_6_12, KSRC, MAKE_OPTIONS_6_12, TOP,
 			make, run)
 from run_kunit import kunit_cmd
 from run_logcheck import check_kernel_log, step_kernel_log
-from run_user import boot_programs, iommufd_rows, x86_boot
+from run_user import (boot_programs, count_program, iommufd_rows,
+		      passed_only_on, x86_boot)
 
 LINE = series_core.line_named('6.12.y')
 PREFIX = f'{LINE.name}: '
@@ -72,9 +73,14 @@ def git(*args):
 
 
 def commit_of(number):
-	"""The line's commit of entry number."""
+	"""The line's commit of entry number, in a tree whose commits are the
+	line's entries (prepare_line() makes one per entry)."""
 	numbers = [e.name[:4] for e in series_core.entries(LINE)]
 	commits = git('rev-list', '--reverse', 'base..series').split()
+	if len(commits) != len(numbers):
+		raise uml_user.Error(f'{LINE.ksrc} has {len(commits)} commits on '
+				     f'base, the line {len(numbers)} entries: run '
+				     'tools/series.py prepare')
 	return commits[numbers.index(number)]
 
 
@@ -161,15 +167,6 @@ def shown_log(path, what):
 		print(f'  {PREFIX}{what}\'s kernel log, not counted: {p}')
 
 
-def only_on(tip, other, names=uml_user.IOMMU_PROGRAMS):
-	"""The tests of programs names that pass on tip and not on other."""
-	return [f'{name} {test}' for name in names if name in tip
-		for test, status in tip[name].tests.items()
-		if status in uml_user.PASSED and
-		(name not in other or other[name].tests.get(
-			test, uml_user.MISSING) not in uml_user.PASSED)]
-
-
 def host_xstate():
 	"""Whether the host's CPU has AMX, whose XSTATE exceeds UML's FP
 	area: 0003's path is taken only there."""
@@ -216,7 +213,7 @@ def step_uml(results, log):
 	      'counted)')
 	iommufd_rows(results, tip, other, EXPECTED, PREFIX,
 		     f'without {BLOCKED_FIX}')
-	gained = only_on(tip, other)
+	gained = passed_only_on(tip, other)
 	results.add(f'{PREFIX}selftests only the BLOCKED domain fix makes pass',
 		    int(bool(gained)), int(not gained),
 		    f'({len(gained)} tests)' if gained else
@@ -230,24 +227,20 @@ def step_uml(results, log):
 
 def virtio_rows(results, tip, other):
 	"""0005 on vfio-pci behind virtio-iommu: VIRTIO_TESTS pass on the tip
-	and fail without it; the tip's other tests of the run pass."""
+	and fail (a test's own failure, not a skip or a crash) without it; the
+	tip's run passes as count_program() counts a program."""
+	count_program(results, tip, VFIO_UAPI_PROGRAM,
+		      f'{PREFIX}x86_64 virtio-iommu: {VFIO_UAPI_PROGRAM}')
 	test = tip.get(VFIO_UAPI_PROGRAM)
 	if test is None:
-		results.add(f'{PREFIX}x86_64 virtio-iommu: {VFIO_UAPI_PROGRAM}', 0,
-			    1, 'did not run')
 		return
-	passed = test.count(*uml_user.PASSED)
-	results.add(f'{PREFIX}x86_64 virtio-iommu: {VFIO_UAPI_PROGRAM}',
-		    passed, len(test.tests) - passed,
-		    '' if test.tests else 'no test')
 	was = other.get(VFIO_UAPI_PROGRAM)
 	tally = series_core.Tally()
 	for name in VIRTIO_TESTS:
 		on_tip = test.tests.get(name, uml_user.MISSING)
 		without = was.tests.get(name, uml_user.MISSING) if was else None
-		tally.result(on_tip in uml_user.PASSED and without is not None
-			     and without not in (uml_user.PASSED +
-						 (uml_user.MISSING,)),
+		tally.result(on_tip in uml_user.PASSED and
+			     without == uml_user.FAIL,
 			     f'{PREFIX}{name}: {on_tip} on the tip, '
 			     f'{without or "not run"} without {VIRTIO_FIX}')
 	results.add(f'{PREFIX}tests only the virtio-iommu fix makes pass',

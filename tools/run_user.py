@@ -157,6 +157,18 @@ def step_fail_nth_results(results, programs, lines, prefix=''):
 		      details=fail_nth_sites(lines))
 
 
+def passed_only_on(tip, other, names=uml_user.IOMMU_PROGRAMS):
+	"""The tests of programs names that pass on the kernel tip and not on
+	other (a kernel without the fixes), 'program test' each. A program
+	must have run on both: one that did not run on other compares
+	nothing, and gains nothing."""
+	return [f'{name} {test}' for name in names
+		if name in tip and name in other
+		for test, status in tip[name].tests.items()
+		if status in uml_user.PASSED and other[name].tests.get(
+			test, uml_user.MISSING) not in uml_user.PASSED]
+
+
 def iommufd_rows(results, patched, pristine, expected, prefix, base_label):
 	"""Count iommufd's selftests on patched against the base's
 	(pristine) and the expected failures (the file expected): a row per

@@ -20,7 +20,7 @@ import series_core  # noqa: E402
 import uml_user  # noqa: E402
 from run_common import Results  # noqa: E402
 from testutil import quietly  # noqa: E402
-from uml_user import ProgramResult, PASS, FAIL, SKIP  # noqa: E402
+from uml_user import ProgramResult, PASS, FAIL  # noqa: E402
 
 
 class MainlineTest(unittest.TestCase):
@@ -44,23 +44,6 @@ class MainlineTest(unittest.TestCase):
 		self.assertTrue(expected)
 		self.assertEqual({program for program, _ in expected} -
 				 set(uml_user.IOMMU_PROGRAMS), set())
-
-	def test_only_with_series(self):
-		pristine = {'iommufd': self.result(a=FAIL, b=PASS, c=SKIP)}
-		patched = {'iommufd': self.result(a=PASS, b=PASS, c=PASS, d=PASS)}
-		self.assertEqual(run_mainline.only_with_series(pristine, patched),
-				 ['iommufd a', 'iommufd c', 'iommufd d'])
-
-	def test_only_with_series_needs_the_program_on_pristine(self):
-		"""A program that did not run on the pristine base compares
-		nothing: its tests are not counted as gained."""
-		patched = {'iommufd': self.result(a=PASS),
-			   'iommufd_fail_nth': self.result('iommufd_fail_nth',
-							   b=PASS)}
-		pristine = {'iommufd': self.result(a=FAIL)}
-		self.assertEqual(run_mainline.only_with_series(pristine, patched),
-				 ['iommufd a'])
-		self.assertEqual(run_mainline.only_with_series({}, patched), [])
 
 	def rows(self, patched, pristine):
 		results = Results()

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Unit tests for the 6.12.y stable line's proof in tools/run.py
-(run_stable.py): the tests only a fix makes pass (only_on()), the rows of
-the virtio-iommu fix on x86_64 (virtio_rows()) and the line's commit of
-an entry (commit_of(), on a small git tree of its own: nothing is
-built).
+(run_stable.py): the tests only a fix makes pass (the rule of both lines,
+run_user.passed_only_on()), the rows of the virtio-iommu fix on x86_64
+(virtio_rows()) and the line's commit of an entry (commit_of(), on a small
+git tree of its own: nothing is built).
 """
 
 import os
@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_stable  # noqa: E402
 import series_core  # noqa: E402
 from run_common import Results, VFIO_UAPI_PROGRAM  # noqa: E402
+from run_user import passed_only_on  # noqa: E402
 from testutil import harness_totals, quietly  # noqa: E402
 from uml_user import (ProgramResult, FAIL, MISSING, PASS, SKIP,  # noqa: E402
 		      XFAIL)
@@ -32,45 +33,49 @@ def iommufd(**tests):
 	return program('iommufd', **tests)
 
 
-class OnlyOnTest(unittest.TestCase):
-	"""only_on(): the tests of iommufd's selftests that pass on the tip
-	and not on the tip without a fix."""
+class PassedOnlyOnTest(unittest.TestCase):
+	"""run_user.passed_only_on(), the rule of both lines' gained tests:
+	the tests that pass on the tip and not on a kernel without a fix,
+	of programs that ran on both."""
 
 	def test_passes_only_on_tip(self):
 		tip = {'iommufd': iommufd(a=PASS, b=PASS, c=FAIL, d=PASS, e=PASS)}
 		other = {'iommufd': iommufd(a=FAIL, b=PASS, c=FAIL, d=SKIP,
 					    e=XFAIL)}
-		self.assertEqual(run_stable.only_on(tip, other),
+		self.assertEqual(passed_only_on(tip, other),
 				 ['iommufd a', 'iommufd d', 'iommufd e'])
 
 	def test_test_missing_without_the_fix(self):
 		tip = {'iommufd': iommufd(a=PASS, b=PASS)}
 		other = {'iommufd': iommufd(a=MISSING)}
-		self.assertEqual(run_stable.only_on(tip, other),
+		self.assertEqual(passed_only_on(tip, other),
 				 ['iommufd a', 'iommufd b'])
 
 	def test_program_that_did_not_run_without_the_fix(self):
+		"""A program that did not run on the other kernel compares
+		nothing: its passes are not counted as gained."""
 		tip = {'iommufd': iommufd(a=PASS),
 		       'iommufd_fail_nth': program('iommufd_fail_nth', b=PASS,
 						   c=FAIL)}
-		other = {'iommufd': iommufd(a=PASS)}
-		self.assertEqual(run_stable.only_on(tip, other),
-				 ['iommufd_fail_nth b'])
-		self.assertEqual(run_stable.only_on(tip, {}),
-				 ['iommufd a', 'iommufd_fail_nth b'])
+		other = {'iommufd': iommufd(a=FAIL)}
+		self.assertEqual(passed_only_on(tip, other), ['iommufd a'])
+		self.assertEqual(passed_only_on(tip, {}), [])
 
 	def test_nothing_gained(self):
 		tip = {'iommufd': iommufd(a=PASS, b=FAIL)}
-		self.assertEqual(run_stable.only_on(tip, dict(tip)), [])
-		self.assertEqual(run_stable.only_on({}, tip), [])
+		self.assertEqual(passed_only_on(tip, dict(tip)), [])
+		self.assertEqual(passed_only_on({}, tip), [])
 
 	def test_only_the_named_programs(self):
 		tip = {'iommufd': iommufd(a=PASS),
 		       VFIO_UAPI_PROGRAM: program(VFIO_UAPI_PROGRAM,
 						  **{'vfio_cdev.vfio_pci.x': PASS})}
-		self.assertEqual(run_stable.only_on(tip, {}), ['iommufd a'])
-		self.assertEqual(run_stable.only_on(tip, {},
-						    names=(VFIO_UAPI_PROGRAM,)),
+		other = {'iommufd': iommufd(a=FAIL),
+			 VFIO_UAPI_PROGRAM: program(VFIO_UAPI_PROGRAM,
+						    **{'vfio_cdev.vfio_pci.x': FAIL})}
+		self.assertEqual(passed_only_on(tip, other), ['iommufd a'])
+		self.assertEqual(passed_only_on(tip, other,
+						names=(VFIO_UAPI_PROGRAM,)),
 				 [f'{VFIO_UAPI_PROGRAM} vfio_cdev.vfio_pci.x'])
 
 
@@ -163,7 +168,8 @@ class VirtioRowsTest(unittest.TestCase):
 		quietly(run_stable.virtio_rows, results, {
 			VFIO_UAPI_PROGRAM: ProgramResult(VFIO_UAPI_PROGRAM, 0, 1.0,
 							 None, {})}, {})
-		self.assertEqual(results.rows[0][1:], (0, 0, 'no test'))
+		self.assertEqual(results.rows[0][1:], (
+			0, 1, f'patched: {VFIO_UAPI_PROGRAM} reported no test'))
 		self.assertEqual(results.rows[1][1:3], (0, 2))
 
 
