@@ -24,9 +24,8 @@ bounds; a build_error!() shows only when linking, which this does not cover.
   tools/compile_fail.py [--cases DIR] [KSRC [KBUILD [WORK]]]
 					    run the cases, print the verdicts
 
-A line whose API differs (the 7.3 line: c"..." names, module! authors, no
-THIS_MODULE) has its own copies of the cases, which --cases names, e.g.
-linux/7.3/rust-bindings/compile-fail.
+A line whose API differs would have its own copies of the cases, which
+--cases names.
 """
 
 import os
@@ -410,9 +409,10 @@ def main():
 	cases_dir = CASES_DIR
 	if args[:1] == ['--cases'] and len(args) > 1:
 		cases_dir, args = os.path.abspath(args[1]), args[2:]
-	ksrc = args[0] if len(args) > 0 else os.path.join(TOP, 'build', 'linux')
+	ksrc = args[0] if len(args) > 0 else os.path.join(TOP, 'build',
+							   'linux-7.3')
 	kbuild = args[1] if len(args) > 1 else os.path.join(
-		TOP, 'build', 'kunit-uml')
+		TOP, 'build', 'kunit-7.3')
 	work = args[2] if len(args) > 2 else None
 	control, results = run_cases(ksrc, kbuild, cases_dir=cases_dir,
 				     work=work)

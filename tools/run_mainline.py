@@ -4,9 +4,8 @@
 
 The UML kernel is built twice in one build directory: first the pristine
 base (tag 'base' of the line's tree), then the line's tip, which builds
-incrementally on it (with make check, each commit between them too, and
-vfio-cdx for arm64 where a commit changes what its build reads), with
-UML's SMP on two processors. Each boots iommufd's selftests
+incrementally on it (with make check, each commit between them too; on 7.3
+vfio-cdx is compile-tested under UML), with UML's SMP on two processors. Each boots iommufd's selftests
 (tools/testing/selftests/iommu) as user space; the tip also the uAPI,
 stress and fault injection tests of the device cdev
 (tools/testing/selftests/vfio, beside upstream's libvfio tests), on a

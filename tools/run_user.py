@@ -2,7 +2,8 @@
 """The user space boots of tools/run.py: the static test programs of a
 tree, the UML boots and the x86_64 guests that run them, and how their
 results are counted: the uAPI, stress and fault injection tests of the
-device cdev, and iommufd's selftests against the base + fixes.
+device cdev, and iommufd's selftests against a kernel without the
+fixes.
 """
 
 import os
@@ -106,7 +107,7 @@ def step_uapi_results(results, programs, prefix='', kinds=DRIVER_KINDS,
 	"""Count the uAPI test's results; a test that did not pass fails (an
 	XFAIL or XPASS too). Then the matrix: each rule that applies to a
 	driver of kinds must have rule_cases' number of tests, tests giving
-	each test's rule (the 7.3 line's have the PASID rules)."""
+	each test's rule."""
 	result = programs.get(VFIO_UAPI_PROGRAM)
 	matrix = result and print_uapi_matrix(
 		result, programs.get(VFIO_STRESS_PROGRAM), kinds=kinds,

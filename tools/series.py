@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn the project's sources into a kernel git tree and a patch series.
 
-The series is kept for more than one base, a line each (LINES): the 6.12.y
-line (linux/base, linux/submissions) and the mainline line of Linux 7.3
-(linux/7.3/base, linux/7.3/submissions), which holds what of the series
-has been moved to 7.3 so far. A line's base is a Debian linux-source
+The series is kept for more than one base, a line each (LINES): the
+mainline line, Linux 7.3 (linux/base, linux/submissions), and the 6.12.y
+stable line (linux/6.12.y/base, linux/6.12.y/submissions), which takes
+the series' two fixes that 6.12.y needs as they are and three of its own.
+A line's base is a Debian linux-source
 tarball, installed from the machine's own apt sources or, when its pin
 names another suite, fetched with apt-get download through a private apt
 configuration (tools/install-toolchain.sh). 'prepare' unpacks it once into
-the line's tree (build/linux, build/linux-7.3), makes it a git repository
+the line's tree (build/linux-7.3, build/linux-6.12.y), makes it a git repository
 whose first commit (tag 'base') is the pristine source, and then builds one
 commit per entry of the line's submissions on branch 'series'. Commits are
 made with git plumbing in a scratch index, so the work tree is only touched by the final 'git reset
@@ -27,17 +28,19 @@ a line '---', then one line per change:
                                     rust-bindings or kunit)
 
 The entries live in linux/series/, one pool for every line; a line's own
-series/ folder (linux/7.3/series/) holds the entries that differ on its
+series/ folder (linux/6.12.y/series/) holds the entries that differ on its
 base, and takes precedence for their number. Likewise a file an entry
-names has a variant for a line in the line's folder (linux/7.3/patches/X.diff
-for linux/patches/X.diff, linux/7.3/kunit/PATH for kunit/PATH), which that
-line takes instead; and a file an entry adds that differs on a line in a
-few lines only has a diff there instead, linux/7.3/series/NNNN-*.diff,
-applied on top of entry NNNN's changes.
+names has a variant for a line in the line's folder
+(linux/6.12.y/patches/X.diff for linux/patches/X.diff,
+linux/6.12.y/kunit/PATH for kunit/PATH), which that line takes instead;
+and a file an entry adds that differs on a line in a few lines only has a
+diff there instead, linux/6.12.y/series/NNNN-*.diff, applied on top of
+entry NNNN's changes.
 
 'prepare' and the other commands take --line (default: every line):
 'export' writes 'git format-patch --cover-letter --base
---signoff' to build/series, as the git user (user.name, user.email), and
+--signoff' to the line's export folder (build/series,
+build/series-6.12.y), as the git user (user.name, user.email), and
 refuses without one; 'check' verifies that export with 'git am' on the
 pristine base and 'checkpatch.pl --strict' (ignores:
 linux/checkpatch.ignore).

@@ -116,7 +116,7 @@ class Line:
 
 	def own_series(self):
 		"""The line's own series folder (FOLDER/series), or None: the
-		6.12.y line's is linux/series/ itself, the pool."""
+		mainline line's is linux/series/ itself, the pool."""
 		folder = os.path.join(self.folder, 'series')
 		if folder == SERIES_DIR or not os.path.isdir(folder):
 			return None
@@ -155,7 +155,7 @@ def line_named(name):
 
 def lines_of(args):
 	"""The lines a command's --line names: one, every line when it names
-	none, the 6.12.y line when there are no arguments (a caller in
+	none, the mainline line when there are no arguments (a caller in
 	Python)."""
 	if args is None:
 		return [PRIMARY]
@@ -266,7 +266,7 @@ class Submission:
 
 def submissions(line=PRIMARY):
 	"""The line's submissions file, checked: the submissions take
-	entries in order, none twice, each has a cover letter, and the 6.12.y
+	entries in order, none twice, each has a cover letter, and the mainline
 	line's take every entry of linux/series/."""
 	path = os.path.join(line.folder, 'submissions')
 	blocks, fields = [], {}

@@ -37,7 +37,7 @@ def recipients(patches, line=PRIMARY):
 
 def export(args, signoff=True):
 	"""Export the submissions of the line args.line names, of every line
-	when it names none, of the 6.12.y line without args; returns those
+	when it names none, of the mainline line without args; returns those
 	of the last."""
 	for line in lines_of(args):
 		subs = export_line(line, signoff)
@@ -47,7 +47,7 @@ def export(args, signoff=True):
 def export_line(line=PRIMARY, signoff=True):
 	"""The submissions of the line's submissions file, each as git
 	format-patch to its folder of the line's export folder (EXPORT_DIR
-	for the 6.12.y line): numbered within it, with its cover letter,
+	for the mainline line): numbered within it, with its cover letter,
 	To: and Cc: from get_maintainer.pl, authored and signed off
 	(--signoff) by the git user who exports. Without signoff (the static
 	checks, when there is no git user) the patches carry no

@@ -148,7 +148,7 @@ def base_is_pinned(line=PRIMARY):
 
 def prepare(args):
 	"""Unpack the base and build the series of the line args.line names,
-	of every line when it names none, of the 6.12.y line without args."""
+	of every line when it names none, of the mainline line without args."""
 	lines = lines_of(args)
 	for line in lines:
 		prepare_line(line)
