@@ -55,8 +55,9 @@ series: tree
 
 # Drop the kernel build, keep the unpacked tree.
 clean:
-	rm -rf build/kunit-uml build/kunit-results.json build/series \
-		build/kunit-7.3 build/kunit-7.3-results.json build/series-7.3
+	rm -rf build/kunit-7.3 build/kunit-results.json build/series \
+		build/series-6.12.y build/kunit-x86_64 build/sanitizers-uml \
+		build/stable-6.12.y
 
 # Drop everything generated.
 distclean:

@@ -82,7 +82,7 @@ def exporter():
 	return f'{name} <{email}>' if name and email else None
 
 
-# The author and committer of build/linux's commits when there is no git
+# The author and committer of a line's commits when there is no git
 # user: those commits stay local, and only an export, which needs a git
 # user, gives the series an identity.
 LOCAL_IDENTITY = 'vfio-contract series tool <series@localhost>'
@@ -191,7 +191,8 @@ def prepare_line(line=PRIMARY):
 def refresh(args):
 	"""Rewrite a commit's patch from the work tree.
 
-	Check out the commit in build/linux (git checkout --detach), edit the
+	Check out the commit in the mainline line's tree (build/linux-7.3:
+	git checkout --detach), edit the
 	files its patch covers, then run this: the patch becomes the diff of
 	those files against the commit's parent, and the tree goes back to the
 	branch 'series'. Files the patch does not cover yet are added with
@@ -206,8 +207,8 @@ def refresh(args):
 		die(f'{entry.name} has {len(patches)} patches, refresh needs one')
 	head = git('log', '-1', '--format=%s', 'HEAD')
 	if head != entry.subject:
-		die(f'build/linux is at "{head}", not at {entry.name}: check out '
-		    'that commit first')
+		die(f'{PRIMARY.ksrc} is at "{head}", not at {entry.name}: '
+		    'check out that commit first')
 	with open(os.path.join(TOP, patches[0])) as f:
 		files = re.findall(r'^diff --git a/(\S+) ', f.read(), re.M)
 	files += args.add
