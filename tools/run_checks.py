@@ -151,6 +151,8 @@ def step_tool_tests(results):
 			    ('test_run_user', 'user space count unit tests'),
 			    ('test_run_builds', 'build unit tests'),
 			    ('test_run_mainline', '7.3 line unit tests'),
+			    ('test_run_sanitizers',
+			     'memory-checking kernel unit tests'),
 			    ('test_run_common', 'closing line unit tests'),
 			    ('test_series', 'series unit tests'),
 			    ('test_uml_user', 'uml_user unit tests'),

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Unit tests for the memory-checking kernel of tools/run.py
+(run_sanitizers.py): what a line's form of step_sanitizers() builds and
+boots with, and its rows, from the console of a boot made of
+tools/testdata/vfio-user-console.log, vfio-fail-nth-console.log and a
+kmemleak scan, with kunit.py, the builds and the boot replaced.
+"""
+
+import os
+import sys
+import unittest
+from unittest import mock
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_mainline  # noqa: E402
+import run_sanitizers  # noqa: E402
+from run_common import (KSRC, MAKE_OPTIONS_7_3, Results,  # noqa: E402
+			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
+			VFIO_UAPI_PROGRAM)
+from run_matrix import (KUNIT_CASES, KUNIT_CASES_7_3,  # noqa: E402
+			UAPI_RULE_CASES, UAPI_TESTS)
+from testutil import quietly, read_testdata  # noqa: E402
+
+PROGRAMS = [(f'/p/{name}', ['-V', 'vfio_pci'])
+	    for name in (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
+			 VFIO_FAIL_NTH_PROGRAM)] + ['/p/iommufd',
+						    '/p/iommufd_fail_nth']
+
+
+class FakeBoot:
+	"""A boot whose console is lines."""
+
+	def __init__(self, lines):
+		self.lines = lines
+		self.log = os.devnull
+
+	def log_lines(self):
+		return self.lines
+
+
+class SanitizersTest(unittest.TestCase):
+	"""step_sanitizers() on a line's tree, options and test lists."""
+
+	def run_step(self, scan_exit=0, **kw):
+		"""Rows of step_sanitizers(**kw) (or of its 7.3 form without kw),
+		and the calls of kunit_step, build_programs and boot_programs."""
+		console = read_testdata('vfio-user-console.log') + \
+			read_testdata('vfio-fail-nth-console.log') + \
+			['uml-init: BEGIN /kmemleak-scan',
+			 f'uml-init: END /kmemleak-scan exit={scan_exit} '
+			 'seconds=30.0']
+		results = Results()
+		with mock.patch.object(run_sanitizers, 'kunit_step') as kunit, \
+				mock.patch.object(run_sanitizers, 'build_programs',
+						  return_value=PROGRAMS) as build, \
+				mock.patch.object(run_sanitizers, 'boot_programs',
+						  return_value=FakeBoot(
+							  console)) as boot, \
+				mock.patch.object(run_sanitizers.uml_user, '_run'), \
+				mock.patch.object(run_sanitizers, 'step_kernel_log'), \
+				mock.patch('os.makedirs'), \
+				mock.patch('builtins.open', mock.mock_open()):
+			if kw:
+				quietly(lambda: run_sanitizers.step_sanitizers(
+					results, **kw))
+			else:
+				quietly(run_sanitizers.step_sanitizers_7_3, results)
+		return {r[0]: r[1:3] for r in results.rows}, kunit, build, boot
+
+	def test_line_7_3(self):
+		rows, kunit, build, boot = self.run_step()
+		_, kw = kunit.call_args
+		self.assertEqual(kw['ksrc'], run_mainline.LINE.ksrc)
+		self.assertEqual(kw['make_options'], MAKE_OPTIONS_7_3)
+		self.assertEqual(kw['cases'], KUNIT_CASES_7_3)
+		self.assertEqual(list(kw['kernel_args']), run_mainline.KERNEL_ARGS)
+		self.assertEqual(kunit.call_args[0][1],
+				 run_sanitizers.SANITIZERS_7_3_BUILD)
+		self.assertIn(run_sanitizers.SANITIZERS_CONFIG,
+			      kunit.call_args[0][3])
+		self.assertEqual(build.call_args[0][0], run_mainline.LINE.ksrc)
+		# the user space boot has the line's arguments too (SMP), and
+		# runs the VFIO programs, not iommufd's, then the scan
+		args, _ = boot.call_args
+		self.assertEqual(args[3][:len(run_mainline.KERNEL_ARGS)],
+				 run_mainline.KERNEL_ARGS)
+		self.assertIn('kunit.enable=1', args[3])
+		self.assertEqual([os.path.basename(p[0] if isinstance(p, tuple)
+						   else p) for p in args[2]],
+				 [VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
+				  VFIO_FAIL_NTH_PROGRAM, 'kmemleak-scan'])
+		self.assertEqual(rows['7.3: sanitizers: kmemleak scan'], (1, 0))
+		self.assertEqual(rows[f'7.3: sanitizers: {VFIO_STRESS_PROGRAM}'],
+				 (8, 0))
+		# the testdata is 6.12.y's: without the PASID tests the 7.3
+		# uAPI matrix has rules without their tests, and fails
+		self.assertEqual(rows['7.3: sanitizers: uapi: matrix'][0], 0)
+		self.assertGreater(rows['7.3: sanitizers: uapi: matrix'][1], 0)
+
+	def test_line_6_12_rows(self):
+		rows, kunit, build, _ = self.run_step(ksrc=KSRC)
+		self.assertEqual(kunit.call_args[1]['cases'], KUNIT_CASES)
+		self.assertEqual(build.call_args[0][0], KSRC)
+		self.assertEqual(rows[f'sanitizers: {VFIO_STRESS_PROGRAM}'],
+				 (8, 0))
+		self.assertEqual(rows['sanitizers: kmemleak scan'], (1, 0))
+		self.assertNotIn('sanitizers: uapi: matrix', rows)
+
+	def test_uapi_matrix_passes(self):
+		rows, _, _, _ = self.run_step(uapi_tests=UAPI_TESTS,
+					      uapi_rule_cases=UAPI_RULE_CASES)
+		self.assertEqual(rows['sanitizers: uapi: matrix'], (1, 0))
+
+	def test_scan_fails(self):
+		rows, _, _, _ = self.run_step(scan_exit=1)
+		self.assertEqual(rows['7.3: sanitizers: kmemleak scan'], (0, 1))
+
+
+if __name__ == '__main__':
+	unittest.main()
