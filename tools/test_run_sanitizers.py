@@ -90,6 +90,8 @@ class SanitizersTest(unittest.TestCase):
 						   else p) for p in args[2]],
 				 [VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
 				  VFIO_FAIL_NTH_PROGRAM, 'kmemleak-scan'])
+		# the stress test has more time than the init's default
+		self.assertEqual(args[2][1][2], run_sanitizers.STRESS_TIMEOUT)
 		self.assertEqual(rows['7.3: sanitizers: kmemleak scan'], (1, 0))
 		self.assertEqual(rows[f'7.3: sanitizers: {VFIO_STRESS_PROGRAM}'],
 				 (8, 0))
