@@ -168,6 +168,8 @@ def step_tool_tests(results):
 			    ('test_run_builds', 'build unit tests'),
 			    ('test_run_mainline', 'mainline UML unit tests'),
 			    ('test_run_stable', '6.12.y stable line unit tests'),
+			    ('test_run_sanitizers',
+			     'memory-checking kernel unit tests'),
 			    ('test_run_common', 'closing line unit tests'),
 			    ('test_series', 'series unit tests'),
 			    ('test_uml_user', 'uml_user unit tests'),
