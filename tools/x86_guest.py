@@ -33,12 +33,18 @@ The IOMMU is given first, so that it translates the edu device's DMA.
 
 TCG only: /dev/kvm opens on these machines, but a guest hangs with KVM
 (see ../shared/platform-notes.md); a boot says which accelerator it used.
+kunit.py of 7.3 asks QEMU for KVM first ('-accel kvm -accel hvf -accel
+tcg'), and its x86_64 run hangs with no output until its timeout, so
+kunit.py runs with tcg_qemu() first on its PATH: a QEMU that drops the
+other accelerators.
 """
 
 import collections
 import os
+import shutil
 import stat
 import subprocess
+import sys
 
 import uml_user
 
@@ -78,6 +84,49 @@ CPUS = 2
 
 class Error(Exception):
 	pass
+
+
+# A QEMU for kunit.py (tcg_qemu()): QEMU's own, called without the
+# accelerators but TCG (drop_accelerators()).
+TCG_QEMU = """#!{python}
+# Written by tools/x86_guest.py: {qemu} with TCG only (a guest hangs with
+# KVM here, and kunit.py asks for it first).
+import os
+import sys
+
+sys.path.insert(0, {tools!r})
+import x86_guest  # noqa: E402
+
+os.execv({qemu!r}, [{qemu!r}] + x86_guest.drop_accelerators(sys.argv[1:]))
+"""
+
+
+def drop_accelerators(args):
+	"""QEMU's arguments args without any '-accel' but TCG's."""
+	out, rest = [], list(args)
+	while rest:
+		if rest[0] == '-accel' and rest[1:2] != ['tcg']:
+			rest = rest[2:]
+			continue
+		out.append(rest.pop(0))
+	return out
+
+
+def tcg_qemu(folder, path=None):
+	"""Write folder/qemu-system-x86_64, which runs QEMU (found on path,
+	else on PATH) with its arguments but any '-accel' other than tcg;
+	returns folder, to put first on the PATH of kunit.py."""
+	qemu = shutil.which(QEMU, path=path)
+	if qemu is None:
+		raise Error(f'{QEMU} not found')
+	os.makedirs(folder, exist_ok=True)
+	wrapper = os.path.join(folder, QEMU)
+	with open(wrapper, 'w') as f:
+		f.write(TCG_QEMU.format(python=sys.executable, qemu=qemu,
+					tools=os.path.dirname(
+						os.path.abspath(__file__))))
+	os.chmod(wrapper, 0o755)
+	return folder
 
 
 # --- The initramfs ----------------------------------------------------------
