@@ -21,8 +21,6 @@ from run_matrix import (DRIVER_KINDS, KUNIT_CASES, not_for, print_matrix,
 			vfio_iommufd_leaves)
 
 KUNIT_JSON = os.path.join(BUILD, 'kunit-results.json')
-# kunit.py's JSON of the same suites on x86_64.
-X86_JSON = os.path.join(BUILD, 'kunit-x86_64-results.json')
 
 # The suites the run must show; one that is missing fails the run.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
@@ -46,14 +44,22 @@ def step_kunit(results):
 	kunit_step(results, KUNIT_BUILD, KUNIT_JSON, KUNITCONFIGS, timeout=600)
 
 
-def step_x86_kunit(results):
-	"""Build the x86_64 kernel and run the same suites on it with kunit.py,
-	under QEMU (TCG) with two vCPUs."""
-	banner(f'KUnit on x86_64 under QEMU (TCG, {x86_guest.CPUS} vCPUs; a clean '
-	       'build takes about 10 minutes)')
-	kunit_step(results, X86_BUILD, X86_JSON, X86_KUNITCONFIGS, timeout=900,
-		   prefix='x86_64: ', log_label='kernel log (x86_64, KUnit)',
-		   log=os.path.join(BUILD, 'kunit-x86_64.log'), arch='x86_64')
+def step_x86_kunit(results, ksrc=KSRC, make_options=MAKE_OPTIONS,
+		   env=KERNEL_ENV, kunitconfigs=X86_KUNITCONFIGS, prefix='',
+		   build_dir=X86_BUILD, cases=KUNIT_CASES):
+	"""Build the x86_64 kernel of the tree ksrc (with make_options, env
+	and kunitconfigs) in build_dir and run the same suites on it with
+	kunit.py, under QEMU (TCG) with two vCPUs. Its rows' labels start with
+	prefix, the line's ('' for 6.12.y, '7.3: '); cases are the line's
+	vfio_iommufd cases. kunit.py's JSON and output go beside build_dir
+	(build_dir-results.json, build_dir.log)."""
+	banner(f'{prefix}KUnit on x86_64 under QEMU (TCG, {x86_guest.CPUS} '
+	       'vCPUs; a clean build takes about 10 minutes)')
+	kunit_step(results, build_dir, f'{build_dir}-results.json', kunitconfigs,
+		   timeout=900, prefix=f'{prefix}x86_64: ',
+		   log_label=f'{prefix}kernel log (x86_64, KUnit)',
+		   log=f'{build_dir}.log', arch='x86_64', ksrc=ksrc,
+		   make_options=make_options, env=env, cases=cases)
 
 
 def kunit_step(results, build_dir, json_path, kunitconfigs, timeout,

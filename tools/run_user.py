@@ -27,6 +27,9 @@ USER_BUILD = os.path.join(BUILD, 'uml-user')
 X86_KERNEL = os.path.join(X86_BUILD, 'arch', 'x86', 'boot', 'bzImage')
 X86_USER_BUILD = os.path.join(BUILD, 'x86_64-user')
 X86_EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-x86_64.expected')
+# The guests whose IOMMU the mock IOMMU shares the guest with on 6.12.y,
+# where the samples' devices and iommufd's selftests run (x86_guest.py).
+X86_MOCK_IOMMUS = tuple(n for n, spec in x86_guest.IOMMUS.items() if spec.mock)
 # The line each test of VFIO_FAIL_NTH_PROGRAM logs (see run_common).
 FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
 			    r'([\d.]+) s$')
@@ -159,18 +162,15 @@ def step_fail_nth_results(results, programs, lines, prefix=''):
 		      details=fail_nth_sites(lines))
 
 
-def step_iommufd_results(results, patched, pristine, arch='um'):
-	"""iommufd's selftests: the patched kernel against the base + fixes,
-	under UML or on x86_64 (arch), each with its own expected failures."""
-	expected = uml_user.EXPECTED if arch == 'um' else X86_EXPECTED
-	where, prefix = ('under UML', '') if arch == 'um' else \
-		('on x86_64', 'x86_64: ')
-	print(f'\n  iommufd selftests {where}, the {BASELINE_LABEL} (the '
+def step_iommufd_results(results, patched, pristine):
+	"""iommufd's selftests under UML: the patched kernel against the base
+	+ fixes, with UML's expected failures."""
+	print(f'\n  iommufd selftests under UML, the {BASELINE_LABEL} (the '
 	      f'submissions {", ".join(BASELINE_SUBMISSIONS)}) and the patched '
 	      'kernel (failures '
-	      f'listed in {os.path.relpath(expected, TOP)} with their '
+	      f'listed in {os.path.relpath(uml_user.EXPECTED, TOP)} with their '
 	      'reasons are not counted)')
-	iommufd_rows(results, patched, pristine, expected, prefix,
+	iommufd_rows(results, patched, pristine, uml_user.EXPECTED, '',
 		     BASELINE_LABEL)
 
 
@@ -275,77 +275,110 @@ def x86_boot(work, kernel, programs, iommu, log, args=()):
 	return boot
 
 
-def step_x86_user(results):
-	"""User space on the x86_64 kernel, a guest per virtual IOMMU: the uAPI,
-	stress (two vCPUs) and fault injection tests on vfio-pci with the edu
-	device in each; where the mock IOMMU probes devices (virtio-iommu) the
-	uAPI and stress tests on the samples too, and iommufd's selftests,
-	compared with the base + fixes built for x86_64 if one fails."""
-	banner('User space on x86_64 (q35 under TCG): vfio-pci and the edu '
-	       'device behind intel-iommu and virtio-iommu; iommufd\'s '
-	       'selftests against the ' + BASELINE_LABEL)
-	os.makedirs(X86_USER_BUILD, exist_ok=True)
-	log = os.path.join(X86_USER_BUILD, 'build.log')
+def baseline_x86(log):
+	"""The base + fixes built for x86_64: its tree and its kernel image."""
+	kernel = pristine_kernel(log, arch='x86_64')
+	return PRISTINE_SRC, kernel
+
+
+def step_x86_user(results, ksrc=KSRC, kernel=X86_KERNEL, prefix='',
+		  work=X86_USER_BUILD, tests=UAPI_TESTS,
+		  rule_cases=UAPI_RULE_CASES, mock_iommus=X86_MOCK_IOMMUS,
+		  expected=X86_EXPECTED, base_label=BASELINE_LABEL,
+		  base=baseline_x86):
+	"""User space on the x86_64 kernel of the tree ksrc, a guest per
+	virtual IOMMU: the uAPI, stress (two vCPUs) and fault injection tests
+	on vfio-pci with the edu device in each; in the guests whose IOMMU the
+	mock IOMMU shares the guest with (mock_iommus), the uAPI and stress
+	tests on the samples too, and iommufd's selftests, compared with the
+	base (base_label: base(log) builds it for x86_64 and gives its tree and
+	kernel image) if one fails, and with the expected failures.
+
+	The line's arguments: its kernel image, the label its rows start with
+	(prefix: '' for 6.12.y, '7.3: '), the folder of its programs and
+	guests (work), the uAPI test's rules (tests, rule_cases: the line's
+	UAPI_TESTS and UAPI_RULE_CASES, with a 'pci' kind) and its expected
+	failures of iommufd's selftests.
+	"""
+	banner(f'{prefix}User space on x86_64 (q35 under TCG): vfio-pci and the '
+	       'edu device behind intel-iommu and virtio-iommu; iommufd\'s '
+	       f'selftests against the {base_label}')
+	os.makedirs(work, exist_ok=True)
+	log = os.path.join(work, 'build.log')
 	open(log, 'w').close()
 	try:
-		programs = build_programs(KSRC, os.path.join(X86_USER_BUILD,
-							     'programs'),
+		programs = build_programs(ksrc, os.path.join(work, 'programs'),
 					  log, vfio=True, vfio_args=())
 	except uml_user.Error as e:
-		results.add('x86_64: user space', 0, 1, str(e))
+		results.add(f'{prefix}x86_64: user space', 0, 1, str(e))
 		return
 	# The uAPI, stress and fault injection tests, then iommufd's selftests
 	# (build_programs() order). Next to an IOMMU the mock IOMMU cannot
-	# share the guest with, only vfio-pci is tested, and iommufd's
-	# selftests run in the other guest. The samples' fault injection runs
-	# under UML.
+	# share the guest with, only vfio-pci is tested. The samples' fault
+	# injection runs under UML.
 	uapi, stress, fail_nth = (program_path(p) for p in programs[:3])
 	selftests = programs[-len(uml_user.IOMMU_PROGRAMS):]
 	only_pci = ['-v', 'vfio_pci']
 	patched = {}
-	for iommu, spec in x86_guest.IOMMUS.items():
-		prefix = f'x86_64 {iommu}: '
-		work = os.path.join(X86_USER_BUILD, iommu)
-		os.makedirs(work, exist_ok=True)
-		if spec.mock:
+	for iommu in x86_guest.IOMMUS:
+		label = f'{prefix}x86_64 {iommu}: '
+		guest_work = os.path.join(work, iommu)
+		os.makedirs(guest_work, exist_ok=True)
+		mock = iommu in mock_iommus
+		if mock:
 			guest = [uapi, stress, (fail_nth, only_pci)] + selftests
 			kinds = X86_DRIVER_KINDS
 		else:
 			guest = [(p, only_pci) for p in (uapi, stress, fail_nth)]
 			kinds = {'vfio-pci': 'pci'}
 		try:
-			boot = x86_boot(work, X86_KERNEL, guest, iommu, log,
+			boot = x86_boot(guest_work, kernel, guest, iommu, log,
 					['vfio_sample_devices.count=1']
-					if spec.mock else [])
+					if mock else [])
 		except uml_user.Error as e:
-			results.add(f'{prefix}user space', 0, 1, str(e))
+			results.add(f'{label}user space', 0, 1, str(e))
+			if mock:
+				patched[iommu] = {}	# its selftests did not run
 			continue
 		ran = uml_user.results_by_program(boot.log_lines())
-		step_uapi_results(results, ran, prefix, kinds)
-		step_stress_results(results, ran, prefix)
-		step_fail_nth_results(results, ran, boot.log_lines(), prefix)
-		if spec.mock:
-			patched = ran
-		step_kernel_log(results, boot.log, f'kernel log (x86_64 {iommu})')
+		step_uapi_results(results, ran, label, kinds, tests, rule_cases)
+		step_stress_results(results, ran, label)
+		step_fail_nth_results(results, ran, boot.log_lines(), label)
+		if mock:
+			patched[iommu] = ran
+		step_kernel_log(results, boot.log,
+				f'{prefix}kernel log (x86_64 {iommu})', ksrc)
 
-	if all_passed(patched, uml_user.IOMMU_PROGRAMS):
+	if not patched:
+		return
+	pristine, boot, base_src = {}, None, None
+	if all(all_passed(ran, uml_user.IOMMU_PROGRAMS)
+	       for ran in patched.values()):
 		# The comparison asks that what passes on the base passes here, and
 		# that what fails here fails there too: nothing to ask of the base.
 		print('\n  every selftest passed on the patched kernel: the '
-		      f'{BASELINE_LABEL} for x86_64 is not built')
-		step_iommufd_results(results, patched, {}, arch='x86_64')
-		return
-	try:
-		work = os.path.join(X86_USER_BUILD, 'pristine')
-		os.makedirs(work, exist_ok=True)
-		kernel = pristine_kernel(log, arch='x86_64')
-		programs = build_programs(PRISTINE_SRC, work, log, vfio=False)
-		boot = x86_boot(work, kernel, programs, 'virtio-iommu', log)
-		pristine = uml_user.results_by_program(boot.log_lines())
-	except uml_user.Error as e:
-		results.add(f'x86_64: selftests: {BASELINE_LABEL}', 0, 1, str(e))
-		pristine, boot = {}, None
-	step_iommufd_results(results, patched, pristine, arch='x86_64')
+		      f'{base_label} for x86_64 is not built')
+	else:
+		try:
+			base_work = os.path.join(work, 'pristine')
+			os.makedirs(base_work, exist_ok=True)
+			base_src, base_kernel = base(log)
+			programs = build_programs(base_src, base_work, log,
+						  vfio=False)
+			boot = x86_boot(base_work, base_kernel, programs,
+					'virtio-iommu', log)
+			pristine = uml_user.results_by_program(boot.log_lines())
+		except uml_user.Error as e:
+			results.add(f'{prefix}x86_64: selftests: {base_label}', 0, 1,
+				    str(e))
+	for iommu, ran in patched.items():
+		print(f'\n  iommufd selftests on x86_64 with {iommu}, the '
+		      f'{base_label} (with virtio-iommu) and the patched kernel '
+		      f'(failures listed in {os.path.relpath(expected, TOP)} '
+		      'with their reasons are not counted)')
+		iommufd_rows(results, ran, pristine, expected,
+			     f'{prefix}x86_64 {iommu}: ', base_label)
 	if boot:
 		step_kernel_log(results, boot.log,
-				f'kernel log (x86_64, {BASELINE_LABEL})')
+				f'{prefix}kernel log (x86_64, {base_label})',
+				base_src)

@@ -14,7 +14,9 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_common  # noqa: E402
@@ -349,6 +351,110 @@ class UapiResultsTest(unittest.TestCase):
 					('stress: vfio_cdev_stress_test', 3, 5)])
 		self.assertEqual(full[2][3], 'patched: vfio_cdev_stress_test '
 				 'timed out after 300 s, killed')
+
+
+class X86UserTest(unittest.TestCase):
+	"""step_x86_user(): which programs each guest runs, with which
+	arguments, as the line asks (mock_iommus), the rows' labels, and when
+	the base is built; the boots and builds are stand-ins."""
+
+	PROGRAMS = ['/p/vfio_cdev_uapi_test', '/p/vfio_cdev_stress_test',
+		    '/p/vfio_cdev_fail_nth', '/p/iommufd', '/p/iommufd_fail_nth']
+
+	def run_step(self, selftests=PASS, failed_boot=(), **kw):
+		"""Run the step with every boot's selftests giving selftests,
+		the boots of the IOMMUs failed_boot failing; (rows, boots: a list
+		of (kernel, iommu, programs, args), the bases built)."""
+		boots, bases = [], []
+
+		def x86_boot(work, kernel, programs, iommu, log, args=()):
+			boots.append((kernel, iommu, programs, list(args)))
+			if iommu in failed_boot and kernel != 'base.bz':
+				raise uml_user.Error('QEMU failed')
+			return mock.Mock(log='console.log',
+					 log_lines=lambda: [])
+
+		def results_by_program(lines):
+			tests = {'fixture.variant.test': selftests}
+			return {n: ProgramResult(n, 0, 1.0, 1, tests,
+						 harness_totals(tests))
+				for n in uml_user.IOMMU_PROGRAMS}
+
+		def build_programs(ksrc, work, log, vfio, vfio_args=()):
+			return [(p, list(vfio_args)) if i < 3 else p
+				for i, p in enumerate(self.PROGRAMS)
+				if vfio or i >= 3]
+
+		def base(log):
+			bases.append(log)
+			return '/base-src', 'base.bz'
+
+		results = Results()
+		with tempfile.TemporaryDirectory() as work, \
+				tempfile.NamedTemporaryFile('w') as expected, \
+				mock.patch.object(run_user, 'build_programs',
+						  build_programs), \
+				mock.patch.object(run_user, 'x86_boot', x86_boot), \
+				mock.patch.object(run_user, 'step_kernel_log'), \
+				mock.patch.object(run_user.uml_user,
+						  'results_by_program',
+						  results_by_program), \
+				contextlib.redirect_stdout(io.StringIO()):
+			expected.write('# nothing expected\n')
+			expected.flush()
+			run_user.step_x86_user(results, kernel='tip.bz', work=work,
+					       expected=expected.name, base=base,
+					       **kw)
+		return [r[:3] for r in results.rows], boots, bases
+
+	def test_samples_beside_both_iommus(self):
+		rows, boots, bases = self.run_step(
+			prefix='7.3: ', mock_iommus=('intel-iommu', 'virtio-iommu'),
+			tests=run_matrix.UAPI_TESTS_7_3,
+			rule_cases=run_matrix.UAPI_RULE_CASES_7_3)
+		self.assertEqual([b[1] for b in boots],
+				 ['intel-iommu', 'virtio-iommu'])
+		for _, _, programs, args in boots:
+			self.assertEqual(args, ['vfio_sample_devices.count=1'])
+			self.assertEqual(programs[:2], self.PROGRAMS[:2])
+			self.assertEqual(programs[2], (self.PROGRAMS[2],
+						       ['-v', 'vfio_pci']))
+			self.assertEqual(programs[3:], self.PROGRAMS[3:])
+		self.assertEqual(bases, [])
+		labels = [r[0] for r in rows]
+		for iommu in ('intel-iommu', 'virtio-iommu'):
+			self.assertIn((f'7.3: x86_64 {iommu}: selftest: iommufd', 1, 0),
+				      rows)
+			self.assertIn(f'7.3: x86_64 {iommu}: uapi: vfio_cdev_uapi_test',
+				      labels)
+
+	def test_only_vfio_pci_beside_vt_d(self):
+		rows, boots, bases = self.run_step()
+		intel, virtio = boots
+		self.assertEqual(intel[1:], ('intel-iommu', [
+			(p, ['-v', 'vfio_pci']) for p in self.PROGRAMS[:3]], []))
+		self.assertEqual(virtio[1], 'virtio-iommu')
+		self.assertEqual(virtio[3], ['vfio_sample_devices.count=1'])
+		labels = [r[0] for r in rows]
+		self.assertIn('x86_64 virtio-iommu: selftest: iommufd', labels)
+		self.assertNotIn('x86_64 intel-iommu: selftest: iommufd', labels)
+
+	def test_failed_selftest_builds_the_base(self):
+		rows, boots, bases = self.run_step(selftests=FAIL)
+		self.assertEqual(len(bases), 1)
+		self.assertEqual(boots[-1][:2], ('base.bz', 'virtio-iommu'))
+		self.assertEqual(boots[-1][2], self.PROGRAMS[3:])
+		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 0, 1), rows)
+
+	def test_guest_that_did_not_boot(self):
+		rows, boots, bases = self.run_step(
+			failed_boot=('intel-iommu',),
+			mock_iommus=('intel-iommu', 'virtio-iommu'))
+		self.assertIn(('x86_64 intel-iommu: user space', 0, 1), rows)
+		self.assertIn(('x86_64 intel-iommu: selftest: iommufd', 0, 1), rows)
+		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 1, 0), rows)
+		# Its selftests did not run: the base is built to compare with
+		self.assertEqual(len(bases), 1)
 
 
 if __name__ == '__main__':
