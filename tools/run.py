@@ -8,7 +8,8 @@
          tests, and the same on x86_64 under QEMU: KUnit on 2 vCPUs, and
          vfio-pci with QEMU's edu device behind intel-iommu and
          virtio-iommu. Then the 7.3 line (linux/7.3/): its pristine
-         base and its tip under UML, built with clang-19.
+         base and its tip under UML, built with clang-19, and its tip on
+         x86_64 as the 6.12.y kernel above (KUnit, the two guests).
   check  everything 'main' does, plus the static checks: the Coccinelle
          rule on the pristine and the patched tree, 'git am' of the
          exported series on the pristine base, checkpatch --strict on
@@ -44,7 +45,7 @@ from run_checks import (step_cocci, step_docs, step_gcc,  # noqa: E402
 			step_tool_tests)
 from run_common import Results, step_toolchain, step_tree  # noqa: E402
 from run_kunit import step_kunit, step_x86_kunit  # noqa: E402
-from run_mainline import step_mainline  # noqa: E402
+from run_mainline import step_mainline, step_mainline_x86  # noqa: E402
 from run_newest import step_newest  # noqa: E402
 from run_sanitizers import step_sanitizers  # noqa: E402
 from run_user import step_user, step_x86_user  # noqa: E402
@@ -83,6 +84,7 @@ def main():
 	step_x86_kunit(results)
 	step_x86_user(results)
 	step_mainline(results, each_commit=args.job == 'check')
+	step_mainline_x86(results)
 	if args.job == 'check':
 		step_gcc(results)
 		step_kbuild(results)

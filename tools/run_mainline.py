@@ -32,17 +32,18 @@ import time
 import series_core
 import series_tree
 import uml_user
+import x86_guest
 from run_builds import any_built
 from run_checks import step_rust_compile_fail
 from run_common import (BUILD, KERNEL_ENV_7_3, MAKE_OPTIONS_7_3, TOP,
 			Progress, banner, run)
-from run_kunit import kunit_cmd, kunit_step
+from run_kunit import kunit_cmd, kunit_step, step_x86_kunit
 from run_logcheck import check_kernel_log, step_kernel_log
 from run_matrix import (DRIVER_KINDS, KUNIT_CASES_7_3, UAPI_RULE_CASES_7_3,
 			UAPI_TESTS_7_3)
 from run_user import (boot_programs, build_programs, iommufd_rows,
 		      step_fail_nth_results, step_stress_results,
-		      step_uapi_results)
+		      step_uapi_results, step_x86_user)
 
 LINE = series_core.line_named('7.3')
 LABEL = f'{LINE.name}: '
@@ -63,6 +64,27 @@ KUNITCONFIGS = PRISTINE_KUNITCONFIGS + ['drivers/vfio/tests/.kunitconfig',
 # SECCOMP userspace (it refuses ptrace's), which trusts its user space:
 # the run's own test programs.
 KERNEL_ARGS = ['seccomp=on', 'ncpus=2']
+# The line's x86_64 kernel: the same options with x86_64's instead of
+# UML's user space (kunit/x86_64.config), its KUnit run under QEMU and its
+# q35 guests (tools/x86_guest.py), its user space programs and guests in
+# X86_USER_BUILD; and the pristine base for x86_64, built only if one of
+# iommufd's selftests fails in a guest, from a git worktree of the line's
+# tree at tag 'base' (so the tree's files keep their time stamps).
+X86_CONFIG = os.path.join(TOP, 'kunit', 'x86_64.config')
+X86_BUILD = os.path.join(BUILD, 'kunit-x86_64-7.3')
+X86_KUNITCONFIGS = [k for k in KUNITCONFIGS if k != uml_user.USER_CONFIG] + \
+	[X86_CONFIG]
+X86_KERNEL = os.path.join(X86_BUILD, 'arch', 'x86', 'boot', 'bzImage')
+X86_USER_BUILD = os.path.join(BUILD, 'x86_64-user-7.3')
+X86_EXPECTED = os.path.join(LINE.folder, 'iommufd-selftests-x86_64.expected')
+X86_PRISTINE_SRC = os.path.join(BUILD, 'pristine-src-7.3')
+X86_PRISTINE_BUILD = os.path.join(BUILD, 'pristine-x86_64-7.3')
+X86_PRISTINE_KUNITCONFIGS = [k for k in PRISTINE_KUNITCONFIGS
+			     if k != uml_user.USER_CONFIG] + [X86_CONFIG]
+# The line's uAPI test on 7.3: iommufd's mock devices have a firmware node
+# of their own (iommu_mock_device_add()), so the samples' devices and
+# iommufd's selftests share the guest with either IOMMU.
+X86_MOCK_IOMMUS = tuple(x86_guest.IOMMUS)
 # The suites the line's run must show.
 EXPECTED_SUITES = ['vfio_registration', 'vfio_iommufd', 'rust_doctests_kernel']
 
@@ -253,3 +275,46 @@ def iommufd_results(results, patched, pristine):
 		    int(not gained), f'({len(gained)} tests)' if gained else
 		    'none: the fix may be no longer needed, or the pristine '
 		    'base did not run')
+
+
+def pristine_x86(log):
+	"""The pristine base built for x86_64 in X86_PRISTINE_BUILD, from
+	X86_PRISTINE_SRC (a git worktree of the line's tree at tag 'base'):
+	that tree and its kernel image. Raises uml_user.Error if it does not
+	build."""
+	ksrc = LINE.ksrc
+	series_core.git('worktree', 'prune', cwd=ksrc)
+	if not os.path.isdir(X86_PRISTINE_SRC):
+		series_core.git('worktree', 'add', '--detach', X86_PRISTINE_SRC,
+				'base', cwd=ksrc)
+	series_core.git('reset', '-q', '--hard', 'base', cwd=X86_PRISTINE_SRC)
+	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
+			build_dir=X86_PRISTINE_BUILD,
+			kunitconfigs=X86_PRISTINE_KUNITCONFIGS, arch='x86_64',
+			make_options=MAKE_OPTIONS_7_3)
+	progress = Progress(X86_PRISTINE_BUILD)
+	progress.start()
+	with open(log, 'a') as out:
+		res = run(cmd, cwd=X86_PRISTINE_SRC, env=KERNEL_ENV_7_3,
+			  stdout=out, stderr=out)
+	progress.stop.set()
+	if res.returncode:
+		raise uml_user.Error(f'the pristine {LINE.name} base for x86_64 '
+				     f'did not build, see {log}')
+	return X86_PRISTINE_SRC, os.path.join(X86_PRISTINE_BUILD, 'arch', 'x86',
+					      'boot', 'bzImage')
+
+
+def step_mainline_x86(results):
+	"""The line's tip on x86_64: its KUnit suites under QEMU, and its user
+	space in the q35 guests (run_kunit.step_x86_kunit(),
+	run_user.step_x86_user() with the line's tree, options and lists)."""
+	series_tree.prepare_line(LINE)
+	step_x86_kunit(results, ksrc=LINE.ksrc, make_options=MAKE_OPTIONS_7_3,
+		       env=KERNEL_ENV_7_3, kunitconfigs=X86_KUNITCONFIGS,
+		       prefix=LABEL, build_dir=X86_BUILD, cases=KUNIT_CASES_7_3)
+	step_x86_user(results, ksrc=LINE.ksrc, kernel=X86_KERNEL, prefix=LABEL,
+		      work=X86_USER_BUILD, tests=UAPI_TESTS_7_3,
+		      rule_cases=UAPI_RULE_CASES_7_3,
+		      mock_iommus=X86_MOCK_IOMMUS, expected=X86_EXPECTED,
+		      base_label='pristine base', base=pristine_x86)

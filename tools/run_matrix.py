@@ -183,6 +183,8 @@ UAPI_RULE_CASES_7_3 = {
 	'physical': dict(UAPI_RULE_CASES['physical'], U4=5, P1=2, P2=2, P3=2,
 			 P4=1, P6=2),
 	'emulated': dict(UAPI_RULE_CASES['emulated'], P5=1),
+	# vfio-pci with the edu device, in the x86_64 guests: as on 6.12.y
+	'pci': UAPI_RULE_CASES['pci'],
 }
 # The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
 X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})

@@ -14,6 +14,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_mainline  # noqa: E402
+import run_matrix  # noqa: E402
+import uml_user  # noqa: E402
 from run_common import Results  # noqa: E402
 from uml_user import ProgramResult, PASS, FAIL, SKIP  # noqa: E402
 
@@ -51,6 +53,27 @@ class MainlineTest(unittest.TestCase):
 		self.assertEqual(gained[1:3], (0, 1))
 		# iommufd_fail_nth did not run on the tip: a failure too
 		self.assertEqual(rows['7.3: selftest: iommufd_fail_nth'][2], 1)
+
+
+class MainlineX86Test(unittest.TestCase):
+	"""The 7.3 line's x86_64 run: its configs and its lists."""
+
+	def test_configs(self):
+		for configs in (run_mainline.X86_KUNITCONFIGS,
+				run_mainline.X86_PRISTINE_KUNITCONFIGS):
+			self.assertNotIn(uml_user.USER_CONFIG, configs)
+			self.assertEqual(configs[-1], run_mainline.X86_CONFIG)
+		self.assertIn('drivers/vfio/tests/.kunitconfig',
+			      run_mainline.X86_KUNITCONFIGS)
+		self.assertNotIn('drivers/vfio/tests/.kunitconfig',
+				 run_mainline.X86_PRISTINE_KUNITCONFIGS)
+
+	def test_vfio_pci_row(self):
+		# The guests' uAPI matrix has a vfio-pci row on the 7.3 line too
+		self.assertEqual(run_matrix.UAPI_RULE_CASES_7_3['pci'],
+				 run_matrix.UAPI_RULE_CASES['pci'])
+		self.assertEqual(set(run_mainline.X86_MOCK_IOMMUS),
+				 {'intel-iommu', 'virtio-iommu'})
 
 
 if __name__ == '__main__':

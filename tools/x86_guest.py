@@ -22,10 +22,15 @@ kernel drives with its own driver:
 
 iommufd's mock IOMMU (CONFIG_IOMMUFD_TEST), on which the sample drivers'
 devices and iommufd's selftests depend, shares the guest with the
-virtio-iommu only: in 6.12 an IOMMU registered without a firmware node
-takes every device without one, and Intel VT-d registers so before the
-mock IOMMU, which then probes no device (the samples' devices fail with
--ENODEV). The virtio-iommu registers with its VIOT node.
+virtio-iommu only on 6.12.y (Iommu.mock): there an IOMMU registered
+without a firmware node takes every device without one, and Intel VT-d
+registers so before the mock IOMMU, which then probes no device (the
+samples' devices fail with -ENODEV). The virtio-iommu registers with its
+VIOT node. On 7.3 each mock device is added with a fwspec that names the
+mock IOMMU's own firmware node (iommu_mock_device_add()), so it probes
+on the mock IOMMU whatever else is registered, and the 7.3 line runs the
+samples and iommufd's selftests beside either IOMMU
+(tools/run_mainline.py's X86_MOCK_IOMMUS).
 
 and QEMU's edu device (PCI 1234:11e8, a test device that does DMA when its
 registers say so), which vfio_pci.ids=1234:11e8 binds to vfio-pci at boot.
@@ -52,7 +57,7 @@ QEMU = 'qemu-system-x86_64'
 EDU_ID = '1234:11e8'
 
 # An IOMMU of the guests: QEMU's arguments, the kernel's, and whether the
-# mock IOMMU works next to it.
+# mock IOMMU works next to it on 6.12.y (on 7.3 it does beside both).
 Iommu = collections.namedtuple('Iommu', 'devices args mock')
 IOMMUS = {
 	'intel-iommu': Iommu(['-device', 'intel-iommu,intremap=on'],
