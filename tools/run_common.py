@@ -42,8 +42,8 @@ KUNITCONFIGS = KUNITCONFIGS_UML + [os.path.join(TOP, 'kunit',
 # The same suites on x86_64, under QEMU with two vCPUs, and its user space:
 # q35 guests with a virtual IOMMU and the edu device on vfio-pci.
 X86_BUILD = os.path.join(BUILD, 'kunit-x86_64')
-X86_KUNITCONFIGS = BASE_KUNITCONFIGS + SERIES_KUNITCONFIGS + [
-	os.path.join(TOP, 'kunit', 'x86_64.config')]
+X86_CONFIG = os.path.join(TOP, 'kunit', 'x86_64.config')
+X86_KUNITCONFIGS = BASE_KUNITCONFIGS + SERIES_KUNITCONFIGS + [X86_CONFIG]
 
 # The VFIO test programs the boots run, in the kernel tree.
 VFIO_UAPI_FOLDER = 'tools/testing/selftests/vfio'

@@ -225,3 +225,4 @@ def iommufd_results(results, patched, pristine):
 		    int(not gained), f'({len(gained)} tests)' if gained else
 		    'none: the fix may be no longer needed, or the pristine '
 		    'base did not run')
+

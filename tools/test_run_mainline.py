@@ -15,7 +15,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_common  # noqa: E402
 import run_mainline  # noqa: E402
+import run_matrix  # noqa: E402
 import series_core  # noqa: E402
 import uml_user  # noqa: E402
 from run_common import Results  # noqa: E402
@@ -95,6 +97,23 @@ class MainlineTest(unittest.TestCase):
 		self.assertEqual(out, "  pristine base's kernel log, not counted: "
 				 'line 2: BUG: sleeping function called from '
 				 'invalid context\n')
+
+
+class X86ConfigsTest(unittest.TestCase):
+	"""The x86_64 kernel's options: the UML kernel's but its root file
+	system, and x86_64's."""
+
+	def test_configs(self):
+		configs = run_common.X86_KUNITCONFIGS
+		self.assertNotIn(uml_user.USER_CONFIG, configs)
+		self.assertEqual(configs[-1], run_common.X86_CONFIG)
+		self.assertEqual([c for c in run_common.KUNITCONFIGS_UML
+				  if c != uml_user.USER_CONFIG], configs[:-1])
+
+	def test_vfio_pci_row(self):
+		# The guests' uAPI matrix has a vfio-pci row
+		self.assertIn('pci', run_matrix.UAPI_RULE_CASES)
+		self.assertEqual(run_matrix.X86_DRIVER_KINDS['vfio-pci'], 'pci')
 
 
 if __name__ == '__main__':

@@ -16,7 +16,9 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_common  # noqa: E402
@@ -447,6 +449,111 @@ class UapiResultsTest(unittest.TestCase):
 		self.assertIn('uAPI matrix: c-emulated U9: 1 cases, 2 expected', out)
 		self.assertEqual(full[2][3], 'patched: vfio_cdev_stress_test '
 				 'timed out after 300 s, killed')
+
+
+class X86UserTest(unittest.TestCase):
+	"""step_x86_user(): which programs each guest runs, with which
+	arguments, the rows' labels, and when the pristine base is built; the
+	boots and builds are stand-ins."""
+
+	PROGRAMS = ['/p/vfio_cdev_uapi_test', '/p/vfio_cdev_stress_test',
+		    '/p/vfio_cdev_fail_nth', '/p/iommufd', '/p/iommufd_fail_nth']
+
+	def run_step(self, selftests=PASS, failed_boot=(), listed=''):
+		"""Run the step with every boot's selftests giving selftests,
+		the boots of the IOMMUs failed_boot failing, listed the expected
+		failures' file; (rows, boots: a list of (kernel, iommu, programs,
+		args), the bases built)."""
+		boots, bases = [], []
+
+		def x86_boot(work, kernel, programs, iommu, log, args=()):
+			boots.append((kernel, iommu, programs, list(args)))
+			if iommu in failed_boot and kernel != 'base.bz':
+				raise uml_user.Error('QEMU failed')
+			return mock.Mock(log='console.log',
+					 log_lines=lambda: [])
+
+		def results_by_program(lines):
+			tests = {'fixture.variant.test': selftests}
+			return {n: ProgramResult(n, 0, 1.0, 1, tests,
+						 harness_totals(tests))
+				for n in uml_user.IOMMU_PROGRAMS}
+
+		def build_programs(ksrc, work, log, vfio, vfio_args=()):
+			return [(p, list(vfio_args)) if i < 3 else p
+				for i, p in enumerate(self.PROGRAMS)
+				if vfio or i >= 3]
+
+		def pristine_x86(log):
+			bases.append(log)
+			return '/base-src', 'base.bz'
+
+		results = Results()
+		with tempfile.TemporaryDirectory() as work, \
+				tempfile.NamedTemporaryFile('w') as expected, \
+				mock.patch.object(run_user, 'build_programs',
+						  build_programs), \
+				mock.patch.object(run_user, 'x86_boot', x86_boot), \
+				mock.patch.object(run_user, 'pristine_x86',
+						  pristine_x86), \
+				mock.patch.object(run_user, 'step_kernel_log'), \
+				mock.patch.object(run_user.uml_user,
+						  'results_by_program',
+						  results_by_program), \
+				mock.patch.object(run_user, 'X86_USER_BUILD', work), \
+				mock.patch.object(run_user, 'X86_KERNEL', 'tip.bz'), \
+				mock.patch.object(run_user, 'X86_EXPECTED',
+						  expected.name), \
+				contextlib.redirect_stdout(io.StringIO()):
+			expected.write('# expected failures\n' + listed)
+			expected.flush()
+			run_user.step_x86_user(results)
+		return [r[:3] for r in results.rows], boots, bases
+
+	def test_samples_beside_both_iommus(self):
+		rows, boots, bases = self.run_step()
+		self.assertEqual([b[1] for b in boots],
+				 ['intel-iommu', 'virtio-iommu'])
+		for kernel, _, programs, args in boots:
+			self.assertEqual(kernel, 'tip.bz')
+			self.assertEqual(args, ['vfio_sample_devices.count=1'])
+			self.assertEqual(programs[:2], self.PROGRAMS[:2])
+			self.assertEqual(programs[2], (self.PROGRAMS[2],
+						       ['-v', 'vfio_pci']))
+			self.assertEqual(programs[3:], self.PROGRAMS[3:])
+		self.assertEqual(bases, [])
+		labels = [r[0] for r in rows]
+		for iommu in ('intel-iommu', 'virtio-iommu'):
+			self.assertIn((f'x86_64 {iommu}: selftest: iommufd', 1, 0),
+				      rows)
+			self.assertIn(f'x86_64 {iommu}: uapi: vfio_cdev_uapi_test',
+				      labels)
+
+	def test_failed_selftest_builds_the_base(self):
+		rows, boots, bases = self.run_step(selftests=FAIL)
+		self.assertEqual(len(bases), 1)
+		self.assertEqual(boots[-1][:2], ('base.bz', 'virtio-iommu'))
+		self.assertEqual(boots[-1][2], self.PROGRAMS[3:])
+		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 0, 1), rows)
+
+	def test_listed_failure_builds_no_base(self):
+		"""A failure listed with its reason is not counted, and the
+		base, which would only say whether it fails there too, is not
+		built."""
+		listed = ''.join(f'{p} fixture.variant.test fails a reason\n'
+				 for p in uml_user.IOMMU_PROGRAMS)
+		rows, boots, bases = self.run_step(selftests=FAIL, listed=listed)
+		self.assertEqual(bases, [])
+		self.assertEqual(len(boots), 2)
+		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 0, 0), rows)
+
+	def test_guest_that_did_not_boot(self):
+		rows, boots, bases = self.run_step(failed_boot=('intel-iommu',))
+		self.assertIn(('x86_64 intel-iommu: user space', 0, 1), rows)
+		self.assertIn(('x86_64 intel-iommu: selftest: iommufd', 0, 1), rows)
+		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 1, 0), rows)
+		# Its selftests did not run: the base is built to compare with
+		self.assertEqual(len(bases), 1)
 
 
 if __name__ == '__main__':

@@ -82,5 +82,31 @@ class CommandTest(unittest.TestCase):
 		self.assertNotIn('edu', cmd)
 
 
+class TcgQemuTest(unittest.TestCase):
+	"""The QEMU kunit.py runs: TCG only, whatever kunit.py asks for."""
+
+	def test_drop_accelerators(self):
+		self.assertEqual(x86_guest.drop_accelerators(
+			['-m', '1024', '-accel', 'kvm', '-accel', 'hvf', '-accel',
+			 'tcg', '-serial', 'stdio', '-smp', '2']),
+			['-m', '1024', '-accel', 'tcg', '-serial', 'stdio', '-smp',
+			 '2'])
+
+	def test_wrapper_runs_qemu_with_tcg_only(self):
+		with tempfile.TemporaryDirectory() as tmp:
+			real = os.path.join(tmp, 'real')
+			os.makedirs(real)
+			fake = os.path.join(real, x86_guest.QEMU)
+			with open(fake, 'w') as f:
+				f.write('#!/bin/sh\necho "$@"\n')
+			os.chmod(fake, 0o755)
+			folder = x86_guest.tcg_qemu(os.path.join(tmp, 'tcg'), real)
+			out = subprocess.run(
+				[os.path.join(folder, x86_guest.QEMU), '-accel', 'kvm',
+				 '-accel', 'hvf', '-accel', 'tcg', '-smp', '2'],
+				capture_output=True, text=True, check=True).stdout
+		self.assertEqual(out, '-accel tcg -smp 2\n')
+
+
 if __name__ == '__main__':
 	unittest.main()

@@ -21,11 +21,12 @@ kernel drives with its own driver:
                  such an IOMMU must be
 
 iommufd's mock IOMMU (CONFIG_IOMMUFD_TEST), on which the sample drivers'
-devices and iommufd's selftests depend, shares the guest with the
-virtio-iommu only: in 6.12 an IOMMU registered without a firmware node
-takes every device without one, and Intel VT-d registers so before the
-mock IOMMU, which then probes no device (the samples' devices fail with
--ENODEV). The virtio-iommu registers with its VIOT node.
+devices and iommufd's selftests depend, shares the guest with either: on
+7.3 each mock device is added with a fwspec that names the mock IOMMU's
+own firmware node (iommu_mock_device_add()), so it probes on the mock
+IOMMU whatever else is registered. (On 6.12 it could not share one with
+Intel VT-d, which registers without a firmware node before the mock
+IOMMU and so takes every device without one.)
 
 and QEMU's edu device (PCI 1234:11e8, a test device that does DMA when its
 registers say so), which vfio_pci.ids=1234:11e8 binds to vfio-pci at boot.
@@ -33,26 +34,31 @@ The IOMMU is given first, so that it translates the edu device's DMA.
 
 TCG only: /dev/kvm opens on these machines, but a guest hangs with KVM
 (see ../shared/platform-notes.md); a boot says which accelerator it used.
+kunit.py of 7.3 asks QEMU for KVM first ('-accel kvm -accel hvf -accel
+tcg'), and its x86_64 run hangs with no output until its timeout, so
+kunit.py runs with tcg_qemu() first on its PATH: a QEMU that drops the
+other accelerators.
 """
 
 import collections
 import os
+import shutil
 import stat
 import subprocess
+import sys
 
 import uml_user
 
 QEMU = 'qemu-system-x86_64'
 EDU_ID = '1234:11e8'
 
-# An IOMMU of the guests: QEMU's arguments, the kernel's, and whether the
-# mock IOMMU works next to it.
-Iommu = collections.namedtuple('Iommu', 'devices args mock')
+# An IOMMU of the guests: QEMU's arguments and the kernel's.
+Iommu = collections.namedtuple('Iommu', 'devices args')
 IOMMUS = {
 	'intel-iommu': Iommu(['-device', 'intel-iommu,intremap=on'],
-			     ['intel_iommu=on'], False),
+			     ['intel_iommu=on']),
 	'virtio-iommu': Iommu(['-device', 'virtio-iommu-pci'],
-			      ['iommufd.allow_unsafe_interrupts=1'], True),
+			      ['iommufd.allow_unsafe_interrupts=1']),
 }
 
 # Every boot's command line: the serial console, no KUnit, the edu device
@@ -78,6 +84,49 @@ CPUS = 2
 
 class Error(Exception):
 	pass
+
+
+# A QEMU for kunit.py (tcg_qemu()): QEMU's own, called without the
+# accelerators but TCG (drop_accelerators()).
+TCG_QEMU = """#!{python}
+# Written by tools/x86_guest.py: {qemu} with TCG only (a guest hangs with
+# KVM here, and kunit.py asks for it first).
+import os
+import sys
+
+sys.path.insert(0, {tools!r})
+import x86_guest  # noqa: E402
+
+os.execv({qemu!r}, [{qemu!r}] + x86_guest.drop_accelerators(sys.argv[1:]))
+"""
+
+
+def drop_accelerators(args):
+	"""QEMU's arguments args without any '-accel' but TCG's."""
+	out, rest = [], list(args)
+	while rest:
+		if rest[0] == '-accel' and rest[1:2] != ['tcg']:
+			rest = rest[2:]
+			continue
+		out.append(rest.pop(0))
+	return out
+
+
+def tcg_qemu(folder, path=None):
+	"""Write folder/qemu-system-x86_64, which runs QEMU (found on path,
+	else on PATH) with its arguments but any '-accel' other than tcg;
+	returns folder, to put first on the PATH of kunit.py."""
+	qemu = shutil.which(QEMU, path=path)
+	if qemu is None:
+		raise Error(f'{QEMU} not found')
+	os.makedirs(folder, exist_ok=True)
+	wrapper = os.path.join(folder, QEMU)
+	with open(wrapper, 'w') as f:
+		f.write(TCG_QEMU.format(python=sys.executable, qemu=qemu,
+					tools=os.path.dirname(
+						os.path.abspath(__file__))))
+	os.chmod(wrapper, 0o755)
+	return folder
 
 
 # --- The initramfs ----------------------------------------------------------
