@@ -38,6 +38,23 @@ def kunit_cmd(action, *extra, build_dir=KUNIT_BUILD,
 	return cmd
 
 
+def kunit_build(build_dir, kunitconfigs, log, arch='um', ksrc=KSRC,
+		make_options=MAKE_OPTIONS, env=KERNEL_ENV):
+	"""kunit.py build of the tree ksrc in build_dir, with kunitconfigs,
+	make_options and env, its output appended to log, saying every 30 s
+	how far it has come; True if it built."""
+	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}', build_dir=build_dir,
+			kunitconfigs=kunitconfigs, arch=arch,
+			make_options=make_options)
+	progress = Progress(build_dir)
+	progress.start()
+	with open(log, 'a') as out:
+		res = run(cmd, cwd=ksrc, env=env, stdout=out,
+			  stderr=subprocess.STDOUT)
+	progress.stop.set()
+	return res.returncode == 0
+
+
 def step_x86_kunit(results):
 	"""Build the x86_64 kernel and run the same suites on it with kunit.py,
 	under QEMU (TCG) with two vCPUs. kunit.py's JSON and output go beside

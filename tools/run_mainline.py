@@ -32,9 +32,8 @@ import uml_user
 from run_builds import any_built
 from run_checks import step_rust_compile_fail
 from run_common import (BASE_KUNITCONFIGS, BUILD, KERNEL_ENV, KUNIT_BUILD,
-			KUNITCONFIGS, MAKE_OPTIONS, TOP, Progress, banner,
-			run)
-from run_kunit import kunit_cmd, kunit_step
+			KUNITCONFIGS, MAKE_OPTIONS, TOP, banner, run)
+from run_kunit import kunit_build, kunit_cmd, kunit_step
 from run_logcheck import check_kernel_log, step_kernel_log
 from run_user import (boot_programs, build_programs, iommufd_rows,
 		      passed_only_on, step_fail_nth_results,
@@ -64,19 +63,10 @@ def build_pristine(log):
 	ksrc = LINE.ksrc
 	series_core.git('checkout', '-q', '--detach', 'base', cwd=ksrc)
 	try:
-		cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
-				build_dir=BUILD_DIR,
-				kunitconfigs=PRISTINE_KUNITCONFIGS,
-				make_options=MAKE_OPTIONS)
-		progress = Progress(BUILD_DIR)
-		progress.start()
-		with open(log, 'a') as out:
-			res = run(cmd, cwd=ksrc, env=KERNEL_ENV, stdout=out,
-				  stderr=out)
-		progress.stop.set()
+		built = kunit_build(BUILD_DIR, PRISTINE_KUNITCONFIGS, log)
 	finally:
 		series_core.git('checkout', '-q', 'series', cwd=ksrc)
-	if res.returncode:
+	if not built:
 		return None
 	pristine = os.path.join(USER_BUILD, 'linux-pristine')
 	os.replace(os.path.join(BUILD_DIR, 'linux'), pristine)

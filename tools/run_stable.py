@@ -39,9 +39,8 @@ import series_core
 import uml_user
 from run_builds import any_built, build_cdx_arm64, cdx_rebuild_needed
 from run_common import (BUILD, KERNEL_ENV_6_12, KSRC, MAKE_OPTIONS_6_12, TOP,
-			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, Progress, banner,
-			make, run)
-from run_kunit import kunit_cmd
+			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, banner, make, run)
+from run_kunit import kunit_build, kunit_cmd
 from run_logcheck import check_kernel_log, step_kernel_log
 from run_user import (boot_programs, count_program, iommufd_rows,
 		      passed_only_on, x86_boot)
@@ -84,20 +83,6 @@ def commit_of(number):
 	return commits[numbers.index(number)]
 
 
-def kunit_build(build_dir, kunitconfigs, arch, log):
-	"""kunit.py build of the line's tip in build_dir; True if it built."""
-	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}', build_dir=build_dir,
-			kunitconfigs=kunitconfigs, arch=arch,
-			make_options=MAKE_OPTIONS_6_12)
-	progress = Progress(build_dir)
-	progress.start()
-	with open(log, 'a') as out:
-		res = run(cmd, cwd=LINE.ksrc, env=KERNEL_ENV_6_12, stdout=out,
-			  stderr=subprocess.STDOUT)
-	progress.stop.set()
-	return res.returncode == 0
-
-
 def image(build_dir, arch):
 	return os.path.join(build_dir, 'linux') if arch == 'um' else \
 		os.path.join(build_dir, 'arch', 'x86', 'boot', 'bzImage')
@@ -119,6 +104,27 @@ def build_without(number, build_dir, arch, log):
 		return None
 	shutil.copy2(image(build_dir, arch), kept)
 	return kept
+
+
+def tip_and_without(number, build_dir, arch, log):
+	"""The tip's kernel just built in build_dir, kept as build_dir/tip,
+	and the tip without entry number's commit (build_without())."""
+	tip = os.path.join(build_dir, 'tip')
+	shutil.copy2(image(build_dir, arch), tip)
+	return tip, build_without(number, build_dir, arch, log)
+
+
+def boot_both(boot, work, tip, without, number):
+	"""boot(folder, kernel) of the tip and, if it built, of the tip
+	without entry number: (the tip's results by program, its Boot, the
+	other's results, its Boot or None)."""
+	tip_boot = boot(os.path.join(work, 'tip'), tip)
+	other, other_boot = {}, None
+	if without:
+		other_boot = boot(os.path.join(work, f'without-{number}'), without)
+		other = uml_user.results_by_program(other_boot.log_lines())
+	return (uml_user.results_by_program(tip_boot.log_lines()), tip_boot,
+		other, other_boot)
 
 
 def build_commits(results, log):
@@ -177,13 +183,11 @@ def host_xstate():
 def step_uml(results, log):
 	"""The BLOCKED default domain fix (0002) and the selftests' build fix
 	(0004) under UML, on the tip and on the tip without 0002."""
-	if not kunit_build(UML_BUILD, UML_KUNITCONFIGS, 'um', log):
+	if not kunit_build(UML_BUILD, UML_KUNITCONFIGS, log, **BUILD_OPTIONS):
 		results.add(f'{PREFIX}UML kernel builds', 0, 1,
 			    f'see {os.path.relpath(log, TOP)}')
 		return
-	tip_linux = os.path.join(UML_BUILD, 'tip')
-	shutil.copy2(image(UML_BUILD, 'um'), tip_linux)
-	without = build_without(BLOCKED_FIX, UML_BUILD, 'um', log)
+	tip_linux, without = tip_and_without(BLOCKED_FIX, UML_BUILD, 'um', log)
 	print(f'  UML user space on this host: its CPU '
 	      f'{"has" if host_xstate() else "has no"} AMX, so the larger '
 	      f'XSTATE path of 0003 is {"" if host_xstate() else "not "}taken')
@@ -195,15 +199,10 @@ def step_uml(results, log):
 			LINE.ksrc, include, os.path.join(work, 'iommu'), log=log)
 		results.add(f'{PREFIX}selftests/iommu builds', 1, 0)
 		programs = [built[n] for n in uml_user.IOMMU_PROGRAMS]
-		boot = boot_programs(tip_linux, os.path.join(work, 'tip'),
-				     programs, [], log)
-		tip = uml_user.results_by_program(boot.log_lines())
-		other, other_boot = {}, None
-		if without:
-			other_boot = boot_programs(
-				without, os.path.join(work, f'without-{BLOCKED_FIX}'),
-				programs, [], log)
-			other = uml_user.results_by_program(other_boot.log_lines())
+		tip, boot, other, other_boot = boot_both(
+			lambda folder, linux: boot_programs(linux, folder, programs,
+							    [], log),
+			work, tip_linux, without, BLOCKED_FIX)
 	except uml_user.Error as e:
 		results.add(f'{PREFIX}UML user space', 0, 1, str(e))
 		return
@@ -251,13 +250,13 @@ def step_x86(results, log):
 	"""The virtio-iommu fix (0005) on x86_64: the uAPI test on vfio-pci
 	with the edu device behind virtio-iommu, on the tip and without
 	0005."""
-	if not kunit_build(X86_BUILD, X86_KUNITCONFIGS, 'x86_64', log):
+	if not kunit_build(X86_BUILD, X86_KUNITCONFIGS, log, arch='x86_64',
+			   **BUILD_OPTIONS):
 		results.add(f'{PREFIX}x86_64 kernel builds', 0, 1,
 			    f'see {os.path.relpath(log, TOP)}')
 		return
-	tip_image = os.path.join(X86_BUILD, 'tip')
-	shutil.copy2(image(X86_BUILD, 'x86_64'), tip_image)
-	without = build_without(VIRTIO_FIX, X86_BUILD, 'x86_64', log)
+	tip_image, without = tip_and_without(VIRTIO_FIX, X86_BUILD, 'x86_64',
+					     log)
 	work = os.path.join(WORK, 'x86_64-user')
 	try:
 		include = uml_user.install_headers(
@@ -267,15 +266,10 @@ def step_x86(results, log):
 			folder=VFIO_UAPI_FOLDER, programs=(VFIO_UAPI_PROGRAM,),
 			log=log)
 		program = (built[VFIO_UAPI_PROGRAM], ['-v', 'vfio_pci'])
-		boot = x86_boot(os.path.join(work, 'tip'), tip_image, [program],
-				'virtio-iommu', log)
-		tip = uml_user.results_by_program(boot.log_lines())
-		other, other_boot = {}, None
-		if without:
-			other_boot = x86_boot(
-				os.path.join(work, f'without-{VIRTIO_FIX}'), without,
-				[program], 'virtio-iommu', log)
-			other = uml_user.results_by_program(other_boot.log_lines())
+		tip, boot, other, other_boot = boot_both(
+			lambda folder, bzimage: x86_boot(folder, bzimage, [program],
+							 'virtio-iommu', log),
+			work, tip_image, without, VIRTIO_FIX)
 	except uml_user.Error as e:
 		results.add(f'{PREFIX}x86_64 user space', 0, 1, str(e))
 		return

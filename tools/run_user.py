@@ -12,11 +12,11 @@ import re
 import series_core
 import uml_user
 import x86_guest
-from run_common import (BASE_KUNITCONFIGS, BUILD, KERNEL_ENV, KSRC, TOP,
+from run_common import (BASE_KUNITCONFIGS, BUILD, KSRC, TOP,
 			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
 			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, X86_BUILD, X86_CONFIG,
-			Progress, banner, run)
-from run_kunit import kunit_cmd
+			banner)
+from run_kunit import kunit_build
 from run_logcheck import step_kernel_log
 from run_matrix import (DRIVER_KINDS, UAPI_RULE_CASES, UAPI_TESTS,
 			X86_DRIVER_KINDS, print_uapi_matrix)
@@ -263,16 +263,8 @@ def pristine_x86(log):
 		series_core.git('worktree', 'add', '--detach', X86_PRISTINE_SRC,
 				'base')
 	series_core.git('reset', '-q', '--hard', 'base', cwd=X86_PRISTINE_SRC)
-	cmd = kunit_cmd('build', f'--jobs={os.cpu_count()}',
-			build_dir=X86_PRISTINE_BUILD,
-			kunitconfigs=BASE_KUNITCONFIGS + [X86_CONFIG], arch='x86_64')
-	progress = Progress(X86_PRISTINE_BUILD)
-	progress.start()
-	with open(log, 'a') as out:
-		res = run(cmd, cwd=X86_PRISTINE_SRC, env=KERNEL_ENV, stdout=out,
-			  stderr=out)
-	progress.stop.set()
-	if res.returncode:
+	if not kunit_build(X86_PRISTINE_BUILD, BASE_KUNITCONFIGS + [X86_CONFIG],
+			   log, arch='x86_64', ksrc=X86_PRISTINE_SRC):
 		raise uml_user.Error('the pristine base for x86_64 did not build, '
 				     f'see {log}')
 	return X86_PRISTINE_SRC, os.path.join(X86_PRISTINE_BUILD, 'arch', 'x86',
