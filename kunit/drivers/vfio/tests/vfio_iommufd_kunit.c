@@ -910,10 +910,34 @@ static void vfio_conf_pasid_failed_attach_keeps_state(struct vfio_conf *c)
 	KUNIT_EXPECT_EQ(c->test, conf_destroy(c, rid_hwpt), 0);
 }
 
+/* Rounds of attach, replace and detach each thread of a race runs */
+#define VFIO_CONF_RACE_ROUNDS	40
+
+/**
+ * struct vfio_conf_fault - The first call of a racing thread that went wrong
+ * @what: The call, or NULL
+ * @ret: What it returned, or the id it wrote back
+ */
+struct vfio_conf_fault {
+	const char *what;
+	long ret;
+};
+
+/* Record in @f the first call that returned @ret where @want was due */
+static bool race_check(struct vfio_conf_fault *f, const char *what,
+		       long ret, long want)
+{
+	if (ret == want)
+		return true;
+	if (!f->what) {
+		f->what = what;
+		f->ret = ret;
+	}
+	return false;
+}
+
 /* Threads of vfio_conf_pasid_race(): one per PASID, one for the RID */
 #define VFIO_CONF_PASID_RACERS	3
-/* Rounds of attach, replace and detach each of them runs */
-#define VFIO_CONF_PASID_ROUNDS	40
 
 /**
  * struct vfio_conf_pasid_racer - A thread of vfio_conf_pasid_race()
@@ -921,8 +945,7 @@ static void vfio_conf_pasid_failed_attach_keeps_state(struct vfio_conf *c)
  * @pasid: The PASID it attaches, or IOMMU_NO_PASID for the RID
  * @hwpt_a: The table it attaches to
  * @hwpt_b: The table it replaces onto
- * @what: The first call that went wrong, or NULL
- * @ret: What that call returned, or the id it wrote back
+ * @fault: The first call that went wrong
  * @done: The thread has finished
  */
 struct vfio_conf_pasid_racer {
@@ -930,22 +953,9 @@ struct vfio_conf_pasid_racer {
 	u32 pasid;
 	u32 hwpt_a;
 	u32 hwpt_b;
-	const char *what;
-	long ret;
+	struct vfio_conf_fault fault;
 	struct completion done;
 };
-
-static bool pasid_racer_check(struct vfio_conf_pasid_racer *r,
-			      const char *what, long ret, long want)
-{
-	if (ret == want)
-		return true;
-	if (!r->what) {
-		r->what = what;
-		r->ret = ret;
-	}
-	return false;
-}
 
 static bool pasid_racer_attach(struct vfio_conf_pasid_racer *r,
 			       const char *what, u32 hwpt)
@@ -958,8 +968,8 @@ static bool pasid_racer_attach(struct vfio_conf_pasid_racer *r,
 		ret = conf_attach_dev(vdev, &pt_id);
 	else
 		ret = conf_pasid_attach_dev(vdev, r->pasid, &pt_id);
-	return pasid_racer_check(r, what, ret, 0) &&
-	       pasid_racer_check(r, what, pt_id, hwpt);
+	return race_check(&r->fault, what, ret, 0) &&
+	       race_check(&r->fault, what, pt_id, hwpt);
 }
 
 static void pasid_racer_detach(struct vfio_conf_pasid_racer *r)
@@ -976,13 +986,14 @@ static int vfio_conf_pasid_racer_fn(void *data)
 	struct vfio_conf_pasid_racer *r = data;
 	unsigned int round;
 
-	for (round = 0; round < VFIO_CONF_PASID_ROUNDS && !r->what; round++) {
+	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !r->fault.what;
+	     round++) {
 		if (!pasid_racer_attach(r, "attach", r->hwpt_a) ||
 		    !pasid_racer_attach(r, "replace", r->hwpt_b))
 			break;
 		pasid_racer_detach(r);
 	}
-	if (r->what)
+	if (r->fault.what)
 		pasid_racer_detach(r);
 	kthread_complete_and_exit(&r->done, 0);
 }
@@ -1026,9 +1037,10 @@ static void vfio_conf_pasid_race(struct vfio_conf *c)
 		return;
 
 	for (i = 0; i <= VFIO_CONF_PASID_RACERS; i++) {
-		KUNIT_EXPECT_NULL_MSG(c->test, racers[i].what,
-				      "PASID %u: %s: %ld", i, racers[i].what,
-				      racers[i].ret);
+		struct vfio_conf_fault *f = &racers[i].fault;
+
+		KUNIT_EXPECT_NULL_MSG(c->test, f->what, "PASID %u: %s: %ld", i,
+				      f->what, f->ret);
 		if (i)
 			KUNIT_EXPECT_FALSE(c->test, conf_pasid_attached(c, i));
 	}
@@ -1039,8 +1051,6 @@ static void vfio_conf_pasid_race(struct vfio_conf *c)
 
 /* Devices that race in vfio_conf_race(), the case's own one included */
 #define VFIO_CONF_RACE_DEVICES	3
-/* Rounds of attach, replace and detach each of them runs */
-#define VFIO_CONF_RACE_ROUNDS	40
 
 /**
  * struct vfio_conf_racer - A thread of vfio_conf_race()
@@ -1053,8 +1063,7 @@ static void vfio_conf_pasid_race(struct vfio_conf *c)
  * @ioas_b: The IOAS the devices replace onto
  * @hwpt: An HWPT on the case's IOAS, which physical devices attach to
  * @auto_hwpt: Physical: the last automatic HWPT it attached to
- * @what: The first call that went wrong, or NULL
- * @ret: What that call returned, or the id it wrote back
+ * @fault: The first call that went wrong
  * @done: The thread has finished
  */
 struct vfio_conf_racer {
@@ -1066,23 +1075,9 @@ struct vfio_conf_racer {
 	u32 ioas_b;
 	u32 hwpt;
 	u32 auto_hwpt;
-	const char *what;
-	long ret;
+	struct vfio_conf_fault fault;
 	struct completion done;
 };
-
-/* Record the first call that returned @ret where @want was due */
-static bool racer_check(struct vfio_conf_racer *r, const char *what,
-			long ret, long want)
-{
-	if (ret == want)
-		return true;
-	if (!r->what) {
-		r->what = what;
-		r->ret = ret;
-	}
-	return false;
-}
 
 /*
  * Attach @r's device to @id: whether it did and wrote back @want, or for
@@ -1091,17 +1086,18 @@ static bool racer_check(struct vfio_conf_racer *r, const char *what,
 static bool racer_attach(struct vfio_conf_racer *r, const char *what,
 			 u32 id, u32 want)
 {
+	struct vfio_conf_fault *f = &r->fault;
 	u32 pt_id = id;
 
-	if (!racer_check(r, what, conf_attach_dev(r->vdev, &pt_id), 0))
+	if (!race_check(f, what, conf_attach_dev(r->vdev, &pt_id), 0))
 		return false;
 	if (want != VFIO_CONF_NO_ID)
-		return racer_check(r, what, pt_id, want);
+		return race_check(f, what, pt_id, want);
 	/* A physical device on an IOAS: an automatic HWPT's id comes back */
 	r->auto_hwpt = pt_id;
 	return pt_id != id ||
-	       racer_check(r, "attach to an IOAS wrote back its id", pt_id,
-			   VFIO_CONF_NO_ID);
+	       race_check(f, "attach to an IOAS wrote back its id", pt_id,
+			  VFIO_CONF_NO_ID);
 }
 
 /*
@@ -1110,10 +1106,11 @@ static bool racer_attach(struct vfio_conf_racer *r, const char *what,
  */
 static void racer_device(struct vfio_conf_racer *r)
 {
+	struct vfio_conf_fault *f = &r->fault;
 	bool physical = is_physical(r->c);
 	unsigned int round;
 
-	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !r->what; round++) {
+	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !f->what; round++) {
 		if (!racer_attach(r, "attach to the IOAS", r->c->ioas_id,
 				  physical ? VFIO_CONF_NO_ID : r->c->ioas_id) ||
 		    !racer_attach(r, "replace onto IOAS B", r->ioas_b,
@@ -1122,12 +1119,11 @@ static void racer_device(struct vfio_conf_racer *r)
 					       r->hwpt, r->hwpt)))
 			break;
 		conf_detach_dev(r->vdev);
-		racer_check(r, "detach", r->vdev->iommufd_attached, false);
-		racer_check(r, "destroying a bound device",
-			    iommufd_test_destroy(r->c->ictx, r->dev_id),
-			    -EBUSY);
+		race_check(f, "detach", r->vdev->iommufd_attached, false);
+		race_check(f, "destroying a bound device",
+			   iommufd_test_destroy(r->c->ictx, r->dev_id), -EBUSY);
 	}
-	if (r->what)
+	if (f->what)
 		conf_detach_dev(r->vdev);
 }
 
@@ -1138,33 +1134,34 @@ static void racer_device(struct vfio_conf_racer *r)
  */
 static void racer_objects(struct vfio_conf_racer *r)
 {
+	struct vfio_conf_fault *f = &r->fault;
 	struct vfio_conf *c = r->c;
 	unsigned int round;
 	u32 ioas, hwpt;
 
-	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !r->what; round++) {
+	for (round = 0; round < VFIO_CONF_RACE_ROUNDS && !f->what; round++) {
 		struct iommufd_ctx *ictx = iommufd_test_ctx_create();
 
 		if (IS_ERR(ictx)) {
-			racer_check(r, "iommufd_test_ctx_create", PTR_ERR(ictx), 0);
+			race_check(f, "iommufd_test_ctx_create", PTR_ERR(ictx), 0);
 			break;
 		}
-		if (racer_check(r, "IOAS alloc in a context of its own",
-				iommufd_test_ioas_alloc(ictx, &ioas), 0))
-			racer_check(r, "its destroy",
-				    iommufd_test_destroy(ictx, ioas), 0);
+		if (race_check(f, "IOAS alloc in a context of its own",
+			       iommufd_test_ioas_alloc(ictx, &ioas), 0))
+			race_check(f, "its destroy",
+				   iommufd_test_destroy(ictx, ioas), 0);
 		iommufd_test_ctx_destroy(ictx);
 
-		if (!racer_check(r, "IOAS alloc",
-				 iommufd_test_ioas_alloc(c->ictx, &ioas), 0))
+		if (!race_check(f, "IOAS alloc",
+				iommufd_test_ioas_alloc(c->ictx, &ioas), 0))
 			break;
-		if (racer_check(r, "HWPT alloc",
-				iommufd_test_hwpt_alloc(c->ictx, c->hwpt_dev_id,
-							ioas, 0, &hwpt), 0))
-			racer_check(r, "HWPT destroy",
-				    iommufd_test_destroy(c->ictx, hwpt), 0);
-		racer_check(r, "IOAS destroy", iommufd_test_destroy(c->ictx, ioas),
-			    0);
+		if (race_check(f, "HWPT alloc",
+			       iommufd_test_hwpt_alloc(c->ictx, c->hwpt_dev_id,
+						       ioas, 0, &hwpt), 0))
+			race_check(f, "HWPT destroy",
+				   iommufd_test_destroy(c->ictx, hwpt), 0);
+		race_check(f, "IOAS destroy", iommufd_test_destroy(c->ictx, ioas),
+			   0);
 	}
 }
 
@@ -1252,8 +1249,9 @@ static void vfio_conf_race(struct vfio_conf *c)
 	for (i = 0; i <= VFIO_CONF_RACE_DEVICES; i++) {
 		struct vfio_conf_racer *r = &racers[i];
 
-		KUNIT_EXPECT_NULL_MSG(c->test, r->what, "thread %u: %s: %ld", i,
-				      r->what, r->ret);
+		KUNIT_EXPECT_NULL_MSG(c->test, r->fault.what,
+				      "thread %u: %s: %ld", i, r->fault.what,
+				      r->fault.ret);
 		if (!r->vdev)
 			continue;
 		KUNIT_EXPECT_FALSE(c->test, r->vdev->iommufd_attached);
