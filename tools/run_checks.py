@@ -260,24 +260,22 @@ def step_rust(results):
 	results.add('rust checks', tally.passed, tally.failed)
 
 
-def step_rust_compile_fail(results, ksrc=KSRC, kbuild=KUNIT_BUILD,
-			   cases_dir=compile_fail.CASES_DIR, env=KERNEL_ENV,
-			   prefix='', work='compile-fail-work'):
+def step_rust_compile_fail(results):
 	"""Code that breaks a compile-time rule of the Rust API does not compile.
 
-	Each case of cases_dir (rust-bindings/compile-fail/, or a line's copy
-	of them) is compiled with kbuild's recorded command of a Rust sample,
-	after a control (the sample itself) that must compile; see
-	tools/compile_fail.py.
+	Each case of rust-bindings/compile-fail/ is compiled with the UML
+	build's recorded command of a Rust sample, after a control (the
+	sample itself) that must compile; see tools/compile_fail.py.
 	"""
-	banner(f'{prefix}Rust: compile-fail cases '
-	       f'({os.path.relpath(cases_dir, TOP)}/)')
+	banner('Rust: compile-fail cases '
+	       f'({os.path.relpath(compile_fail.CASES_DIR, TOP)}/)')
 	try:
 		control, cases = compile_fail.run_cases(
-			ksrc, kbuild, cases_dir=cases_dir,
-			work=os.path.join(BUILD, work), env=env)
+			KSRC, KUNIT_BUILD,
+			work=os.path.join(BUILD, 'compile-fail-work'),
+			env=KERNEL_ENV)
 	except (compile_fail.Error, OSError) as e:
-		results.add(f'{prefix}rust compile-fail', 0, 1, str(e))
+		results.add('rust compile-fail', 0, 1, str(e))
 		return
 	print(f'  control {control.name}: '
 	      f'{"compiles" if control.passed else "BROKEN, " + control.reason}')
@@ -292,7 +290,7 @@ def step_rust_compile_fail(results, ksrc=KSRC, kbuild=KUNIT_BUILD,
 			for line in case.errors:
 				print(f'      {line}')
 	passed = sum(case.passed for case in cases)
-	results.add(f'{prefix}rust compile-fail', passed, len(cases) - passed)
+	results.add('rust compile-fail', passed, len(cases) - passed)
 
 
 def step_series(results):

@@ -186,6 +186,16 @@ def check_kernel_log(lines, ksrc=None):
 	return seen, problems
 
 
+def show_kernel_log(path, what, ksrc=None):
+	"""Say what the log check finds in the kernel log at path of a kernel
+	of the tree ksrc that lacks a fix (what: which kernel), without
+	counting it."""
+	with open(path, errors='replace') as f:
+		_, problems = check_kernel_log(f.read().splitlines(), ksrc)
+	for p in problems:
+		print(f'  {what}\'s kernel log, not counted: {p}')
+
+
 def step_kernel_log(results, path, label='kernel log', ksrc=None):
 	"""Check the kernel log at path (check_kernel_log()) of a kernel of
 	the tree ksrc (SOURCE_TREE without) as row label."""

@@ -32,9 +32,9 @@ import uml_user
 from run_builds import any_built
 from run_checks import step_rust_compile_fail
 from run_common import (BASE_KUNITCONFIGS, BUILD, KERNEL_ENV, KUNIT_BUILD,
-			KUNITCONFIGS, MAKE_OPTIONS, TOP, banner, run)
+			KUNITCONFIGS, MAKE_OPTIONS, TOP, banner, make, run)
 from run_kunit import kunit_build, kunit_cmd, kunit_step
-from run_logcheck import check_kernel_log, step_kernel_log
+from run_logcheck import show_kernel_log, step_kernel_log
 from run_user import (boot_programs, build_programs, iommufd_rows,
 		      passed_only_on, step_fail_nth_results,
 		      step_stress_results, step_uapi_results)
@@ -111,12 +111,7 @@ def build_commits(results, log):
 			shutil.copyfile(tip_config, os.path.join(BUILD_DIR,
 								 '.config'))
 			start = time.time()
-			with open(log, 'a') as out:
-				ok = run(['make', '-s', 'ARCH=um', f'O={BUILD_DIR}',
-					  f'-j{os.cpu_count()}', *MAKE_OPTIONS,
-					  'olddefconfig', 'all'], cwd=ksrc,
-					 env=KERNEL_ENV, stdout=out,
-					 stderr=out).returncode == 0
+			ok = make(BUILD_DIR, 'olddefconfig', 'all', log=log)
 			tally.result(ok, f'{n}/{len(commits)} builds: {subject} '
 				     f'({time.time() - start:.0f} s)',
 				     f'  see {os.path.relpath(log, TOP)}')
@@ -182,18 +177,10 @@ def step_mainline(results, each_commit=False):
 	step_kernel_log(results, boot.log, 'kernel log (selftests)',
 			LINE.ksrc)
 	if pristine_boot:
-		pristine_log(pristine_boot.log)
-
-
-def pristine_log(path):
-	"""Say what the log check finds in the pristine base's boot, without
-	counting it: the base lacks the line's fixes, and UML's boot-time
-	lockdep report that its linker script fix (0004) mends is one of the
-	things it shows."""
-	with open(path, errors='replace') as f:
-		_, problems = check_kernel_log(f.read().splitlines(), LINE.ksrc)
-	for p in problems:
-		print(f'  pristine base\'s kernel log, not counted: {p}')
+		# The base lacks the line's fixes: UML's boot-time lockdep
+		# report that the linker script fix (0004) mends is one of the
+		# things its log shows.
+		show_kernel_log(pristine_boot.log, 'pristine base', LINE.ksrc)
 
 
 def iommufd_results(results, patched, pristine):

@@ -142,26 +142,6 @@ UAPI_TESTS = {
 	'group_blocks_cdev': 'S4',
 }
 
-# The same for the uAPI matrix: the tests of vfio_cdev_uapi_test (fixture
-# vfio_cdev for every device, vfio_physical and vfio_emulated for one kind)
-# and, for U9, of vfio_cdev_stress_test, in
-# kunit/tools/testing/selftests/vfio/, as the console log
-# build/uml-user/patched/console.log of the run of 2 Dec 2026 has them (134
-# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one), and
-# the PASID tests below.
-UAPI_RULE_CASES = {
-	'physical': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
-		     'U7': 2, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S4': 2},
-	'emulated': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
-		     'U7': 1, 'U8': 1, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1,
-		     'S4': 2},
-	# vfio-pci with QEMU's edu device, in the x86_64 guests: the physical
-	# device's tests of fixtures vfio_cdev and vfio_physical, and those of
-	# vfio_dma, whose proof is the device's DMA (37 tests), and the stress
-	# test's two.
-	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
-		'U7': 3, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
-}
 # The PASID tests of vfio_cdev_uapi_test: fixture vfio_pasid on the physical
 # sample, whose mock device has PASIDs, and vfio_emulated's test of a
 # driver without the PASID callbacks.
@@ -178,8 +158,28 @@ UAPI_TESTS.update({
 	'pasid_writeback_fault_keeps_rid': 'P6',
 	'pasid_short_argsz': 'U4',
 })
-UAPI_RULE_CASES['physical'].update(U4=5, P1=2, P2=2, P3=2, P4=1, P6=2)
-UAPI_RULE_CASES['emulated'].update(P5=1)
+# The same for the uAPI matrix: the tests of vfio_cdev_uapi_test (fixture
+# vfio_cdev for every device, vfio_physical and vfio_emulated for one kind)
+# and, for U9, of vfio_cdev_stress_test, in
+# kunit/tools/testing/selftests/vfio/, as the console log
+# build/uml-user/patched/console.log of the run of 2 Dec 2026 has them (134
+# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one), with
+# the PASID tests above (vfio_pasid's ten on the physical samples,
+# vfio_emulated's P5 on the emulated ones).
+UAPI_RULE_CASES = {
+	'physical': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 5, 'U5': 10, 'U6': 2,
+		     'U7': 2, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S4': 2,
+		     'P1': 2, 'P2': 2, 'P3': 2, 'P4': 1, 'P6': 2},
+	'emulated': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
+		     'U7': 1, 'U8': 1, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1,
+		     'S4': 2, 'P5': 1},
+	# vfio-pci with QEMU's edu device, in the x86_64 guests: the physical
+	# device's tests of fixtures vfio_cdev and vfio_physical, and those of
+	# vfio_dma, whose proof is the device's DMA (37 tests), and the stress
+	# test's two.
+	'pci': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 11, 'U6': 2,
+		'U7': 3, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1, 'S4': 2},
+}
 # The drivers of the x86_64 guests' uAPI matrix: the samples and vfio-pci.
 X86_DRIVER_KINDS = dict(DRIVER_KINDS, **{'vfio-pci': 'pci'})
 

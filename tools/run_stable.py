@@ -41,7 +41,7 @@ from run_builds import any_built, build_cdx_arm64, cdx_rebuild_needed
 from run_common import (BUILD, KERNEL_ENV_6_12, KSRC, MAKE_OPTIONS_6_12, TOP,
 			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, banner, make, run)
 from run_kunit import kunit_build, kunit_cmd
-from run_logcheck import check_kernel_log, step_kernel_log
+from run_logcheck import show_kernel_log, step_kernel_log
 from run_user import (boot_programs, count_program, iommufd_rows,
 		      passed_only_on, x86_boot)
 
@@ -164,15 +164,6 @@ def build_commits(results, log):
 	results.add(f'{PREFIX}each commit builds', tally.passed, tally.failed)
 
 
-def shown_log(path, what):
-	"""Say what the log check finds in a boot of a kernel without one of
-	the fixes, without counting it."""
-	with open(path, errors='replace') as f:
-		_, problems = check_kernel_log(f.read().splitlines(), LINE.ksrc)
-	for p in problems:
-		print(f'  {PREFIX}{what}\'s kernel log, not counted: {p}')
-
-
 def host_xstate():
 	"""Whether the host's CPU has AMX, whose XSTATE exceeds UML's FP
 	area: 0003's path is taken only there."""
@@ -188,9 +179,10 @@ def step_uml(results, log):
 			    f'see {os.path.relpath(log, TOP)}')
 		return
 	tip_linux, without = tip_and_without(BLOCKED_FIX, UML_BUILD, 'um', log)
+	amx = host_xstate()
 	print(f'  UML user space on this host: its CPU '
-	      f'{"has" if host_xstate() else "has no"} AMX, so the larger '
-	      f'XSTATE path of 0003 is {"" if host_xstate() else "not "}taken')
+	      f'{"has" if amx else "has no"} AMX, so the larger '
+	      f'XSTATE path of 0003 is {"" if amx else "not "}taken')
 	try:
 		work = os.path.join(WORK, 'uml-user')
 		include = uml_user.install_headers(
@@ -221,7 +213,8 @@ def step_uml(results, log):
 	step_kernel_log(results, boot.log, f'{PREFIX}kernel log (UML)',
 			LINE.ksrc)
 	if other_boot:
-		shown_log(other_boot.log, f'without {BLOCKED_FIX}')
+		show_kernel_log(other_boot.log, f'{PREFIX}without {BLOCKED_FIX}',
+				LINE.ksrc)
 
 
 def virtio_rows(results, tip, other):
@@ -277,7 +270,8 @@ def step_x86(results, log):
 	step_kernel_log(results, boot.log,
 			f'{PREFIX}kernel log (x86_64 virtio-iommu)', LINE.ksrc)
 	if other_boot:
-		shown_log(other_boot.log, f'without {VIRTIO_FIX}')
+		show_kernel_log(other_boot.log, f'{PREFIX}without {VIRTIO_FIX}',
+				LINE.ksrc)
 
 
 def step_stable(results, each_commit=False):

@@ -416,5 +416,23 @@ class MoreReportsTest(unittest.TestCase):
 			('kernel log (bench: iommufd)', 0, 1)])
 
 
+class ShowKernelLogTest(unittest.TestCase):
+	"""show_kernel_log(): the log of a kernel without a fix is shown, not
+	counted."""
+
+	def test_shown_not_counted(self):
+		with tempfile.NamedTemporaryFile('w') as log:
+			log.write('Run /init as init process\n'
+				  'BUG: sleeping function called from invalid '
+				  'context\n')
+			log.flush()
+			value, out = quietly(run_logcheck.show_kernel_log, log.name,
+					     'pristine base')
+		self.assertIsNone(value)
+		self.assertEqual(out, "  pristine base's kernel log, not counted: "
+				 'line 2: BUG: sleeping function called from '
+				 'invalid context\n')
+
+
 if __name__ == '__main__':
 	unittest.main()

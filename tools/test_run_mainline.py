@@ -21,7 +21,6 @@ import run_matrix  # noqa: E402
 import series_core  # noqa: E402
 import uml_user  # noqa: E402
 from run_common import Results  # noqa: E402
-from testutil import quietly  # noqa: E402
 from uml_user import ProgramResult, PASS, FAIL  # noqa: E402
 
 
@@ -85,18 +84,6 @@ class MainlineTest(unittest.TestCase):
 				 (1, 0, '(1 tests)'))
 		self.assertEqual(rows['selftest: iommufd'][1:3], (2, 0))
 		self.assertEqual(rows['selftest: iommufd_fail_nth'][1:3], (1, 0))
-
-	def test_pristine_log_shown_not_counted(self):
-		with tempfile.NamedTemporaryFile('w') as log:
-			log.write('Run /init as init process\n'
-				  'BUG: sleeping function called from invalid '
-				  'context\n')
-			log.flush()
-			value, out = quietly(run_mainline.pristine_log, log.name)
-		self.assertIsNone(value)
-		self.assertEqual(out, "  pristine base's kernel log, not counted: "
-				 'line 2: BUG: sleeping function called from '
-				 'invalid context\n')
 
 
 class X86ConfigsTest(unittest.TestCase):

@@ -7,18 +7,20 @@ tools/testdata/vfio-user-console.log, vfio-fail-nth-console.log and a
 kmemleak scan, with kunit.py, the builds and the boot replaced.
 """
 
+import inspect
 import os
 import sys
 import unittest
 from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_kunit  # noqa: E402
 import run_mainline  # noqa: E402
 import run_sanitizers  # noqa: E402
 from run_common import (KSRC, MAKE_OPTIONS, Results,  # noqa: E402
 			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
 			VFIO_UAPI_PROGRAM)
-from run_matrix import KUNIT_CASES, UAPI_RULE_CASES  # noqa: E402
+from run_matrix import KUNIT_CASES  # noqa: E402
 from testutil import TESTDATA_KINDS  # noqa: E402
 from testutil import quietly, read_testdata  # noqa: E402
 
@@ -69,6 +71,9 @@ class SanitizersTest(unittest.TestCase):
 		for user space alike."""
 		rows, kunit, build, boot = self.run_step(kinds=TESTDATA_KINDS)
 		_, kw = kunit.call_args
+		# what it gives kunit_step, or kunit_step's default
+		kw = {name: kw.get(name, param.default) for name, param in
+		      inspect.signature(run_kunit.kunit_step).parameters.items()}
 		self.assertEqual(kw['ksrc'], KSRC)
 		self.assertEqual(kw['make_options'], MAKE_OPTIONS)
 		self.assertEqual(kw['cases'], KUNIT_CASES)
@@ -91,7 +96,12 @@ class SanitizersTest(unittest.TestCase):
 		# the stress test has more time than the init's default
 		self.assertEqual(args[2][1][2], run_sanitizers.STRESS_TIMEOUT)
 		self.assertEqual(rows['sanitizers: kmemleak scan'], (1, 0))
-		self.assertEqual(rows[f'sanitizers: {VFIO_STRESS_PROGRAM}'], (4, 0))
+		self.assertEqual(rows[f'sanitizers: uapi: {VFIO_UAPI_PROGRAM}'],
+				 (78, 0))
+		self.assertEqual(rows[f'sanitizers: stress: {VFIO_STRESS_PROGRAM}'],
+				 (4, 0))
+		self.assertEqual(
+			rows[f'sanitizers: fail_nth: {VFIO_FAIL_NTH_PROGRAM}'], (4, 0))
 		# the testdata's drivers have every rule of their kinds
 		self.assertEqual(rows['sanitizers: uapi: matrix'], (1, 0))
 
@@ -101,11 +111,6 @@ class SanitizersTest(unittest.TestCase):
 		rows, _, _, _ = self.run_step()
 		self.assertEqual(rows['sanitizers: uapi: matrix'][0], 0)
 		self.assertGreater(rows['sanitizers: uapi: matrix'][1], 0)
-
-	def test_without_uapi_matrix(self):
-		rows, _, _, _ = self.run_step(uapi_tests=None,
-					      uapi_rule_cases=UAPI_RULE_CASES)
-		self.assertNotIn('sanitizers: uapi: matrix', rows)
 
 	def test_scan_fails(self):
 		rows, _, _, _ = self.run_step(scan_exit=1)
