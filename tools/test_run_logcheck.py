@@ -176,13 +176,30 @@ def reannounced(lines, how):
 	return out
 
 
-# The one report of the real log whose symbol is not the function it
-# announces: detach_unbound_warns's, from vfio_iommufd_physical_detach_ioas
-# inlined into the case, which the run's tree names at the report's line.
+# The reports of the real log whose symbol is not the function they
+# announce, the run's tree naming it at the report's line:
+# detach_unbound_warns's, from vfio_iommufd_physical_detach_ioas inlined
+# into the case, on c-physical (the first, below) and on rust-physical;
+# and attach_detach_assert_dev_set_lock's on rust-physical, from the
+# helper rust_helper_vfio_device_assert_dev_set_locked inlined into the
+# Rust sample's attach and detach callbacks, each in a bracket that also
+# announces the C function's WARNING.
 INLINED_WARN = ('WARNING: drivers/vfio/iommufd.c:181 at '
-		'vfio_conf_detach_unbound+0x86/0x200, CPU#1: kunit_try_catch/771')
+		'vfio_conf_detach_unbound+0x86/0x200, CPU#1: kunit_try_catch/788')
 INLINED_BEGIN = ('    # detach_unbound_warns: vfio-kunit: expected WARNING from '
 		 'drivers/vfio/iommufd.c:vfio_iommufd_physical_detach_ioas begins')
+RUST_HELPER = ('rust/helpers/vfio.c:'
+	       'rust_helper_vfio_device_assert_dev_set_locked')
+RUST_HELPER_BEGIN = ('    # attach_detach_assert_dev_set_lock: vfio-kunit: '
+		     f'expected WARNING from {RUST_HELPER} begins')
+RUST_ATTACH_WARN = (
+	'WARNING: rust/helpers/vfio.c:13 at _RNvMsg_NtCsl7L7n58I0Vr_6kernel4vfio'
+	'INtB5_6VTableNtCsJ7756ONES5_14rust_vfio_phys12RustVfioPhysE20attach_'
+	'ioas_callbackBM_+0xf/0x40, CPU#0: kunit_try_catch/776')
+RUST_DETACH_WARN = (
+	'WARNING: rust/helpers/vfio.c:13 at _RNvMsg_NtCsl7L7n58I0Vr_6kernel4vfio'
+	'INtB5_6VTableNtCsJ7756ONES5_14rust_vfio_phys12RustVfioPhysE20detach_'
+	'ioas_callbackBM_+0x9/0x20, CPU#0: kunit_try_catch/776')
 
 
 def source_with(function, line):
@@ -259,27 +276,43 @@ class AnnouncedFunctionTest(unittest.TestCase):
 
 
 	def real_tree(self):
-		"""The source the real log's inlined report needs: iommufd.c:181
-		in vfio_iommufd_physical_detach_ioas, as in the run's tree."""
+		"""The source the real log's inlined reports need, as in the
+		run's tree: iommufd.c:181 in vfio_iommufd_physical_detach_ioas,
+		rust/helpers/vfio.c:13 in
+		rust_helper_vfio_device_assert_dev_set_locked."""
 		self.write_source('drivers/vfio/iommufd.c', source_with(
 			'vfio_iommufd_physical_detach_ioas', 181))
+		self.write_source('rust/helpers/vfio.c', source_with(
+			'rust_helper_vfio_device_assert_dev_set_locked', 13))
 
 	def test_real_log(self):
 		lines = read_testdata(KUNIT_LOG)
 		self.assertEqual(lines[lines.index(INLINED_BEGIN) + 2].strip(),
 				 INLINED_WARN)
+		rust = lines.index(RUST_HELPER_BEGIN)
+		self.assertEqual(lines[rust + 3], RUST_ATTACH_WARN)
+		rust = lines.index(RUST_HELPER_BEGIN, rust + 1)
+		self.assertEqual(lines[rust + 3], RUST_DETACH_WARN)
 		self.real_tree()
-		self.assertEqual(check_kernel_log(lines), (10, []))
+		self.assertEqual(check_kernel_log(lines), (18, []))
 
 	def test_real_log_without_the_tree(self):
-		"""Without the tree the inlined report matches no announcement
-		of a function: by its symbol it is the KUnit case's."""
+		"""Without the tree the inlined reports match no announcement
+		of a function: by their symbols they are the KUnit case's and
+		the Rust sample's callbacks'."""
 		lines = read_testdata(KUNIT_LOG)
-		begin = lines.index(INLINED_BEGIN) + 1
-		self.assertEqual(check_kernel_log(lines), (9, [
-			f'line {begin + 2}: {INLINED_WARN}',
-			f'line {begin}: announced WARNINGs from drivers/vfio/'
-			'iommufd.c:vfio_iommufd_physical_detach_ioas did not come']))
+		detach = 'drivers/vfio/iommufd.c:vfio_iommufd_physical_detach_ioas'
+		self.assertEqual(check_kernel_log(lines), (14, [
+			f'line 449: {RUST_ATTACH_WARN}',
+			f'line 446: announced WARNINGs from {RUST_HELPER} did not '
+			'come',
+			f'line 557: {RUST_DETACH_WARN}',
+			f'line 554: announced WARNINGs from {RUST_HELPER} did not '
+			'come',
+			f'line 908: {INLINED_WARN}',
+			f'line 906: announced WARNINGs from {detach} did not come',
+			f'line 966: {INLINED_WARN.replace("/788", "/792")}',
+			f'line 964: announced WARNINGs from {detach} did not come']))
 
 	def test_real_log_file_only(self):
 		"""The real log announced by file only, as 6.12's suites did:
@@ -287,17 +320,19 @@ class AnnouncedFunctionTest(unittest.TestCase):
 		lines = reannounced(read_testdata(KUNIT_LOG),
 				    lambda path, function: path)
 		self.assertEqual(sum(1 for l in lines if l.endswith(
-			'expected WARNING from drivers/vfio/iommufd.c begins')), 6)
-		self.assertEqual(check_kernel_log(lines), (10, []))
+			'expected WARNING from drivers/vfio/iommufd.c begins')), 12)
+		self.assertEqual(check_kernel_log(lines), (18, []))
 
 	def test_real_log_with_wrong_functions(self):
-		# 10 reports, and 10 brackets whose announcements did not come
-		# (each bracket announces one WARNING).
+		# 18 reports, and 16 brackets whose announcements did not come
+		# (each bracket announces one WARNING, but rust-physical's two
+		# of attach_detach_assert_dev_set_lock announce two: the Rust
+		# helper's and the C function's).
 		self.real_tree()
 		seen, problems = check_kernel_log(reannounced(
 			read_testdata(KUNIT_LOG),
 			lambda path, function: f'{path}:vfio_iommufd_other'))
-		self.assertEqual((seen, len(problems)), (0, 20))
+		self.assertEqual((seen, len(problems)), (0, 34))
 
 	def test_function(self):
 		self.assertEqual(check_kernel_log([

@@ -20,9 +20,9 @@ import run_sanitizers  # noqa: E402
 from run_common import (KSRC, MAKE_OPTIONS, Results,  # noqa: E402
 			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
 			VFIO_UAPI_PROGRAM)
-from run_matrix import KUNIT_CASES  # noqa: E402
-from testutil import TESTDATA_KINDS  # noqa: E402
-from testutil import quietly, read_testdata  # noqa: E402
+from run_matrix import DRIVER_KINDS, KUNIT_CASES  # noqa: E402
+from testutil import (edit_console, quietly, read_testdata,  # noqa: E402
+		      rust_test)
 
 PROGRAMS = [(f'/p/{name}', ['-V', 'vfio_pci'])
 	    for name in (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
@@ -44,11 +44,13 @@ class FakeBoot:
 class SanitizersTest(unittest.TestCase):
 	"""step_sanitizers() on a line's tree, options and test lists."""
 
-	def run_step(self, scan_exit=0, **kw):
+	def run_step(self, scan_exit=0, drop=lambda name: False, **kw):
 		"""Rows of step_sanitizers(**kw), and the calls of kunit_step,
-		build_programs and boot_programs."""
-		console = read_testdata('vfio-user-console.log') + \
-			read_testdata('vfio-fail-nth-console.log') + \
+		build_programs and boot_programs; the console without the tests
+		drop(name) is true for (edit_console())."""
+		console = edit_console(
+			read_testdata('vfio-user-console.log') +
+			read_testdata('vfio-fail-nth-console.log'), drop) + \
 			['uml-init: BEGIN /kmemleak-scan',
 			 f'uml-init: END /kmemleak-scan exit={scan_exit} '
 			 'seconds=30.0']
@@ -68,8 +70,8 @@ class SanitizersTest(unittest.TestCase):
 
 	def test_defaults(self):
 		"""The mainline tree, its options, cases and SMP, for KUnit and
-		for user space alike."""
-		rows, kunit, build, boot = self.run_step(kinds=TESTDATA_KINDS)
+		for user space alike; the line's four drivers."""
+		rows, kunit, build, boot = self.run_step()
 		_, kw = kunit.call_args
 		# what it gives kunit_step, or kunit_step's default
 		kw = {name: kw.get(name, param.default) for name, param in
@@ -77,6 +79,7 @@ class SanitizersTest(unittest.TestCase):
 		self.assertEqual(kw['ksrc'], KSRC)
 		self.assertEqual(kw['make_options'], MAKE_OPTIONS)
 		self.assertEqual(kw['cases'], KUNIT_CASES)
+		self.assertEqual(kw['kinds'], DRIVER_KINDS)
 		self.assertEqual(list(kw['kernel_args']), run_mainline.KERNEL_ARGS)
 		self.assertEqual(kunit.call_args[0][1],
 				 run_sanitizers.SANITIZERS_BUILD)
@@ -97,20 +100,21 @@ class SanitizersTest(unittest.TestCase):
 		self.assertEqual(args[2][1][2], run_sanitizers.STRESS_TIMEOUT)
 		self.assertEqual(rows['sanitizers: kmemleak scan'], (1, 0))
 		self.assertEqual(rows[f'sanitizers: uapi: {VFIO_UAPI_PROGRAM}'],
-				 (78, 0))
+				 (156, 0))
 		self.assertEqual(rows[f'sanitizers: stress: {VFIO_STRESS_PROGRAM}'],
-				 (4, 0))
+				 (8, 0))
 		self.assertEqual(
-			rows[f'sanitizers: fail_nth: {VFIO_FAIL_NTH_PROGRAM}'], (4, 0))
-		# the testdata's drivers have every rule of their kinds
+			rows[f'sanitizers: fail_nth: {VFIO_FAIL_NTH_PROGRAM}'], (8, 0))
+		# the testdata's four drivers have every rule of their kinds
 		self.assertEqual(rows['sanitizers: uapi: matrix'], (1, 0))
 
 	def test_rust_rows_missing(self):
-		"""On the line's four drivers the testdata (C drivers only) has
-		no Rust rows: the uAPI matrix fails."""
-		rows, _, _, _ = self.run_step()
-		self.assertEqual(rows['sanitizers: uapi: matrix'][0], 0)
-		self.assertGreater(rows['sanitizers: uapi: matrix'][1], 0)
+		"""On the line's four drivers a console without the Rust
+		samples' tests has no Rust rows: the uAPI matrix fails."""
+		rows, _, _, _ = self.run_step(drop=rust_test)
+		self.assertEqual(rows[f'sanitizers: uapi: {VFIO_UAPI_PROGRAM}'],
+				 (78, 0))
+		self.assertEqual(rows['sanitizers: uapi: matrix'], (0, 31))
 
 	def test_scan_fails(self):
 		rows, _, _, _ = self.run_step(scan_exit=1)

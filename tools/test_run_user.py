@@ -7,9 +7,9 @@ program's Totals line.
 
 They start from tools/testdata/vfio-user-console.log and
 vfio-fail-nth-console.log (see testutil.py), a boot of the 7.3 line's tip
-with a device of each C sample, and break copies of them the ways a run
-can go wrong. The boot's drivers are the C samples (TESTDATA_KINDS);
-counted with the line's four drivers, its Rust rows are missing.
+with a device of each of the four samples (DRIVER_KINDS), and break
+copies of them the ways a run can go wrong, among them a copy without the
+Rust samples' tests.
 """
 
 import contextlib
@@ -27,8 +27,8 @@ import run_user  # noqa: E402
 import uml_user  # noqa: E402
 from run_common import Results, VFIO_STRESS_PROGRAM  # noqa: E402
 from run_user import step_stress_results  # noqa: E402
-from testutil import (TESTDATA_KINDS, harness_totals,  # noqa: E402
-		      quietly, read_testdata)
+from testutil import (edit_console, harness_totals,  # noqa: E402
+		      quietly, read_testdata, rust_test)
 from uml_user import ProgramResult, MISSING, PASS, FAIL, SKIP  # noqa: E402
 
 
@@ -89,10 +89,14 @@ class StressResultsTest(unittest.TestCase):
 # The fault injection test's part of a console: two tests per device,
 # each with a line of the fault sites of its sequence and its time
 FAIL_NTH_CONSOLE = 'vfio-fail-nth-console.log'
-FAIL_NTH_SITES = [('vfio-sample-phys', 'qemu_order', 63, 0.15),
-		  ('vfio-sample-phys', 'close_attached', 60, 0.16),
-		  ('vfio-sample-emul', 'qemu_order', 46, 0.08),
-		  ('vfio-sample-emul', 'close_attached', 45, 0.08)]
+FAIL_NTH_SITES = [('vfio-sample-phys', 'qemu_order', 63, 0.19),
+		  ('vfio-sample-phys', 'close_attached', 60, 0.21),
+		  ('vfio-sample-emul', 'qemu_order', 46, 0.14),
+		  ('vfio-sample-emul', 'close_attached', 45, 0.15),
+		  ('rust-vfio-phys', 'qemu_order', 64, 0.22),
+		  ('rust-vfio-phys', 'close_attached', 61, 0.21),
+		  ('rust-vfio-emul', 'qemu_order', 46, 0.14),
+		  ('rust-vfio-emul', 'close_attached', 45, 0.15)]
 FAIL_NTH_TESTS = len(FAIL_NTH_SITES)
 # The markers uml-init writes around the programs, with their arguments.
 UAPI_BEGIN = 'uml-init: BEGIN /vfio_cdev_uapi_test -V vfio_pci'
@@ -141,20 +145,20 @@ class FailNthResultsTest(unittest.TestCase):
 
 	def test_real_console(self):
 		rows, out = self.rows(fail_nth_console())
-		self.assertEqual(rows, [(self.label, 4, 0)])
-		self.assertIn('vfio_cdev_fail_nth: 4 of 4 tests passed in 1 s', out)
+		self.assertEqual(rows, [(self.label, 8, 0)])
+		self.assertIn('vfio_cdev_fail_nth: 8 of 8 tests passed in 2 s', out)
 		for driver, test, sites, seconds in FAIL_NTH_SITES:
 			self.assertIn(f'    {driver:<18} {test:<16} {sites:>5} fault '
 				      f'sites {seconds:>6.2f} s\n', out)
 
 	def test_failure(self):
 		rows, out = self.rows(fail_nth_console({3: 'not ok'}))
-		self.assertEqual(rows, [(self.label, 3, 1)])
+		self.assertEqual(rows, [(self.label, 7, 1)])
 		self.assertIn('fail: vfio_cdev_fail_nth.c_emulated.qemu_order', out)
 
 	def test_skip_fails(self):
 		rows, _ = self.rows(fail_nth_console({3: 'skip', 4: 'skip'}))
-		self.assertEqual(rows, [(self.label, 2, 2)])
+		self.assertEqual(rows, [(self.label, 6, 2)])
 
 	def test_did_not_run(self):
 		rows, _ = self.rows(read_testdata(VFIO_CONSOLE))
@@ -164,13 +168,13 @@ class FailNthResultsTest(unittest.TestCase):
 		lines = fail_nth_console()
 		rows, _ = self.rows(lines[:lines.index(
 			'ok 2 vfio_cdev_fail_nth.c_physical.close_attached') + 1])
-		self.assertEqual(rows, [(self.label, 2, 2)])
+		self.assertEqual(rows, [(self.label, 2, 6)])
 
 	def test_totals_that_disagree(self):
-		lines = [l.replace('pass:4 ', 'pass:3 ') for l in
+		lines = [l.replace('pass:8 ', 'pass:7 ') for l in
 			 fail_nth_console()]
 		rows, _ = self.rows(lines)
-		self.assertEqual(rows, [(self.label, 4, 1)])
+		self.assertEqual(rows, [(self.label, 8, 1)])
 
 	def test_sites_of_other_programs_not_printed(self):
 		lines = [l.replace('/vfio_cdev_fail_nth', '/other')
@@ -185,50 +189,26 @@ class FailNthResultsTest(unittest.TestCase):
 VFIO_CONSOLE = 'vfio-user-console.log'
 
 
-def edit_console(lines, drop=lambda name: False, fix_counts=True):
-	"""lines without the TAP result lines of the tests drop(name) is true
-	for; with fix_counts, each program's plan and Totals line then count
-	only the tests that are left, as if the others had never been."""
-	out = []
-	for line in lines:
-		m = uml_user.TAP_RESULT.match(line)
-		if m and drop((m.group(3) or '').split(' #')[0].strip()):
-			continue
-		out.append(line)
-	if not fix_counts:
-		return out
-	fixed, frame = [], []
-	for line in out + ['uml-init: BEGIN (end)']:
-		if uml_user.BEGIN.search(line):
-			tests = uml_user.parse_tap(frame).results
-			for l in frame:
-				if uml_user.TAP_PLAN.match(l):
-					l = f'1..{len(tests)}'
-				elif uml_user.TAP_TOTALS.match(l):
-					l = '# Totals: ' + uml_user.format_totals(
-						harness_totals(tests))
-				fixed.append(l)
-			frame = []
-		frame.append(line)
-	return fixed
-
-
-# The rows of the uAPI matrix of the real boot: c-physical has every rule but
-# P5 (a driver without the PASID callbacks') and S3 (emulated devices'),
-# c-emulated P5 and S3 but not the PASID rules of physical devices.
+# The rows of the uAPI matrix of the real boot: the physical samples
+# (c-physical, rust-physical) have every rule but P5 (a driver without the
+# PASID callbacks') and S3 (emulated devices'), the emulated ones
+# (c-emulated, rust-emulated) P5 and S3 but not the PASID rules of
+# physical devices.
 C_PHYSICAL_ROW = ('  c-physical      pass  pass  pass  pass     -  pass  pass  pass'
 		  '  pass  pass  pass  pass  pass  pass  pass  pass  pass     -'
 		  '  pass\n')
 C_EMULATED_ROW = ('  c-emulated         -     -     -     -  pass     -  pass  pass'
 		  '  pass  pass  pass  pass  pass  pass  pass  pass  pass  pass'
 		  '  pass\n')
+RUST_PHYSICAL_ROW = C_PHYSICAL_ROW.replace('  c-physical   ', '  rust-physical')
+RUST_EMULATED_ROW = C_EMULATED_ROW.replace('  c-emulated   ', '  rust-emulated')
 
 
 class UapiResultsTest(unittest.TestCase):
 	"""step_uapi_results() and step_stress_results() on copies of a real
 	run's console: the rows, the uAPI matrix and its expected counts."""
 
-	def count(self, lines, kinds=TESTDATA_KINDS):
+	def count(self, lines, kinds=run_matrix.DRIVER_KINDS):
 		"""The rows of lines counted with the drivers kinds, the output,
 		the closing line, the exit code and the rows with their notes."""
 		programs = uml_user.results_by_program(lines)
@@ -244,15 +224,16 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_real_console(self):
 		rows, out, closing, code, _ = self.count(read_testdata(VFIO_CONSOLE))
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 78, 0),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 0),
 					('uapi: matrix', 1, 0),
-					('stress: vfio_cdev_stress_test', 4, 0)])
-		self.assertEqual((closing, code), ('83 passed, 0 failed', 0))
+					('stress: vfio_cdev_stress_test', 8, 0)])
+		self.assertEqual((closing, code), ('165 passed, 0 failed', 0))
 		self.assertIn('  driver            P1    P2    P3    P4    P5    P6'
 			      '    U1    U2    U3    U4    U5    U6    U7    U8    U9'
 			      '    S1    S2    S3    S4\n', out)
-		self.assertIn(C_PHYSICAL_ROW, out)
-		self.assertIn(C_EMULATED_ROW, out)
+		for row in (C_PHYSICAL_ROW, C_EMULATED_ROW, RUST_PHYSICAL_ROW,
+			    RUST_EMULATED_ROW):
+			self.assertIn(row, out)
 
 	def test_markers_with_arguments(self):
 		"""uml-init's markers carry the programs' arguments; the
@@ -268,11 +249,12 @@ class UapiResultsTest(unittest.TestCase):
 		self.assertEqual(edit_console(lines), lines)
 
 	def test_rust_rows_missing(self):
-		"""The real boot, with the C samples' devices only, counted with
-		the line's four drivers: each rule that applies to a Rust
-		sample's kind fails the matrix."""
+		"""The real boot without the Rust samples' tests, as with the C
+		samples' devices only, counted with the line's four drivers:
+		each rule that applies to a Rust sample's kind fails the
+		matrix."""
 		rows, out, closing, code, _ = self.count(
-			read_testdata(VFIO_CONSOLE), kinds=run_matrix.DRIVER_KINDS)
+			edit_console(read_testdata(VFIO_CONSOLE), rust_test))
 		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 78, 0),
 					('uapi: matrix', 0, 31),
 					('stress: vfio_cdev_stress_test', 4, 0)])
@@ -289,10 +271,11 @@ class UapiResultsTest(unittest.TestCase):
 				     lambda n: '.c_emulated.' in n and
 				     'stress' not in n)
 		rows, out, closing, code, _ = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 44, 0),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 122, 0),
 					('uapi: matrix', 0, 13),
-					('stress: vfio_cdev_stress_test', 4, 0)])
-		self.assertEqual((closing, code), ('48 passed, 13 failed', 1))
+					('stress: vfio_cdev_stress_test', 8, 0)])
+		self.assertEqual((closing, code), ('130 passed, 13 failed', 1))
+		self.assertIn(RUST_EMULATED_ROW, out)
 		self.assertIn('  c-emulated         -     -     -     -  MISS     -'
 			      '  MISS  MISS  MISS  MISS  MISS  MISS  MISS  MISS  pass'
 			      '  MISS  MISS  MISS  MISS\n', out)
@@ -302,35 +285,38 @@ class UapiResultsTest(unittest.TestCase):
 				     lambda n: run_matrix.UAPI_TESTS.get(
 					     n.split('.')[-1]) == 'U5')
 		rows, out, _, code, _ = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 58, 0),
-					    ('uapi: matrix', 0, 2)])
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 116, 0),
+					    ('uapi: matrix', 0, 4)])
 		self.assertEqual(code, 1)
-		self.assertIn('uAPI matrix: c-physical U5: 0 cases, 10 expected',
-			      out)
+		for driver in run_matrix.DRIVER_KINDS:
+			self.assertIn(f'uAPI matrix: {driver} U5: 0 cases, 10 '
+				      'expected', out)
 
 	def test_every_pasid_test_deleted(self):
-		"""The PASID rules: P1-P4 and P6 on the physical sample, whose
-		mock device has PASIDs, P5 on the emulated one, which has no
-		PASID callbacks; without their tests each fails the matrix."""
+		"""The PASID rules: P1-P4 and P6 on the physical samples, whose
+		mock devices have PASIDs, P5 on the emulated ones, which have
+		no PASID callbacks; without their tests each fails the
+		matrix."""
 		lines = edit_console(read_testdata(VFIO_CONSOLE),
 				     lambda n: run_matrix.UAPI_TESTS.get(
 					     n.split('.')[-1], '').startswith('P'))
 		rows, out, _, code, _ = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 68, 0),
-					    ('uapi: matrix', 0, 6)])
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 136, 0),
+					    ('uapi: matrix', 0, 12)])
 		self.assertEqual(code, 1)
-		self.assertIn('  c-physical      MISS  MISS  MISS  MISS     -  MISS'
-			      '  pass', out)
-		self.assertIn('  c-emulated         -     -     -     -  MISS     -'
-			      '  pass', out)
-		for driver, rule, tests in (('c-physical', 'P1', 2),
-					    ('c-physical', 'P2', 2),
-					    ('c-physical', 'P3', 2),
-					    ('c-physical', 'P4', 1),
-					    ('c-physical', 'P6', 2),
-					    ('c-emulated', 'P5', 1)):
-			self.assertIn(f'uAPI matrix: {driver} {rule}: 0 cases, '
-				      f'{tests} expected\n', out)
+		for lang in ('c', 'rust'):
+			self.assertIn(f'  {lang + "-physical":<14}  MISS  MISS  MISS'
+				      '  MISS     -  MISS  pass', out)
+			self.assertIn(f'  {lang + "-emulated":<14}     -     -     -'
+				      '     -  MISS     -  pass', out)
+			for kind, rule, tests in (('physical', 'P1', 2),
+						  ('physical', 'P2', 2),
+						  ('physical', 'P3', 2),
+						  ('physical', 'P4', 1),
+						  ('physical', 'P6', 2),
+						  ('emulated', 'P5', 1)):
+				self.assertIn(f'uAPI matrix: {lang}-{kind} {rule}: 0 '
+					      f'cases, {tests} expected\n', out)
 
 	def test_pasid_test_fails(self):
 		"""A PASID test that fails fails its program's row and shows in
@@ -340,14 +326,14 @@ class UapiResultsTest(unittest.TestCase):
 		end = UAPI_BEGIN.replace('BEGIN', 'END')
 		lines = [f'not {l}' if l.startswith('ok ') and
 			 l.endswith(f' {name}') else
-			 l.replace('pass:78 fail:0', 'pass:77 fail:1')
+			 l.replace('pass:156 fail:0', 'pass:155 fail:1')
 			 .replace('exit=0', 'exit=1') if l.startswith(end) or
-			 l.startswith('# Totals: pass:78 ') else l
+			 l.startswith('# Totals: pass:156 ') else l
 			 for l in read_testdata(VFIO_CONSOLE)]
 		rows, out, _, code, full = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 77, 1),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 155, 1),
 					('uapi: matrix', 1, 0),
-					('stress: vfio_cdev_stress_test', 4, 0)])
+					('stress: vfio_cdev_stress_test', 8, 0)])
 		self.assertEqual(full[0][3], '')
 		self.assertIn('  c-physical      pass  FAIL  pass  pass     -  pass',
 			      out)
@@ -359,7 +345,7 @@ class UapiResultsTest(unittest.TestCase):
 				   ' vfio_cdev.c_emulated.detach_thrice')
 			 for l in read_testdata(VFIO_CONSOLE)]
 		rows, out, _, code, _ = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 78, 0),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 156, 0),
 					    ('uapi: matrix', 0, 2)])
 		self.assertIn('uAPI matrix: unknown test detach_thrice', out)
 		self.assertIn('uAPI matrix: c-emulated U6: 1 cases, 2 expected', out)
@@ -369,41 +355,43 @@ class UapiResultsTest(unittest.TestCase):
 		lines = read_testdata(VFIO_CONSOLE)
 		begin = lines.index(STRESS_BEGIN)
 		rows, out, _, code, _ = self.count(lines[:begin])
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 78, 0),
-					('uapi: matrix', 0, 2),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 0),
+					('uapi: matrix', 0, 4),
 					('stress: vfio_cdev_stress_test', 0, 1)])
-		self.assertIn('uAPI matrix: c-physical U9: 0 cases, 2 expected', out)
+		for driver in run_matrix.DRIVER_KINDS:
+			self.assertIn(f'uAPI matrix: {driver} U9: 0 cases, 2 '
+				      'expected', out)
 
 	def test_lost_result_line(self):
 		lines = edit_console(read_testdata(VFIO_CONSOLE),
 				     lambda n: n == 'vfio_cdev.c_physical.'
 				     'ioctl_before_bind', fix_counts=False)
 		rows, _, _, code, full = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 77, 1),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 155, 1),
 					    ('uapi: matrix', 0, 1)])
 		self.assertEqual(full[0][3], 'patched: vfio_cdev_uapi_test: '
-				 '"# Totals: pass:78 fail:0 xfail:0 xpass:0 '
+				 '"# Totals: pass:156 fail:0 xfail:0 xpass:0 '
 				 'skip:0 error:0", but its result lines give '
-				 'pass:77 fail:0 xfail:0 xpass:0 skip:0 error:0')
+				 'pass:155 fail:0 xfail:0 xpass:0 skip:0 error:0')
 
 	def test_no_totals_line(self):
 		lines = [l for l in read_testdata(VFIO_CONSOLE)
 			 if not l.startswith('# Totals:')]
 		rows, _, _, code, full = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 78, 1),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 1),
 					('uapi: matrix', 1, 0),
-					('stress: vfio_cdev_stress_test', 4, 1)])
+					('stress: vfio_cdev_stress_test', 8, 1)])
 		self.assertEqual(full[0][3], 'patched: vfio_cdev_uapi_test: no '
 				 '"# Totals:" line')
 		self.assertEqual(code, 1)
 
 	def test_totals_that_disagree(self):
-		lines = [l.replace('pass:4 ', 'pass:3 skip:1 ')
+		lines = [l.replace('pass:8 ', 'pass:7 skip:1 ')
 			 .replace('skip:0 error', 'error') if l.startswith(
-			 '# Totals: pass:4 ') else l
+			 '# Totals: pass:8 ') else l
 			 for l in read_testdata(VFIO_CONSOLE)]
 		rows, _, _, code, _ = self.count(lines)
-		self.assertEqual(rows[2], ('stress: vfio_cdev_stress_test', 4, 1))
+		self.assertEqual(rows[2], ('stress: vfio_cdev_stress_test', 8, 1))
 		self.assertEqual(code, 1)
 
 	def xfail_console(self, directive):
@@ -412,13 +400,13 @@ class UapiResultsTest(unittest.TestCase):
 		lines = [f'{l} # {directive} known' if l.startswith('ok ')
 			 and l.endswith(f' {name}') else l for l in lines]
 		key = directive.lower()
-		return [l.replace('pass:78 ', 'pass:77 ').replace(
+		return [l.replace('pass:156 ', 'pass:155 ').replace(
 			f'{key}:0', f'{key}:1') if l.startswith(
-			'# Totals: pass:78') else l for l in lines]
+			'# Totals: pass:156 ') else l for l in lines]
 
 	def test_xfail_is_no_pass(self):
 		rows, out, _, code, _ = self.count(self.xfail_console('XFAIL'))
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 77, 1),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 155, 1),
 					    ('uapi: matrix', 1, 0)])
 		self.assertIn('  c-emulated         -     -     -     -  pass     -'
 			      '  pass  pass  pass  FAIL  pass', out)
@@ -427,7 +415,7 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_xpass_is_no_pass(self):
 		rows, _, _, code, _ = self.count(self.xfail_console('XPASS'))
-		self.assertEqual(rows[0], ('uapi: vfio_cdev_uapi_test', 77, 1))
+		self.assertEqual(rows[0], ('uapi: vfio_cdev_uapi_test', 155, 1))
 		self.assertEqual(code, 1)
 
 	def test_stress_timed_out(self):
@@ -443,10 +431,13 @@ class UapiResultsTest(unittest.TestCase):
 			'exit=timeout seconds=300.0']
 		self.assertGreater(third, begin)
 		rows, out, _, code, full = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 78, 0),
-					('uapi: matrix', 0, 1),
-					('stress: vfio_cdev_stress_test', 3, 1)])
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 0),
+					('uapi: matrix', 0, 3),
+					('stress: vfio_cdev_stress_test', 3, 5)])
 		self.assertIn('uAPI matrix: c-emulated U9: 1 cases, 2 expected', out)
+		for driver in ('rust-physical', 'rust-emulated'):
+			self.assertIn(f'uAPI matrix: {driver} U9: 0 cases, 2 '
+				      'expected', out)
 		self.assertEqual(full[2][3], 'patched: vfio_cdev_stress_test '
 				 'timed out after 300 s, killed')
 
