@@ -391,7 +391,7 @@ class MakeRootTest(unittest.TestCase):
 	def test_list_with_timeouts(self):
 		with tempfile.TemporaryDirectory() as tmp:
 			progs = []
-			for name in ('init', 'a', 'b', 'c'):
+			for name in ('init', 'a', 'b', 'c', 'd', 'e'):
 				path = os.path.join(tmp, name)
 				with open(path, 'w') as f:
 					f.write('#!/bin/sh\n')
@@ -399,11 +399,16 @@ class MakeRootTest(unittest.TestCase):
 			root = os.path.join(tmp, 'root')
 			commands = uml_user.make_root(root, progs[0], [
 				progs[1], (progs[2], ['-v', '-n', '3']),
-				(progs[3], [], 600)])
-			self.assertEqual(commands, ['/a', '/b -v -n 3', '/c'])
+				(progs[3], [], 600),
+				(progs[4], ['x'], None, {'V': '0000:00:10.0'}),
+				(progs[5], [], 9, {'A': '1', 'B': '2'})])
+			self.assertEqual(commands, ['/a', '/b -v -n 3', '/c',
+						    '/d x', '/e'])
 			with open(os.path.join(root, uml_user.LIST_FILE)) as f:
 				self.assertEqual(f.read(), '/a\n/b -v -n 3\n'
-						 'timeout=600 /c\n')
+						 'timeout=600 /c\n'
+						 'V=0000:00:10.0 /d x\n'
+						 'timeout=9 A=1 B=2 /e\n')
 
 
 class InitTest(unittest.TestCase):
@@ -498,6 +503,19 @@ class InitTest(unittest.TestCase):
 		self.assertEqual([(r.name, r.exit_code) for r in
 				  parse_console(lines)],
 				 [('nothing', 127), ('ok2', 0)])
+
+	def test_environment(self):
+		shows = self.script('shows', 'echo "[$A|$B|$C]"\n')
+		res, _ = self.boot([f'A=1 B=x=y {shows} -v', f'timeout=5 C=3 {shows}',
+				    'A=1', 'timeout=5 A=1', '=x /bin/true'])
+		lines = res.stdout.splitlines()
+		self.assertEqual(res.returncode, 3)
+		self.assertEqual([(r.command, r.exit_code, r.lines) for r in
+				  parse_console(lines)],
+				 [(f'{shows} -v', 0, ['[1|x=y|]']),
+				  (shows, 0, ['[||3]']), ('=x /bin/true', 127, [
+				   'uml-init: exec =x: No such file or directory'])])
+		self.assertEqual(len([l for l in lines if 'bad line' in l]), 2)
 
 	def test_killed_by_a_signal(self):
 		dies = self.script('dies', 'kill -SEGV $$\n')

@@ -8,7 +8,9 @@
  * program per line, its arguments after it separated by blanks; empty lines
  * and lines starting with '#' are skipped. A line may start with
  * "timeout=<s>": the seconds that program may run (0: no limit), instead of
- * DEFAULT_TIMEOUT.
+ * DEFAULT_TIMEOUT. Words of the form <name>=<value> before the program set
+ * that variable in its environment only, as in a shell (VFIO's selftests
+ * take the device they test from VFIO_SELFTESTS_BDF).
  *
  * Each program runs with / as its working directory and /dev/console as its
  * standard input, output and error, in a process group of its own. Its
@@ -161,7 +163,8 @@ static int wait_until(pid_t pid, int *status, const struct timespec *start,
  * passed, and record its result; returns its exit code, 128 + the signal
  * that killed it, or -1 when it timed out.
  */
-static int run(char *const argv[], unsigned int timeout)
+static int run(char *const argv[], char *const env[], int nenv,
+	       unsigned int timeout)
 {
 	struct timespec start, killed;
 	sigset_t chld, old;
@@ -184,6 +187,8 @@ static int run(char *const argv[], unsigned int timeout)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		setpgid(0, 0);
+		for (int i = 0; i < nenv; i++)
+			putenv(env[i]);
 		execv(argv[0], argv);
 		say("uml-init: exec %s: %s", argv[0], strerror(errno));
 		_exit(127);
@@ -262,12 +267,23 @@ static int timeout_prefix(const char *word, unsigned int *timeout)
 	return 1;
 }
 
+/* The number of <name>=<value> words at the start of argv. */
+static int assignments(char *const argv[])
+{
+	int n = 0;
+
+	while (argv[n] && argv[n][0] != '/' && argv[n][0] != '=' &&
+	       strchr(argv[n], '='))
+		n++;
+	return n;
+}
+
 static void run_list_file(const char *path)
 {
 	char line[1024], *argv[MAX_ARGS];
 	unsigned int timeout;
 	FILE *list;
-	int argc, prefix;
+	int argc, prefix, nenv;
 
 	list = fopen(path, "r");
 	if (!list) {
@@ -284,13 +300,14 @@ static void run_list_file(const char *path)
 			continue;
 		timeout = DEFAULT_TIMEOUT;
 		prefix = timeout_prefix(argv[0], &timeout);
-		if (prefix < 0 || (prefix && argc == 1)) {
+		nenv = prefix < 0 ? 0 : assignments(argv + prefix);
+		if (prefix < 0 || prefix + nenv == argc) {
 			say("uml-init: %s: bad line starting with %s", path,
 			    argv[0]);
 			failed++;
 			continue;
 		}
-		run(argv + prefix, timeout);
+		run(argv + prefix + nenv, argv + prefix, nenv, timeout);
 	}
 	fclose(list);
 }
@@ -332,7 +349,7 @@ int main(int argc, char *argv[])
 		for (i = 1; i < argc; i++) {
 			char *prog[] = { argv[i], NULL };
 
-			run(prog, DEFAULT_TIMEOUT);
+			run(prog, NULL, 0, DEFAULT_TIMEOUT);
 		}
 	} else {
 		run_list_file(list);

@@ -123,9 +123,11 @@ def make_root(root, init, programs):
 
 	root gets /init, the mount points the init uses, each program at
 	/<basename> and /uml-init.list, the order to run them in. A program is
-	a path, a (path, [arguments]) pair or a (path, [arguments], timeout)
-	triple, timeout in whole seconds (else the init's DEFAULT_TIMEOUT).
-	Returns the commands, as the init will name them in its markers.
+	a path, a (path, [arguments]) pair, a (path, [arguments], timeout)
+	triple, timeout in whole seconds (None: the init's DEFAULT_TIMEOUT),
+	or a (path, [arguments], timeout, {name: value}) quadruple whose
+	variables the program gets in its environment. Returns the commands,
+	as the init will name them in its markers.
 	"""
 	root = os.path.abspath(root)
 	if os.path.isdir(root):
@@ -140,13 +142,16 @@ def make_root(root, init, programs):
 		path = prog[0]
 		args = prog[1] if len(prog) > 1 else []
 		timeout = prog[2] if len(prog) > 2 else None
+		env = prog[3] if len(prog) > 3 else {}
 		name = os.path.basename(path)
 		if os.path.exists(os.path.join(root, name)):
 			raise Error(f'two programs named {name}')
 		shutil.copy(path, os.path.join(root, name))
 		commands.append(' '.join([f'/{name}', *args]))
-		lines.append(commands[-1] if timeout is None else
-			     f'timeout={int(timeout)} {commands[-1]}')
+		words = [f'{var}={value}' for var, value in env.items()]
+		if timeout is not None:
+			words.insert(0, f'timeout={int(timeout)}')
+		lines.append(' '.join([*words, commands[-1]]))
 	with open(os.path.join(root, LIST_FILE), 'w') as f:
 		f.write(''.join(f'{line}\n' for line in lines))
 	return commands
