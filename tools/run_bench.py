@@ -4,6 +4,7 @@ benchmark at boot, then the DMA benchmark, tools/vfio-dma-bench.c, as user
 space; the kernel logs of both boots checked.
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -97,9 +98,18 @@ def dma_bench(linux, iterations, rounds, work=BENCH_WORK, ksrc=KSRC):
 	open(log, 'w').close()
 	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
 					   log)
+	# The header takes libvfio's iommufd helpers: its objects, as the
+	# folder's Makefile builds them.
+	libvfio = os.path.join(work, 'vfio')
+	uml_user.build_selftests(ksrc, include, libvfio, folder=VFIO_UAPI_FOLDER,
+				 programs=(), log=log)
+	objects = sorted(glob.glob(os.path.join(libvfio, 'libvfio', '**', '*.o'),
+				   recursive=True))
 	prog = os.path.join(work, 'vfio-dma-bench')
-	cmd = ['gcc', '-static', '-O2', '-Wall', '-isystem', include, '-I', util,
-	       '-o', prog, DMA_BENCH_SOURCE]
+	cmd = ['gcc', '-static', '-O2', '-Wall',
+	       '-I', os.path.join(ksrc, 'tools', 'include'), '-isystem', include,
+	       '-I', util, '-I', os.path.join(util, 'lib', 'include'),
+	       '-o', prog, DMA_BENCH_SOURCE, *objects, '-luuid']
 	with open(log, 'a') as out:
 		out.write(f'$ {" ".join(cmd)}\n')
 		out.flush()

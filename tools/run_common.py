@@ -55,6 +55,14 @@ VFIO_STRESS_PROGRAM = 'vfio_cdev_stress_test'
 # after the stress test. Each test (a sequence on one device) logs
 # '# <file>:<line>:<test>:<driver>: N fault sites (...); S s'.
 VFIO_FAIL_NTH_PROGRAM = 'vfio_cdev_fail_nth'
+# Upstream's device-agnostic VFIO selftests (libvfio's), in the same
+# folder, run after ours in the x86_64 guests on the edu device, which they
+# take from VFIO_SELFTESTS_BDF; their failures expected under TCG, with
+# the reasons, are in VFIO_UPSTREAM_EXPECTED.
+VFIO_UPSTREAM_PROGRAMS = ('vfio_iommufd_setup_test', 'vfio_pci_device_test',
+			  'vfio_dma_mapping_test', 'vfio_dma_mapping_mmio_test')
+VFIO_UPSTREAM_EXPECTED = os.path.join(TOP, 'linux',
+				      'vfio-selftests-x86_64.expected')
 
 # Debian's rustc-web and friends: the rustup toolchain that may come first on
 # PATH has no rust-src. Every Rust tool the kernel build runs is named, and

@@ -2,7 +2,8 @@
 """The matrices of tools/run.py: which rule of the contract each case of
 the vfio_iommufd KUnit suite (the conformance matrix) and each test of the
 VFIO cdev test programs (the uAPI matrix) checks, how many each kind of
-driver must have per rule, and the tables that show and check them.
+driver must have per rule, and the tables that show and check them; the
+table of upstream's VFIO selftests in the x86_64 guests.
 """
 
 import collections
@@ -299,3 +300,25 @@ def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix',
 		cells,
 		lambda sts: 'pass' if all(st in uml_user.PASSED for st in sts)
 		else 'FAIL', rule_cases, kinds) + unknown
+
+
+def print_vfio_upstream_matrix(cells, programs):
+	"""The lines of the table of upstream's VFIO selftests on the edu
+	device: a row per program of programs, a column per guest of cells
+	({guest: {program: (passed, tests, listed)}}), each cell 'passed/tests'
+	and the listed failures; '-' where the program did not run."""
+	guests = list(cells)
+	width = max(len(p) for p in programs)
+	lines = ['', '  upstream VFIO selftests on the edu device '
+		 '(passed/tests, listed failures)',
+		 f'    {"":<{width}}' + ''.join(f'  {g:<22}' for g in guests)]
+	for prog in programs:
+		row = []
+		for guest in guests:
+			cell = cells[guest].get(prog)
+			row.append('-' if cell is None else
+				   f'{cell[0]}/{cell[1]}' +
+				   (f', {cell[2]} listed' if cell[2] else ''))
+		lines.append(f'    {prog:<{width}}' +
+			     ''.join(f'  {c:<22}' for c in row))
+	return lines

@@ -37,6 +37,7 @@ import time
 
 import series_core
 import uml_user
+import x86_guest
 from run_builds import any_built, build_cdx_arm64, cdx_rebuild_needed
 from run_common import (BUILD, KERNEL_ENV_6_12, KSRC, MAKE_OPTIONS_6_12, TOP,
 			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, banner, make, run)
@@ -258,7 +259,8 @@ def step_x86(results, log):
 			KSRC, include, os.path.join(work, 'vfio'),
 			folder=VFIO_UAPI_FOLDER, programs=(VFIO_UAPI_PROGRAM,),
 			log=log)
-		program = (built[VFIO_UAPI_PROGRAM], ['-v', 'vfio_pci'])
+		program = (built[VFIO_UAPI_PROGRAM], ['-v', 'vfio_pci'], None,
+			   {'VFIO_SELFTESTS_BDF': x86_guest.EDU_BDF})
 		tip, boot, other, other_boot = boot_both(
 			lambda folder, bzimage: x86_boot(folder, bzimage, [program],
 							 'virtio-iommu', log),

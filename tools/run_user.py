@@ -14,12 +14,13 @@ import uml_user
 import x86_guest
 from run_common import (BASE_KUNITCONFIGS, BUILD, KSRC, TOP,
 			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
-			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, X86_BUILD, X86_CONFIG,
-			banner)
+			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, VFIO_UPSTREAM_EXPECTED,
+			VFIO_UPSTREAM_PROGRAMS, X86_BUILD, X86_CONFIG, banner)
 from run_kunit import kunit_build
 from run_logcheck import step_kernel_log
 from run_matrix import (DRIVER_KINDS, UAPI_RULE_CASES, UAPI_TESTS,
-			X86_DRIVER_KINDS, print_uapi_matrix)
+			X86_DRIVER_KINDS, print_uapi_matrix,
+			print_vfio_upstream_matrix)
 
 # User space under UML: headers, test programs, roots and console logs.
 USER_BUILD = os.path.join(BUILD, 'uml-user')
@@ -42,11 +43,13 @@ FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
 VFIO_UML_ARGS = ['-V', 'vfio_pci']
 
 
-def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS):
+def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS,
+		   vfio_env=None, upstream=False):
 	"""Static test programs of ksrc, in the order a boot runs them, as
 	uml_user.make_root() takes them: if vfio, the uAPI, stress and fault
-	injection tests of the device cdev, each with vfio_args; iommufd's
-	selftests."""
+	injection tests of the device cdev, each with vfio_args, then if
+	upstream VFIO_UPSTREAM_PROGRAMS, all of them with the environment
+	vfio_env; iommufd's selftests."""
 	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
 					   log)
 	iommu = uml_user.build_selftests(ksrc, include,
@@ -55,11 +58,14 @@ def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS):
 	if vfio:
 		names = (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
 			 VFIO_FAIL_NTH_PROGRAM)
+		theirs = VFIO_UPSTREAM_PROGRAMS if upstream else ()
 		built = uml_user.build_selftests(
 			ksrc, include, os.path.join(work, 'vfio'),
-			folder=VFIO_UAPI_FOLDER, programs=names, log=log)
-		programs[0:0] = [(built[name], list(vfio_args))
-				 for name in names]
+			folder=VFIO_UAPI_FOLDER, programs=names + theirs, log=log)
+		env = dict(vfio_env or {})
+		programs[0:0] = [(built[name], list(vfio_args), None, env)
+				 for name in names] + \
+			[(built[name], [], None, env) for name in theirs]
 	return programs
 
 
@@ -212,6 +218,66 @@ def iommufd_rows(results, patched, pristine, expected, prefix, base_label):
 	return comparison
 
 
+def read_upstream_expected(path=None):
+	"""The failures of upstream's VFIO selftests expected in the guests,
+	from path (VFIO_UPSTREAM_EXPECTED unless told): {(program, test):
+	(guests, reason)}. One line per test, '<program> <test> <guests>
+	<reason...>', guests being x86_guest.IOMMUS keys joined by commas;
+	lines starting with '#' are comments."""
+	path = path or VFIO_UPSTREAM_EXPECTED
+	expected = {}
+	with open(path) as f:
+		for n, line in enumerate(f, 1):
+			line = line.strip()
+			if not line or line.startswith('#'):
+				continue
+			fields = line.split(None, 3)
+			guests = fields[2].split(',') if len(fields) == 4 else []
+			if not guests or not set(guests) <= set(x86_guest.IOMMUS):
+				raise ValueError(f'{path}:{n}: want "<program> <test> '
+						 '<guest>[,<guest>] <reason>"')
+			expected[(fields[0], fields[1])] = (guests, fields[3])
+	return expected
+
+
+def upstream_rows(results, ran, iommu, expected, prefix):
+	"""Count upstream's VFIO selftests in the guest with iommu (ran: its
+	results by program) against expected (read_upstream_expected()'s): a
+	row per program. A test that does not pass fails unless listed for
+	that guest (a skip is no pass); a listed test that passes or does not
+	exist, and a program that did not run to its end, fail too. Returns
+	{program: (passed, tests, listed)} for the matrix."""
+	cells = {}
+	for name in VFIO_UPSTREAM_PROGRAMS:
+		label = f'{prefix}vfio selftest: {name}'
+		result = ran.get(name)
+		if result is None:
+			results.add(label, 0, 1, 'did not run')
+			continue
+		listed = {t for (prog, t), (guests, _) in expected.items()
+			  if prog == name and iommu in guests}
+		passed = result.count(*uml_user.PASSED)
+		found = [f'{st}: {t}' for t, st in result.tests.items()
+			 if st not in uml_user.PASSED and t not in listed]
+		found += [f'listed but {result.tests[t]}: {t}'
+			  if t in result.tests else f'listed, no such test: {t}'
+			  for t in sorted(listed)
+			  if result.tests.get(t) in uml_user.PASSED + (None,)]
+		problem = uml_user.incomplete_reason('patched', result)
+		if problem:
+			found.append(problem)
+		print(f'\n  {name} ({iommu}): {passed} of {len(result.tests)} '
+		      f'tests passed, {len(listed)} listed in '
+		      f'{os.path.relpath(VFIO_UPSTREAM_EXPECTED, TOP)}')
+		for line in found:
+			print(f'  {line}')
+		results.add(label, passed, len(found),
+			    '; '.join(found) or (f'({len(listed)} listed failures '
+						 'not counted)' if listed else ''))
+		cells[name] = (passed, len(result.tests), len(listed))
+	return cells
+
+
 def all_passed(programs, names):
 	"""Whether each of the programs names ran to its end and passed every
 	test (a skip, xfail or xpass is no pass)."""
@@ -287,23 +353,27 @@ def step_x86_user(results):
 	log = os.path.join(work, 'build.log')
 	open(log, 'w').close()
 	try:
-		programs = build_programs(KSRC, os.path.join(work, 'programs'),
-					  log, vfio=True, vfio_args=())
-	except uml_user.Error as e:
+		programs = build_programs(
+			KSRC, os.path.join(work, 'programs'), log, vfio=True,
+			vfio_args=(), upstream=True,
+			vfio_env={'VFIO_SELFTESTS_BDF': x86_guest.EDU_BDF})
+		upstream_expected = read_upstream_expected()
+	except (uml_user.Error, ValueError, OSError) as e:
 		results.add('x86_64: user space', 0, 1, str(e))
 		return
-	# The uAPI, stress and fault injection tests, then iommufd's selftests
-	# (build_programs() order). The samples' fault injection runs under
-	# UML.
-	uapi, stress, fail_nth = (program_path(p) for p in programs[:3])
+	# The uAPI, stress and fault injection tests, upstream's VFIO
+	# selftests, then iommufd's selftests (build_programs() order). The
+	# samples' fault injection runs under UML.
+	uapi, stress, fail_nth = programs[:3]
+	upstream = programs[3:3 + len(VFIO_UPSTREAM_PROGRAMS)]
 	selftests = programs[-len(uml_user.IOMMU_PROGRAMS):]
-	only_pci = ['-v', 'vfio_pci']
-	patched = {}
+	fail_nth = (fail_nth[0], ['-v', 'vfio_pci'], *fail_nth[2:])
+	patched, upstream_cells = {}, {}
 	for iommu in x86_guest.IOMMUS:
 		label = f'x86_64 {iommu}: '
 		guest_work = os.path.join(work, iommu)
 		os.makedirs(guest_work, exist_ok=True)
-		guest = [uapi, stress, (fail_nth, only_pci)] + selftests
+		guest = [uapi, stress, fail_nth] + upstream + selftests
 		try:
 			boot = x86_boot(guest_work, X86_KERNEL, guest, iommu, log,
 					['vfio_sample_devices.count=1'])
@@ -315,8 +385,14 @@ def step_x86_user(results):
 		step_uapi_results(results, ran, label, X86_DRIVER_KINDS)
 		step_stress_results(results, ran, label)
 		step_fail_nth_results(results, ran, boot.log_lines(), label)
+		upstream_cells[iommu] = upstream_rows(
+			results, ran, iommu, upstream_expected, label)
 		patched[iommu] = ran
 		step_kernel_log(results, boot.log, f'kernel log (x86_64 {iommu})')
+
+	for line in print_vfio_upstream_matrix(upstream_cells,
+					       VFIO_UPSTREAM_PROGRAMS):
+		print(line)
 
 	pristine, boot, base_src = {}, None, None
 	base_label = 'pristine base'

@@ -447,33 +447,49 @@ class X86UserTest(unittest.TestCase):
 	arguments, the rows' labels, and when the pristine base is built; the
 	boots and builds are stand-ins."""
 
-	PROGRAMS = ['/p/vfio_cdev_uapi_test', '/p/vfio_cdev_stress_test',
-		    '/p/vfio_cdev_fail_nth', '/p/iommufd', '/p/iommufd_fail_nth']
+	OURS = ['/p/vfio_cdev_uapi_test', '/p/vfio_cdev_stress_test',
+		'/p/vfio_cdev_fail_nth']
+	UPSTREAM = [f'/p/{n}' for n in run_common.VFIO_UPSTREAM_PROGRAMS]
+	IOMMU = ['/p/iommufd', '/p/iommufd_fail_nth']
+	ENV = {'VFIO_SELFTESTS_BDF': '0000:00:10.0'}
 
-	def run_step(self, selftests=PASS, failed_boot=(), listed=''):
+	def run_step(self, selftests=PASS, failed_boot=(), listed='',
+		     upstream=None, upstream_listed=''):
 		"""Run the step with every boot's selftests giving selftests,
-		the boots of the IOMMUs failed_boot failing, listed the expected
-		failures' file; (rows, boots: a list of (kernel, iommu, programs,
-		args), the bases built)."""
+		upstream's VFIO selftests upstream ({guest: status}, else
+		PASS), the boots of the IOMMUs failed_boot failing, listed and
+		upstream_listed the expected failures' files; (rows, boots: a
+		list of (kernel, iommu, programs, args), the bases built)."""
 		boots, bases = [], []
+		upstream = upstream or {}
 
 		def x86_boot(work, kernel, programs, iommu, log, args=()):
 			boots.append((kernel, iommu, programs, list(args)))
 			if iommu in failed_boot and kernel != 'base.bz':
 				raise uml_user.Error('QEMU failed')
-			return mock.Mock(log='console.log',
-					 log_lines=lambda: [])
+			return mock.Mock(log='console.log', iommu=iommu,
+					 log_lines=lambda: [iommu])
 
 		def results_by_program(lines):
 			tests = {'fixture.variant.test': selftests}
-			return {n: ProgramResult(n, 0, 1.0, 1, tests,
-						 harness_totals(tests))
-				for n in uml_user.IOMMU_PROGRAMS}
+			ran = {n: ProgramResult(n, 0, 1.0, 1, tests,
+						harness_totals(tests))
+			       for n in uml_user.IOMMU_PROGRAMS}
+			if lines:
+				tests = {'fixture.variant.test':
+					 upstream.get(lines[0], PASS)}
+				ran.update({n: ProgramResult(
+					n, 0, 1.0, 1, tests, harness_totals(tests))
+					for n in run_common.VFIO_UPSTREAM_PROGRAMS})
+			return ran
 
-		def build_programs(ksrc, work, log, vfio, vfio_args=()):
-			return [(p, list(vfio_args)) if i < 3 else p
-				for i, p in enumerate(self.PROGRAMS)
-				if vfio or i >= 3]
+		def build_programs(ksrc, work, log, vfio, vfio_args=(),
+				   vfio_env=None, upstream=False):
+			env = dict(vfio_env or {})
+			return ([(p, list(vfio_args), None, env)
+				 for p in self.OURS] if vfio else []) + \
+				([(p, [], None, env) for p in self.UPSTREAM]
+				 if upstream else []) + self.IOMMU
 
 		def pristine_x86(log):
 			bases.append(log)
@@ -482,6 +498,7 @@ class X86UserTest(unittest.TestCase):
 		results = Results()
 		with tempfile.TemporaryDirectory() as work, \
 				tempfile.NamedTemporaryFile('w') as expected, \
+				tempfile.NamedTemporaryFile('w') as theirs, \
 				mock.patch.object(run_user, 'build_programs',
 						  build_programs), \
 				mock.patch.object(run_user, 'x86_boot', x86_boot), \
@@ -495,9 +512,13 @@ class X86UserTest(unittest.TestCase):
 				mock.patch.object(run_user, 'X86_KERNEL', 'tip.bz'), \
 				mock.patch.object(run_user, 'X86_EXPECTED',
 						  expected.name), \
+				mock.patch.object(run_user, 'VFIO_UPSTREAM_EXPECTED',
+						  theirs.name), \
 				contextlib.redirect_stdout(io.StringIO()):
 			expected.write('# expected failures\n' + listed)
 			expected.flush()
+			theirs.write('# expected failures\n' + upstream_listed)
+			theirs.flush()
 			run_user.step_x86_user(results)
 		return [r[:3] for r in results.rows], boots, bases
 
@@ -508,10 +529,14 @@ class X86UserTest(unittest.TestCase):
 		for kernel, _, programs, args in boots:
 			self.assertEqual(kernel, 'tip.bz')
 			self.assertEqual(args, ['vfio_sample_devices.count=1'])
-			self.assertEqual(programs[:2], self.PROGRAMS[:2])
-			self.assertEqual(programs[2], (self.PROGRAMS[2],
-						       ['-v', 'vfio_pci']))
-			self.assertEqual(programs[3:], self.PROGRAMS[3:])
+			self.assertEqual(programs[:2], [(p, [], None, self.ENV)
+							for p in self.OURS[:2]])
+			self.assertEqual(programs[2], (self.OURS[2],
+						       ['-v', 'vfio_pci'], None,
+						       self.ENV))
+			self.assertEqual(programs[3:7], [(p, [], None, self.ENV)
+							 for p in self.UPSTREAM])
+			self.assertEqual(programs[7:], self.IOMMU)
 		self.assertEqual(bases, [])
 		labels = [r[0] for r in rows]
 		for iommu in ('intel-iommu', 'virtio-iommu'):
@@ -519,12 +544,53 @@ class X86UserTest(unittest.TestCase):
 				      rows)
 			self.assertIn(f'x86_64 {iommu}: uapi: vfio_cdev_uapi_test',
 				      labels)
+			for name in run_common.VFIO_UPSTREAM_PROGRAMS:
+				self.assertIn((f'x86_64 {iommu}: vfio selftest: '
+					       f'{name}', 1, 0), rows)
+
+	def test_upstream_failures_listed_per_guest(self):
+		"""A failure of upstream's VFIO selftests is not counted in a
+		guest it is listed for; unlisted, it fails; listed where it
+		passes, it fails too (the list must stay true)."""
+		name = run_common.VFIO_UPSTREAM_PROGRAMS[0]
+		rows, _, _ = self.run_step(
+			upstream={'intel-iommu': SKIP, 'virtio-iommu': PASS},
+			upstream_listed=f'{name} fixture.variant.test intel-iommu '
+			'a reason\n')
+		self.assertIn((f'x86_64 intel-iommu: vfio selftest: {name}', 0, 0),
+			      rows)
+		self.assertIn((f'x86_64 virtio-iommu: vfio selftest: {name}', 1,
+			       0), rows)
+		other = run_common.VFIO_UPSTREAM_PROGRAMS[1]
+		self.assertIn((f'x86_64 intel-iommu: vfio selftest: {other}', 0,
+			       1), rows)
+		rows, _, _ = self.run_step(
+			upstream_listed=f'{name} fixture.variant.test '
+			'intel-iommu,virtio-iommu a reason\n')
+		for iommu in ('intel-iommu', 'virtio-iommu'):
+			self.assertIn((f'x86_64 {iommu}: vfio selftest: {name}', 1,
+				       1), rows)
+
+	def test_upstream_expected_format(self):
+		with tempfile.NamedTemporaryFile('w') as f:
+			f.write('# c\n\nprog a.b.c intel-iommu why it fails\n')
+			f.flush()
+			self.assertEqual(run_user.read_upstream_expected(f.name),
+					 {('prog', 'a.b.c'): (['intel-iommu'],
+							      'why it fails')})
+			for bad in ('prog a.b.c why\n', 'prog a.b.c kvm why\n'):
+				f.seek(0)
+				f.truncate()
+				f.write(bad)
+				f.flush()
+				with self.assertRaises(ValueError):
+					run_user.read_upstream_expected(f.name)
 
 	def test_failed_selftest_builds_the_base(self):
 		rows, boots, bases = self.run_step(selftests=FAIL)
 		self.assertEqual(len(bases), 1)
 		self.assertEqual(boots[-1][:2], ('base.bz', 'virtio-iommu'))
-		self.assertEqual(boots[-1][2], self.PROGRAMS[3:])
+		self.assertEqual(boots[-1][2], self.IOMMU)
 		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 0, 1), rows)
 
 	def test_listed_failure_builds_no_base(self):

@@ -65,7 +65,8 @@ class CommandTest(unittest.TestCase):
 
 	def test_intel_iommu(self):
 		cmd = x86_guest.qemu_command('bz', 'rd', 'intel-iommu', ['x=1'])
-		self.assertLess(cmd.index('intel-iommu,intremap=on'), cmd.index('edu'))
+		self.assertLess(cmd.index('intel-iommu,intremap=on'),
+				cmd.index('edu,addr=0x10'))
 		self.assertEqual(cmd[cmd.index('-accel') + 1], 'tcg')
 		append = cmd[cmd.index('-append') + 1].split()
 		self.assertIn('intel_iommu=on', append)
@@ -74,7 +75,8 @@ class CommandTest(unittest.TestCase):
 
 	def test_virtio_iommu(self):
 		cmd = x86_guest.qemu_command('bz', 'rd', 'virtio-iommu')
-		self.assertLess(cmd.index('virtio-iommu-pci'), cmd.index('edu'))
+		self.assertLess(cmd.index('virtio-iommu-pci'),
+				cmd.index('edu,addr=0x10'))
 		self.assertNotIn('intel_iommu=on', cmd[cmd.index('-append') + 1])
 
 	def test_no_edu(self):

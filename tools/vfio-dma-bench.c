@@ -35,10 +35,14 @@
  * Exits 1 when a device is missing or a step or a read fails (with a line
  * "vfio_dma_bench: error: ..."), 2 on bad arguments.
  *
- * Build, against a kernel tree with the series applied (for the header):
- *	gcc -static -O2 -Wall -isystem <uAPI headers of 6.12> \
- *		-I <kernel tree>/tools/testing/selftests/vfio \
- *		-o vfio-dma-bench vfio-dma-bench.c
+ * Build, against a kernel tree with the series applied (for the header)
+ * and the objects of its libvfio (make -C tools/testing/selftests/vfio
+ * OUTPUT=<out>):
+ *	V=<kernel tree>/tools/testing/selftests/vfio
+ *	gcc -static -O2 -Wall -I <kernel tree>/tools/include \
+ *		-isystem <uAPI headers> -I $V -I $V/lib/include \
+ *		-o vfio-dma-bench vfio-dma-bench.c \
+ *		$(find <out>/libvfio -name '*.o') -luuid
  * Run, as root: vfio-dma-bench [-n ITERATIONS] [-r ROUNDS]
  */
 #include <stdarg.h>
@@ -200,9 +204,10 @@ int main(int argc, char **argv)
 	double med[NR_DEVS][NR_REGIONS], sum[NR_DEVS] = { 0 };
 	double ratios[MAX_ROUNDS], q1, q3, mid;
 	unsigned int noisy = 0;
+	struct dma_region mapped = { .iova = TEST_IOVA };
+	struct iommu *iommu;
 	unsigned char *page;
-	__u32 ioas_id;
-	int iommufd, opt, region;
+	int opt, region;
 
 	while ((opt = getopt(argc, argv, "n:r:")) != -1) {
 		switch (opt) {
@@ -226,15 +231,14 @@ int main(int argc, char **argv)
 		fail("mmap: %s", strerror(errno));
 	memset(page, 0, page_size());
 
-	iommufd = open("/dev/iommu", O_RDWR);
-	if (iommufd < 0)
-		fail("open /dev/iommu: %s", strerror(errno));
-	if (ioas_alloc(iommufd, &ioas_id))
-		fail("IOMMU_IOAS_ALLOC: %s", strerror(errno));
-	if (ioas_map(iommufd, ioas_id, page, page_size(), TEST_IOVA))
+	/* An iommufd with an IOAS that maps the page: libvfio's */
+	iommu = iommu_init(MODE_IOMMUFD);
+	mapped.vaddr = page;
+	mapped.size = page_size();
+	if (__iommu_map(iommu, &mapped))
 		fail("IOMMU_IOAS_MAP: %s", strerror(errno));
 	for (k = 0; k < NR_DEVS; k++)
-		setup_device(&devs[k], iommufd, ioas_id);
+		setup_device(&devs[k], iommu->iommufd, iommu->ioas_id);
 
 	/* A warm-up round, not counted */
 	fill_round(page, rounds);
@@ -283,6 +287,6 @@ int main(int argc, char **argv)
 
 	for (k = 0; k < NR_DEVS; k++)
 		close(devs[k].dut.fd);
-	close(iommufd);
+	iommu_cleanup(iommu);
 	return 0;
 }

@@ -16,9 +16,11 @@ kernel drives with its own driver:
   intel-iommu    Intel VT-d (DMAR), legacy mode, with interrupt remapping,
                  which isolates MSIs as iommufd requires of a device
   virtio-iommu   virtio-iommu-pci; its topology comes from ACPI's VIOT. It
-                 cannot isolate MSIs on x86, so iommufd is told to allow
-                 that (iommufd.allow_unsafe_interrupts=1), as a host with
-                 such an IOMMU must be
+                 cannot isolate MSIs on x86, so iommufd and VFIO's type1
+                 container are told to allow that
+                 (iommufd.allow_unsafe_interrupts=1,
+                 vfio_iommu_type1.allow_unsafe_interrupts=1), as a host
+                 with such an IOMMU must be
 
 iommufd's mock IOMMU (CONFIG_IOMMUFD_TEST), on which the sample drivers'
 devices and iommufd's selftests depend, shares the guest with either: on
@@ -30,7 +32,9 @@ IOMMU and so takes every device without one.)
 
 and QEMU's edu device (PCI 1234:11e8, a test device that does DMA when its
 registers say so), which vfio_pci.ids=1234:11e8 binds to vfio-pci at boot.
-The IOMMU is given first, so that it translates the edu device's DMA.
+The IOMMU is given first, so that it translates the edu device's DMA. The
+edu device sits at EDU_BDF in both guests, the address VFIO's selftests
+(ours and upstream's) are given in VFIO_SELFTESTS_BDF.
 
 TCG only: /dev/kvm opens on these machines, but a guest hangs with KVM
 (see ../shared/platform-notes.md); a boot says which accelerator it used.
@@ -51,6 +55,9 @@ import uml_user
 
 QEMU = 'qemu-system-x86_64'
 EDU_ID = '1234:11e8'
+# The edu device's slot, and its address in the guest
+EDU_SLOT = '0x10'
+EDU_BDF = '0000:00:10.0'
 
 # An IOMMU of the guests: QEMU's arguments and the kernel's.
 Iommu = collections.namedtuple('Iommu', 'devices args')
@@ -58,13 +65,15 @@ IOMMUS = {
 	'intel-iommu': Iommu(['-device', 'intel-iommu,intremap=on'],
 			     ['intel_iommu=on']),
 	'virtio-iommu': Iommu(['-device', 'virtio-iommu-pci'],
-			      ['iommufd.allow_unsafe_interrupts=1']),
+			      ['iommufd.allow_unsafe_interrupts=1',
+			       'vfio_iommu_type1.allow_unsafe_interrupts=1']),
 }
 
 # Every boot's command line: the serial console, no KUnit, the edu device
 # to vfio-pci, the samples' devices, user messages to /dev/kmsg unlimited
 # (the tests announce there the IOMMU faults they cause), huge pages for
-# iommufd's selftests, and a panic ends the guest at once.
+# iommufd's selftests and a 1 GiB one for VFIO's (vfio_dma_mapping_test's
+# anonymous_hugetlb_1gb variants), and a panic ends the guest at once.
 #
 # acpi=noirq: no INTx routing through ACPI. vfio-pci's open and close of the
 # device enable and disable it, which looks its INTx up in the _PRT method,
@@ -77,8 +86,12 @@ IOMMUS = {
 # and MSIs do not go through ACPI.
 BOOT_ARGS = ['console=ttyS0', 'kunit.enable=0', f'vfio_pci.ids={EDU_ID}',
 	     'printk.devkmsg=on', 'hugepagesz=2M', 'hugepages=160',
+	     'hugepagesz=1G', 'hugepages=1',
 	     'acpi=noirq', 'panic=-1', 'oops=panic', 'rdinit=/init']
-MEMORY = '2G'
+MEMORY = '4G'
+# QEMU's default CPU with 1 GiB pages, which TCG implements and the kernel
+# needs for hugepagesz=1G
+CPU = 'qemu64,+pdpe1gb'
 CPUS = 2
 
 
@@ -178,12 +191,12 @@ def qemu_command(kernel, initrd, iommu, args=(), edu=True):
 	"""The QEMU command line of a guest with iommu (a key of IOMMUS, or
 	None for none) and, if edu, the edu device behind it."""
 	devices, iommu_args = IOMMUS[iommu][:2] if iommu else ([], [])
-	cmd = [QEMU, '-machine', 'q35', '-accel', 'tcg',
+	cmd = [QEMU, '-machine', 'q35', '-accel', 'tcg', '-cpu', CPU,
 	       '-smp', str(CPUS), '-m', MEMORY, '-nodefaults', '-no-reboot',
 	       '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
 	       *devices]
 	if edu:
-		cmd += ['-device', 'edu']
+		cmd += ['-device', f'edu,addr={EDU_SLOT}']
 	cmd += ['-kernel', kernel, '-initrd', initrd,
 		'-append', ' '.join([*BOOT_ARGS, *iommu_args, *args])]
 	return cmd

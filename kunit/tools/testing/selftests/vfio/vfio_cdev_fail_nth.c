@@ -474,8 +474,8 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
 	}
 
 	if (!step_ok(s, STEP_IOAS_MAP,
-		     ioas_map(d->iommufd, s->ioas[d->emulated], s->mem, s->len,
-			      TEST_IOVA), 0))
+		     dut_map(d, s->ioas[d->emulated], s->mem, s->len, TEST_IOVA),
+		     0))
 		return;
 	s->mapped = true;
 
@@ -583,15 +583,13 @@ static void check_device_works(struct __test_metadata *_metadata,
 	pt_id = ioas_id;
 	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
 	ASSERT_EQ(d->emulated, pt_id == ioas_id);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, page, page_size(),
-			      TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, ioas_id, page, page_size(), TEST_IOVA));
 	check_device_sees(_metadata, d, pt_id, page, page_size());
 	/* The domain pins the page: md_check_refs() sees pins */
 	if (!d->emulated)
 		ASSERT_EQ(0, md_check_refs(d->iommufd, page, page_size(), 1));
 	ASSERT_EQ(0, vfio_detach(d->fd));
-	len = page_size();
-	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &len));
+	ASSERT_EQ(0, dut_unmap(d, ioas_id, page_size(), TEST_IOVA, &len));
 	ASSERT_EQ(page_size(), len);
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
 	ASSERT_EQ(0, close(d->fd));
@@ -641,8 +639,8 @@ static void check_clean(struct __test_metadata *_metadata,
 		       strerror(errno));
 	ASSERT_EQ(0, close(group));
 
-	ASSERT_EQ(0, close(d->iommufd));
-	d->iommufd = open_iommufd(_metadata);
+	dut_close_iommufd(d);
+	dut_open_iommufd(d);
 	check_device_works(_metadata, d, page);
 }
 
@@ -867,7 +865,7 @@ FIXTURE_SETUP(vfio_cdev_fail_nth)
 		SKIP(return,
 		     "no fault injection: needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB and debugfs");
 	self->kmsg = kmsg_open(_metadata);
-	d->iommufd = open_iommufd(_metadata);
+	dut_open_iommufd(d);
 }
 
 FIXTURE_TEARDOWN(vfio_cdev_fail_nth)
@@ -876,8 +874,7 @@ FIXTURE_TEARDOWN(vfio_cdev_fail_nth)
 
 	if (d->fd >= 0)
 		close(d->fd);
-	if (d->iommufd >= 0)
-		close(d->iommufd);
+	dut_close_iommufd(d);
 	if (self->kmsg >= 0)
 		EXPECT_EQ(0, kmsg_reports(_metadata, self->kmsg))
 			TH_LOG("the kernel reported bugs during the test");

@@ -77,7 +77,7 @@ struct stress {
 	const struct vfio_dut *d;
 	__u32 ioas[2];			/* IOAS A and IOAS B */
 	__u32 hwpt;			/* physical: an HWPT of IOAS A */
-	int other_iommufd;		/* another iommufd to BIND to */
+	struct iommu *other;		/* another iommufd to BIND to */
 	unsigned char *mem;		/* a page mapped at TEST_IOVA */
 	size_t page;
 	pthread_barrier_t start;
@@ -176,22 +176,21 @@ static void *map_worker(void *arg)
 {
 	struct worker *w = arg;
 	struct stress *s = w->s;
-	int iommufd = s->d->iommufd;
 	__u64 len;
 	int i, ret;
 
 	pthread_barrier_wait(&s->start);
 	while (worker_runs(w)) {
 		for (i = 0; i < 2; i++) {
-			len = s->page;
-			ret = ioas_unmap(iommufd, s->ioas[i], TEST_IOVA, &len);
+			ret = dut_unmap(s->d, s->ioas[i], s->page, TEST_IOVA,
+					&len);
 			if (ret)
 				return worker_fail(w, "IOMMU_IOAS_UNMAP", ret);
 			if (len != s->page)
 				return worker_fail(w, "IOMMU_IOAS_UNMAP length",
 						   len);
-			ret = ioas_map(iommufd, s->ioas[i], s->mem, s->page,
-				       TEST_IOVA);
+			ret = dut_map(s->d, s->ioas[i], s->mem, s->page,
+				      TEST_IOVA);
 			if (ret)
 				return worker_fail(w, "IOMMU_IOAS_MAP", ret);
 		}
@@ -254,7 +253,7 @@ static void *second_open_worker(void *arg)
 		fd = open(s->d->cdev, O_RDWR);
 		if (fd < 0)
 			return worker_fail(w, "open", fd);
-		iommufd = w->cycles & 1 ? s->other_iommufd : s->d->iommufd;
+		iommufd = w->cycles & 1 ? s->other->iommufd : s->d->iommufd;
 		ret = vfio_bind(fd, iommufd, NULL);
 		if (ret != -1 || errno != EINVAL) {
 			close(fd);
@@ -314,12 +313,10 @@ static void check_device_works(struct __test_metadata *_metadata,
 	pt_id = ioas_id;
 	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
 	ASSERT_EQ(d->emulated, pt_id == ioas_id);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, page_size(),
-			      TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, ioas_id, mem, page_size(), TEST_IOVA));
 	check_device_sees(_metadata, d, pt_id, mem, page_size());
 	ASSERT_EQ(0, vfio_detach(d->fd));
-	len = page_size();
-	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &len));
+	ASSERT_EQ(0, dut_unmap(d, ioas_id, page_size(), TEST_IOVA, &len));
 	ASSERT_EQ(page_size(), len);
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
 	ASSERT_EQ(0, munmap(mem, page_size()));
@@ -349,17 +346,15 @@ static void round_setup(struct __test_metadata *_metadata, struct stress *s,
 
 	s->ioas[0] = new_ioas(_metadata, d->iommufd);
 	s->ioas[1] = new_ioas(_metadata, d->iommufd);
-	ASSERT_EQ(0, ioas_map(d->iommufd, s->ioas[0], s->mem, s->page,
-			      TEST_IOVA));
-	ASSERT_EQ(0, ioas_map(d->iommufd, s->ioas[1], s->mem, s->page,
-			      TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, s->ioas[0], s->mem, s->page, TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, s->ioas[1], s->mem, s->page, TEST_IOVA));
 	s->hwpt = 0;
 	if (!d->emulated)
 		ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->devid, s->ioas[0],
 					&s->hwpt));
 	pt_id = s->ioas[0];
 	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
-	s->other_iommufd = open_iommufd(_metadata);
+	s->other = iommu_init(MODE_IOMMUFD);
 	s->stop = 0;
 }
 
@@ -443,9 +438,9 @@ static void round_end(struct __test_metadata *_metadata, struct stress *s,
 	if (!close_attached)
 		dut_close(_metadata, d);
 
-	ASSERT_EQ(0, close(s->other_iommufd));
-	ASSERT_EQ(0, close(d->iommufd));
-	d->iommufd = open_iommufd(_metadata);
+	iommu_cleanup(s->other);
+	dut_close_iommufd(d);
+	dut_open_iommufd(d);
 	dut_open_bind(_metadata, d);
 	check_device_works(_metadata, d);
 }
@@ -512,7 +507,7 @@ FIXTURE_SETUP(vfio_cdev_stress)
 		SKIP(return, "no VFIO device of driver %s: needs %s",
 		     variant->driver, dut_needs(d));
 	self->kmsg = kmsg_open(_metadata);
-	d->iommufd = open_iommufd(_metadata);
+	dut_open_iommufd(d);
 }
 
 FIXTURE_TEARDOWN(vfio_cdev_stress)
@@ -521,8 +516,7 @@ FIXTURE_TEARDOWN(vfio_cdev_stress)
 
 	if (d->fd >= 0)
 		close(d->fd);
-	if (d->iommufd >= 0)
-		close(d->iommufd);
+	dut_close_iommufd(d);
 	if (self->kmsg >= 0)
 		EXPECT_EQ(0, kmsg_reports(_metadata, self->kmsg))
 			TH_LOG("the kernel reported bugs during the test");

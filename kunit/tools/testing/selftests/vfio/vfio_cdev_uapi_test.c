@@ -27,7 +27,8 @@
  *
  * On an x86_64 guest of QEMU with a virtual IOMMU (intel-iommu or
  * virtio-iommu), the variant vfio_pci and the fixture of the same name run
- * on QEMU's edu test device bound to vfio-pci: its DMA, programmed through
+ * on QEMU's edu test device bound to vfio-pci, which VFIO_SELFTESTS_BDF
+ * names as for libvfio's tests in this folder: its DMA, programmed through
  * its BAR, must land in the user memory the IOAS maps while attached, in
  * the new IOAS's after a replace, and nowhere after DETACH, where the
  * IOMMU reports the fault it caused. Elsewhere, exclude them with
@@ -114,7 +115,7 @@ static void dut_setup(struct __test_metadata *_metadata, struct vfio_dut *d,
 	if (dut_init(d, driver, emulated))
 		SKIP(return, "no VFIO device of driver %s: needs %s", driver,
 		     dut_needs(d));
-	d->iommufd = open_iommufd(_metadata);
+	dut_open_iommufd(d);
 	d->fd = open(d->cdev, O_RDWR);
 	ASSERT_LE(0, d->fd) TH_LOG("cannot open %s", d->cdev);
 }
@@ -123,8 +124,7 @@ static void dut_teardown(struct vfio_dut *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
-	if (d->iommufd >= 0)
-		close(d->iommufd);
+	dut_close_iommufd(d);
 }
 
 /* Close the device fd, which unbinds it */
@@ -197,7 +197,7 @@ static unsigned char *dut_attach_mapped(struct __test_metadata *_metadata,
 
 	dut_bind(_metadata, d);
 	*ioas_id = new_ioas(_metadata, d->iommufd);
-	ASSERT_EQ(0, ioas_map(d->iommufd, *ioas_id, mem, len, TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, *ioas_id, mem, len, TEST_IOVA));
 	dut_attach_ioas(_metadata, d, *ioas_id);
 	return mem;
 }
@@ -474,31 +474,31 @@ TEST_F(vfio_cdev, bind_closed_fd)
 /* A second BIND on a bound fd fails, to any iommufd */
 TEST_F(vfio_cdev, bind_twice)
 {
+	struct iommu *other = iommu_init(MODE_IOMMUFD);
 	struct vfio_dut *d = &self->d;
-	int other;
 
-	other = open_iommufd(_metadata);
 	dut_bind(_metadata, d);
 
 	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, d->iommufd, NULL));
-	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, other, NULL));
+	ASSERT_ERRNO(EINVAL, vfio_bind(d->fd, other->iommufd, NULL));
 	/*
 	 * Still bound once, to the first. Both iommufds are new, so a device
 	 * bound to the other would have the same id there.
 	 */
 	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
-	ASSERT_ERRNO(ENOENT, iommufd_destroy(other, d->devid));
+	ASSERT_ERRNO(ENOENT, iommufd_destroy(other->iommufd, d->devid));
 	check_attach_detach(_metadata, d);
+	iommu_cleanup(other);
 }
 
 /* While one open of the device is bound, BIND on another one fails */
 TEST_F(vfio_cdev, second_open_bind)
 {
+	struct iommu *other = iommu_init(MODE_IOMMUFD);
 	struct vfio_dut *d = &self->d;
 	__u32 first_devid;
-	int fd2, other;
+	int fd2;
 
-	other = open_iommufd(_metadata);
 	dut_bind(_metadata, d);
 	first_devid = d->devid;
 
@@ -506,7 +506,7 @@ TEST_F(vfio_cdev, second_open_bind)
 	fd2 = open(d->cdev, O_RDWR);
 	ASSERT_LE(0, fd2);
 	ASSERT_ERRNO(EINVAL, vfio_bind(fd2, d->iommufd, NULL));
-	ASSERT_ERRNO(EINVAL, vfio_bind(fd2, other, NULL));
+	ASSERT_ERRNO(EINVAL, vfio_bind(fd2, other->iommufd, NULL));
 	check_ioctls_refused(_metadata, fd2);
 	/* The first one is untouched */
 	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, first_devid));
@@ -518,6 +518,7 @@ TEST_F(vfio_cdev, second_open_bind)
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, first_devid));
 	dut_bind(_metadata, d);
 	check_attach_detach(_metadata, d);
+	iommu_cleanup(other);
 }
 
 /* Before BIND, every device ioctl but BIND fails */
@@ -853,8 +854,8 @@ TEST_F(vfio_cdev, close_attached)
 	check_attach_detach(_metadata, d);
 
 	dut_reopen(_metadata, d);
-	ASSERT_EQ(0, close(d->iommufd));
-	d->iommufd = open_iommufd(_metadata);
+	dut_close_iommufd(d);
+	dut_open_iommufd(d);
 	dut_bind(_metadata, d);
 	check_attach_detach(_metadata, d);
 }
@@ -877,12 +878,11 @@ TEST_F(vfio_cdev, qemu_order)
 	devid = d->devid;
 	ioas_id = new_ioas(_metadata, d->iommufd);
 	pt_id = dut_attach_ioas(_metadata, d, ioas_id);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, ioas_id, mem, len, TEST_IOVA));
 	check_device_sees(_metadata, d, pt_id, mem, len);
 
 	ASSERT_EQ(0, vfio_detach(d->fd));
-	unmapped = len;
-	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &unmapped));
+	ASSERT_EQ(0, dut_unmap(d, ioas_id, len, TEST_IOVA, &unmapped));
 	ASSERT_EQ(len, unmapped);
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, ioas_id));
 	ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, pt_id));
@@ -939,12 +939,13 @@ TEST_F(vfio_cdev, second_fd_cannot_act)
 TEST_F(vfio_cdev, foreign_ids_unknown)
 {
 	__u32 own_ioas, ioas_id, stdev_id, hwpt_id, idev_id, pt_id;
+	struct iommu *ctx = iommu_init(MODE_IOMMUFD);
 	struct vfio_dut *d = &self->d;
+	int other = ctx->iommufd;
 	__u64 alignment;
-	int other, i;
+	int i;
 
 	/* More objects in the other iommufd than in the device's */
-	other = open_iommufd(_metadata);
 	ioas_id = new_ioas(_metadata, other);
 	for (i = 0; i < 3; i++)
 		ioas_id = new_ioas(_metadata, other);
@@ -979,6 +980,7 @@ TEST_F(vfio_cdev, foreign_ids_unknown)
 	ASSERT_EQ(0, iommufd_destroy(other, ioas_id));
 	ASSERT_EQ(0, iommufd_destroy(d->iommufd, own_ioas));
 	check_attach_detach(_metadata, d);
+	iommu_cleanup(ctx);
 }
 
 /* The device id is unknown to another iommufd */
@@ -986,13 +988,15 @@ TEST_F(vfio_cdev, foreign_device_id_unknown)
 {
 	struct vfio_dut *d = &self->d;
 	__u32 ioas_id, hwpt_id;
+	struct iommu *ctx;
 	int other, i;
 
 	/* A device id above every id of the other iommufd */
 	for (i = 0; i < 4; i++)
 		new_ioas(_metadata, d->iommufd);
 	dut_bind(_metadata, d);
-	other = open_iommufd(_metadata);
+	ctx = iommu_init(MODE_IOMMUFD);
+	other = ctx->iommufd;
 	ioas_id = new_ioas(_metadata, other);
 	ASSERT_LT(ioas_id, d->devid);
 
@@ -1001,6 +1005,7 @@ TEST_F(vfio_cdev, foreign_device_id_unknown)
 	ASSERT_EQ(0, iommufd_destroy(other, ioas_id));
 	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, d->devid));
 	check_attach_detach(_metadata, d);
+	iommu_cleanup(ctx);
 }
 
 /* A device bound through its cdev keeps its group from being opened */
@@ -1188,8 +1193,7 @@ TEST_F(vfio_physical, qemu_order_hwpt)
 	pt_id = hwpt_id;
 	ASSERT_EQ(0, vfio_attach(d->fd, &pt_id));
 	ASSERT_EQ(hwpt_id, pt_id);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_id, mem, len, TEST_IOVA))
-		TH_LOG("IOAS_MAP: %s", strerror(errno));
+	ASSERT_EQ(0, dut_map(d, ioas_id, mem, len, TEST_IOVA));
 	check_device_sees(_metadata, d, hwpt_id, mem, len);
 	ASSERT_ERRNO(EBUSY, iommufd_destroy(d->iommufd, hwpt_id));
 
@@ -1198,8 +1202,7 @@ TEST_F(vfio_physical, qemu_order_hwpt)
 	if (!d->edu)
 		ASSERT_EQ(0, md_check_map(d->iommufd, hwpt_id, TEST_IOVA, mem,
 					  len));
-	unmapped = len;
-	ASSERT_EQ(0, ioas_unmap(d->iommufd, ioas_id, TEST_IOVA, &unmapped));
+	ASSERT_EQ(0, dut_unmap(d, ioas_id, len, TEST_IOVA, &unmapped));
 	ASSERT_EQ(len, unmapped);
 	if (!d->edu)
 		ASSERT_ERRNO(EINVAL, md_check_map(d->iommufd, hwpt_id,
@@ -1638,8 +1641,8 @@ TEST_F(vfio_dma, replace_moves_dma)
 	dut_bind(_metadata, d);
 	ioas_a = new_ioas(_metadata, d->iommufd);
 	ioas_b = new_ioas(_metadata, d->iommufd);
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_a, mem_a, len, TEST_IOVA));
-	ASSERT_EQ(0, ioas_map(d->iommufd, ioas_b, mem_b, len, TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, ioas_a, mem_a, len, TEST_IOVA));
+	ASSERT_EQ(0, dut_map(d, ioas_b, mem_b, len, TEST_IOVA));
 
 	dut_attach_ioas(_metadata, d, ioas_a);
 	check_edu_dma(_metadata, d->fd, mem_a, len);

@@ -18,6 +18,14 @@
  * (PCI 1234:11e8), bound to vfio-pci behind a virtual IOMMU: its own DMA,
  * programmed through its BAR 0, then shows what the IOMMU lets it reach.
  *
+ * What libvfio (lib/, the library of this folder's other tests) already
+ * does is taken from it: an iommufd with an IOAS is its struct iommu
+ * (iommu_init()), user memory goes in and out of an IOAS with its
+ * __iommu_map() and __iommu_unmap(), and a PCI device is named by
+ * VFIO_SELFTESTS_BDF and found with vfio_pci_get_cdev_path(). Here are
+ * the ioctls whose argsz, flags and errors the tests check themselves,
+ * and the devices libvfio does not know.
+ *
  * The helpers that assert take the harness's _metadata: they are defined
  * when kselftest_harness.h is included before this header, as the tests
  * do. A program outside the harness gets the others.
@@ -44,6 +52,8 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
+#include <libvfio.h>
+
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
 #ifndef ARRAY_SIZE
@@ -64,7 +74,8 @@
 struct vfio_dut {
 	bool emulated;
 	bool edu;			/* QEMU's edu device, on vfio-pci */
-	int iommufd;			/* an open /dev/iommu */
+	struct iommu *iommu;		/* libvfio's iommufd and its IOAS */
+	int iommufd;			/* iommu->iommufd, -1 once closed */
 	int fd;				/* the device cdev, -1 once closed */
 	__u32 devid;			/* its id in iommufd, after BIND */
 	char cdev[PATH_MAX];		/* /dev/vfio/devices/vfioN */
@@ -219,37 +230,18 @@ static inline int iommufd_destroy(int iommufd, __u32 id)
 	return ioctl(iommufd, IOMMU_DESTROY, &cmd);
 }
 
-static inline int ioas_map(int iommufd, __u32 ioas_id, void *buf, size_t len,
-			   __u64 iova)
+/*
+ * libvfio's struct iommu for IOAS @ioas_id of the iommufd of @ctx, so that
+ * its map calls reach that IOAS: @ioas, filled in. The IOAS itself goes
+ * with IOMMU_DESTROY or the iommufd, not with @ioas.
+ */
+static inline struct iommu *ioas_iommu(const struct iommu *ctx,
+				       __u32 ioas_id, struct iommu *ioas)
 {
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)buf,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
-}
-
-static inline int ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova,
-			     __u64 *len)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = *len,
-	};
-	int ret;
-
-	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
-	if (!ret)
-		*len = cmd.length;
-	return ret;
+	*ioas = *ctx;
+	INIT_LIST_HEAD(&ioas->dma_regions);
+	ioas->ioas_id = ioas_id;
+	return ioas;
 }
 
 static inline int ioas_iova_alignment(int iommufd, __u32 ioas_id,
@@ -431,8 +423,30 @@ static inline int vfio_region_info(int fd, __u32 index,
 }
 
 /*
+ * The PCI device VFIO's selftests run on, named by VFIO_SELFTESTS_BDF as
+ * libvfio's programs take it: its cdev (vfio_pci_get_cdev_path(), which
+ * fails the test if the device has none) and its group in @d; -1 if the
+ * variable is not set.
+ */
+static inline int find_pci_device(struct vfio_dut *d)
+{
+	const char *bdf = getenv("VFIO_SELFTESTS_BDF");
+	const char *cdev;
+
+	if (!bdf)
+		return -1;
+	cdev = vfio_pci_get_cdev_path(bdf);
+	snprintf(d->cdev, sizeof(d->cdev), "%s", cdev);
+	free((void *)cdev);
+	snprintf(d->group, sizeof(d->group), "/dev/vfio/%d",
+		 sysfs_iommu_group_get(bdf));
+	return 0;
+}
+
+/*
  * Set @d up for the device of @driver, an emulated one if @emulated, not
- * yet open nor bound, and find it (find_vfio_device()).
+ * yet open nor bound, and find it: the edu device with find_pci_device(),
+ * a sample's with find_vfio_device().
  */
 static inline int dut_init(struct vfio_dut *d, const char *driver,
 			   bool emulated)
@@ -440,16 +454,64 @@ static inline int dut_init(struct vfio_dut *d, const char *driver,
 	d->emulated = emulated;
 	d->edu = !strcmp(driver, EDU_DRIVER);
 	d->fd = -1;
+	d->iommu = NULL;
 	d->iommufd = -1;
-	return find_vfio_device(driver, d);
+	return d->edu ? find_pci_device(d) : find_vfio_device(driver, d);
 }
 
 /* What makes the device of @d exist, for a test that did not find it */
 static inline const char *dut_needs(const struct vfio_dut *d)
 {
 	return d->edu ?
-	       "QEMU's edu device and vfio_pci.ids=1234:11e8" :
+	       "QEMU's edu device on vfio-pci, its address in VFIO_SELFTESTS_BDF" :
 	       "CONFIG_SAMPLE_VFIO_DEVICES and vfio_sample_devices.count=1";
+}
+
+/* Give @d a new iommufd with an IOAS (libvfio's iommu_init()) */
+static inline void dut_open_iommufd(struct vfio_dut *d)
+{
+	d->iommu = iommu_init(MODE_IOMMUFD);
+	d->iommufd = d->iommu->iommufd;
+}
+
+/* Close the iommufd of @d, if it has one (iommu_cleanup()) */
+static inline void dut_close_iommufd(struct vfio_dut *d)
+{
+	if (!d->iommu)
+		return;
+	iommu_cleanup(d->iommu);
+	d->iommu = NULL;
+	d->iommufd = -1;
+}
+
+/*
+ * Map @len bytes of @mem at @iova in IOAS @ioas_id of the iommufd of @d,
+ * or unmap them: libvfio's __iommu_map() and __iommu_unmap(), returning
+ * what ioctl() returns. What an unmap took away goes to @unmapped.
+ */
+static inline int dut_map(const struct vfio_dut *d, __u32 ioas_id,
+			  void *mem, size_t len, __u64 iova)
+{
+	struct dma_region region = { .vaddr = mem, .iova = iova, .size = len };
+	struct iommu ioas;
+
+	return __iommu_map(ioas_iommu(d->iommu, ioas_id, &ioas), &region) ?
+	       -1 : 0;
+}
+
+static inline int dut_unmap(const struct vfio_dut *d, __u32 ioas_id,
+			    size_t len, __u64 iova, __u64 *unmapped)
+{
+	struct dma_region region = { .iova = iova, .size = len };
+	struct iommu ioas;
+	u64 done;
+
+	INIT_LIST_HEAD(&region.link);	/* __iommu_unmap() unlinks it */
+	if (__iommu_unmap(ioas_iommu(d->iommu, ioas_id, &ioas), &region,
+			  &done))
+		return -1;
+	*unmapped = done;
+	return 0;
 }
 
 /*
@@ -527,16 +589,6 @@ static inline int edu_copy(int fd, __u64 src, __u64 dst, size_t len)
 		ASSERT_EQ(-1, cmd);			\
 		ASSERT_EQ(expected_errno, errno);	\
 	})
-
-/* A new iommufd context */
-static inline int open_iommufd(struct __test_metadata *_metadata)
-{
-	int fd;
-
-	fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("cannot open /dev/iommu");
-	return fd;
-}
 
 static inline __u32 new_ioas(struct __test_metadata *_metadata, int iommufd)
 {
