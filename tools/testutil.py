@@ -4,20 +4,19 @@
 helpers to read them, to break copies of them and to run a step quietly.
 
 tools/testdata/ holds real output of a complete run of the 7.3 line's tip
-(4 Dec 2026, a fresh clone of commit 0e33822 in /tmp/fresh4, Linux 7.3.4,
-all four sample drivers: c-physical, c-emulated, rust-physical and
+(4 Dec 2026, `bash .ci/run` on a fresh clone of commit 0e33822, Linux
+7.3.4, all four sample drivers: c-physical, c-emulated, rust-physical and
 rust-emulated, the line's DRIVER_KINDS), cut from its build/:
-kunit-results.json (kunit.py's JSON, /tmp/fresh4/build/kunit-results.json
-whole: suites rust_kernel_fmt, rust_spinlock_irq_condvar,
-rust_doctests_kernel with 360 cases, vfio_registration, and vfio_iommufd
-with the PASID cases on the four drivers, 82 passed and 38 skips of
-cases not for the driver's kind), kunit-vfio-test.log (the vfio suites'
-part of the same run's kunit test.log, lines 928-2313 of
-/tmp/fresh4/build/kunit-7.3/test.log, its announcements naming
-FILE:FUNCTION), vfio-user-console.log (the uAPI and the stress test's
-part of the UML console, lines 131-684 of
-/tmp/fresh4/build/uml-user/tip/console.log, the programs' markers with
-their arguments, '-V vfio_pci', as uml-init writes them) and
+kunit-results.json (kunit.py's JSON, build/kunit-results.json whole:
+suites rust_kernel_fmt, rust_spinlock_irq_condvar, rust_doctests_kernel
+with 360 cases, vfio_registration, and vfio_iommufd with the PASID cases
+on the four drivers, 82 passed and 38 skips of cases not for the
+driver's kind), kunit-vfio-test.log (the vfio suites' part of the same
+run's kunit test.log, lines 928-2313 of build/kunit-7.3/test.log, its
+announcements naming FILE:FUNCTION), vfio-user-console.log (the uAPI and
+the stress test's part of the UML console, lines 131-684 of
+build/uml-user/tip/console.log, the programs' markers with their
+arguments, '-V vfio_pci', as uml-init writes them) and
 vfio-fail-nth-console.log (vfio_cdev_fail_nth's part of the same console,
 its lines 685-813).
 The tests break copies of them the ways a run can go wrong.
