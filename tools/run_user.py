@@ -226,17 +226,12 @@ def read_upstream_expected(path=None):
 	lines starting with '#' are comments."""
 	path = path or VFIO_UPSTREAM_EXPECTED
 	expected = {}
-	with open(path) as f:
-		for n, line in enumerate(f, 1):
-			line = line.strip()
-			if not line or line.startswith('#'):
-				continue
-			fields = line.split(None, 3)
-			guests = fields[2].split(',') if len(fields) == 4 else []
-			if not guests or not set(guests) <= set(x86_guest.IOMMUS):
-				raise ValueError(f'{path}:{n}: want "<program> <test> '
-						 '<guest>[,<guest>] <reason>"')
-			expected[(fields[0], fields[1])] = (guests, fields[3])
+	for n, fields in uml_user.expected_lines(path):
+		guests = fields[2].split(',') if len(fields) == 4 else []
+		if not guests or not set(guests) <= set(x86_guest.IOMMUS):
+			raise ValueError(f'{path}:{n}: want "<program> <test> '
+					 '<guest>[,<guest>] <reason>"')
+		expected[(fields[0], fields[1])] = (guests, fields[3])
 	return expected
 
 

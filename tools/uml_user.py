@@ -401,6 +401,17 @@ def results_by_program(lines):
 Expected = collections.namedtuple('Expected', 'fails_on_pristine reason')
 
 
+def expected_lines(path):
+	"""The lines of a list of expected failures, path: (line number,
+	its first three words and the rest) for each line but empty ones and
+	comments ('#'); fewer fields where the line has fewer words."""
+	with open(path) as f:
+		for n, line in enumerate(f, 1):
+			line = line.strip()
+			if line and not line.startswith('#'):
+				yield n, line.split(None, 3)
+
+
 def read_expected(path=EXPECTED):
 	"""The expected failures: {(program, test): Expected}.
 
@@ -409,17 +420,12 @@ def read_expected(path=EXPECTED):
 	'passes' when it does not. Lines starting with '#' are comments.
 	"""
 	expected = {}
-	with open(path) as f:
-		for n, line in enumerate(f, 1):
-			line = line.strip()
-			if not line or line.startswith('#'):
-				continue
-			fields = line.split(None, 3)
-			if len(fields) < 4 or fields[2] not in ('fails', 'passes'):
-				raise ValueError(f'{path}:{n}: want "<program> <test> '
-						 f'fails|passes <reason>"')
-			expected[(fields[0], fields[1])] = \
-				Expected(fields[2] == 'fails', fields[3])
+	for n, fields in expected_lines(path):
+		if len(fields) < 4 or fields[2] not in ('fails', 'passes'):
+			raise ValueError(f'{path}:{n}: want "<program> <test> '
+					 f'fails|passes <reason>"')
+		expected[(fields[0], fields[1])] = \
+			Expected(fields[2] == 'fails', fields[3])
 	return expected
 
 
