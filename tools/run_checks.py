@@ -165,6 +165,7 @@ def step_tool_tests(results):
 	for name, label in (('test_run_logcheck', 'log check unit tests'),
 			    ('test_run_kunit', 'KUnit count unit tests'),
 			    ('test_run_user', 'user space count unit tests'),
+			    ('test_run_user_boots', 'user space boot unit tests'),
 			    ('test_run_builds', 'build unit tests'),
 			    ('test_run_mainline', 'mainline UML unit tests'),
 			    ('test_run_stable', '6.12.y stable line unit tests'),

@@ -14,7 +14,8 @@ import uml_user
 import x86_guest
 from run_common import (BASE_KUNITCONFIGS, BUILD, KSRC, TOP,
 			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
-			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, VFIO_UPSTREAM_EXPECTED,
+			VFIO_UAPI_FOLDER, VFIO_UAPI_PROGRAM, VFIO_UPSTREAM_ARGS,
+			VFIO_UPSTREAM_EXPECTED, VFIO_UPSTREAM_FAULTS,
 			VFIO_UPSTREAM_PROGRAMS, X86_BUILD, X86_CONFIG, banner)
 from run_kunit import kunit_build
 from run_logcheck import step_kernel_log
@@ -48,8 +49,9 @@ def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS,
 	"""Static test programs of ksrc, in the order a boot runs them, as
 	uml_user.make_root() takes them: if vfio, the uAPI, stress and fault
 	injection tests of the device cdev, each with vfio_args, then if
-	upstream VFIO_UPSTREAM_PROGRAMS, all of them with the environment
-	vfio_env; iommufd's selftests."""
+	upstream VFIO_UPSTREAM_PROGRAMS with VFIO_UPSTREAM_ARGS, those of
+	VFIO_UPSTREAM_FAULTS with the init's 'iommu-faults', all of them with
+	the environment vfio_env; iommufd's selftests."""
 	include = uml_user.install_headers(ksrc, os.path.join(work, 'headers'),
 					   log)
 	iommu = uml_user.build_selftests(ksrc, include,
@@ -65,7 +67,9 @@ def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS,
 		env = dict(vfio_env or {})
 		programs[0:0] = [(built[name], list(vfio_args), None, env)
 				 for name in names] + \
-			[(built[name], [], None, env) for name in theirs]
+			[(built[name], list(VFIO_UPSTREAM_ARGS.get(name, [])), None,
+			  env, ('iommu-faults',) if name in VFIO_UPSTREAM_FAULTS
+			  else ()) for name in theirs]
 	return programs
 
 

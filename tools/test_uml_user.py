@@ -10,6 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_logcheck  # noqa: E402
 import uml_user  # noqa: E402
 from uml_user import (FAIL, MISSING, PASS, SKIP, XFAIL, XPASS, ERROR,  # noqa: E402
 		      ProgramResult, compare, incomplete_reason, parse_console,
@@ -391,7 +392,7 @@ class MakeRootTest(unittest.TestCase):
 	def test_list_with_timeouts(self):
 		with tempfile.TemporaryDirectory() as tmp:
 			progs = []
-			for name in ('init', 'a', 'b', 'c', 'd', 'e'):
+			for name in ('init', 'a', 'b', 'c', 'd', 'e', 'f'):
 				path = os.path.join(tmp, name)
 				with open(path, 'w') as f:
 					f.write('#!/bin/sh\n')
@@ -401,14 +402,16 @@ class MakeRootTest(unittest.TestCase):
 				progs[1], (progs[2], ['-v', '-n', '3']),
 				(progs[3], [], 600),
 				(progs[4], ['x'], None, {'V': '0000:00:10.0'}),
-				(progs[5], [], 9, {'A': '1', 'B': '2'})])
+				(progs[5], [], 9, {'A': '1', 'B': '2'}),
+				(progs[6], [], None, {}, ('iommu-faults',))])
 			self.assertEqual(commands, ['/a', '/b -v -n 3', '/c',
-						    '/d x', '/e'])
+						    '/d x', '/e', '/f'])
 			with open(os.path.join(root, uml_user.LIST_FILE)) as f:
 				self.assertEqual(f.read(), '/a\n/b -v -n 3\n'
 						 'timeout=600 /c\n'
 						 'V=0000:00:10.0 /d x\n'
-						 'timeout=9 A=1 B=2 /e\n')
+						 'timeout=9 A=1 B=2 /e\n'
+						 'iommu-faults /f\n')
 
 
 class InitTest(unittest.TestCase):
@@ -435,9 +438,12 @@ class InitTest(unittest.TestCase):
 		listing = os.path.join(self.tmp.name, 'list')
 		with open(listing, 'w') as f:
 			f.write(''.join(f'{line}\n' for line in lines))
+		self.kmsg = os.path.join(self.tmp.name, 'kmsg')
+		open(self.kmsg, 'w').close()
 		start = time.monotonic()
 		res = subprocess.run([self.init], capture_output=True, text=True,
-				     env=dict(os.environ, UML_INIT_LIST=listing),
+				     env=dict(os.environ, UML_INIT_LIST=listing,
+					      UML_INIT_KMSG=self.kmsg),
 				     timeout=timeout)
 		return res, time.monotonic() - start
 
@@ -506,16 +512,34 @@ class InitTest(unittest.TestCase):
 
 	def test_environment(self):
 		shows = self.script('shows', 'echo "[$A|$B|$C]"\n')
-		res, _ = self.boot([f'A=1 B=x=y {shows} -v', f'timeout=5 C=3 {shows}',
-				    'A=1', 'timeout=5 A=1', '=x /bin/true'])
+		res, _ = self.boot([f'A=1 B=x=y {shows} -v', f'C=3 timeout=5 {shows}',
+				    'A=1', 'timeout=5 A=1', f'=x {shows}',
+				    f'A=1 nonsense {shows}'])
 		lines = res.stdout.splitlines()
-		self.assertEqual(res.returncode, 3)
+		self.assertEqual(res.returncode, 4)
 		self.assertEqual([(r.command, r.exit_code, r.lines) for r in
 				  parse_console(lines)],
 				 [(f'{shows} -v', 0, ['[1|x=y|]']),
-				  (shows, 0, ['[||3]']), ('=x /bin/true', 127, [
-				   'uml-init: exec =x: No such file or directory'])])
-		self.assertEqual(len([l for l in lines if 'bad line' in l]), 2)
+				  (shows, 0, ['[||3]'])])
+		self.assertEqual(len([l for l in lines if 'bad line' in l]), 4)
+		with open(self.kmsg) as f:
+			self.assertEqual(f.read(), '')
+
+	def test_iommu_faults_announced(self):
+		"""'iommu-faults' brackets the program with the lines the kernel
+		log check takes IOMMU faults between, written to /dev/kmsg,
+		also when the program fails."""
+		ok = self.script('faulty', 'exit 1\n')
+		res, _ = self.boot([f'iommu-faults timeout=5 {ok}', ok])
+		self.assertEqual(res.returncode, 2)
+		with open(self.kmsg) as f:
+			self.assertEqual(f.read().splitlines(), [
+				'vfio-selftest: expected IOMMU fault begins',
+				'vfio-selftest: expected IOMMU fault ends'])
+		self.assertTrue(run_logcheck.FAULTS_BEGIN.search(
+			'vfio-selftest: expected IOMMU fault begins'))
+		self.assertTrue(run_logcheck.FAULTS_END.search(
+			'vfio-selftest: expected IOMMU fault ends'))
 
 	def test_killed_by_a_signal(self):
 		dies = self.script('dies', 'kill -SEGV $$\n')

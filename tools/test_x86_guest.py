@@ -66,7 +66,7 @@ class CommandTest(unittest.TestCase):
 	def test_intel_iommu(self):
 		cmd = x86_guest.qemu_command('bz', 'rd', 'intel-iommu', ['x=1'])
 		self.assertLess(cmd.index('intel-iommu,intremap=on'),
-				cmd.index('edu,addr=0x10'))
+				cmd.index('edu,addr=0x10,dma_mask=0xffffffffffff'))
 		self.assertEqual(cmd[cmd.index('-accel') + 1], 'tcg')
 		append = cmd[cmd.index('-append') + 1].split()
 		self.assertIn('intel_iommu=on', append)
@@ -76,7 +76,7 @@ class CommandTest(unittest.TestCase):
 	def test_virtio_iommu(self):
 		cmd = x86_guest.qemu_command('bz', 'rd', 'virtio-iommu')
 		self.assertLess(cmd.index('virtio-iommu-pci'),
-				cmd.index('edu,addr=0x10'))
+				cmd.index('edu,addr=0x10,dma_mask=0xffffffffffff'))
 		self.assertNotIn('intel_iommu=on', cmd[cmd.index('-append') + 1])
 
 	def test_no_edu(self):

@@ -6,11 +6,19 @@
  * The programs are the arguments the kernel passes to init (everything after
  * "--" on the kernel command line), or else the lines of /uml-init.list: one
  * program per line, its arguments after it separated by blanks; empty lines
- * and lines starting with '#' are skipped. A line may start with
- * "timeout=<s>": the seconds that program may run (0: no limit), instead of
- * DEFAULT_TIMEOUT. Words of the form <name>=<value> before the program set
- * that variable in its environment only, as in a shell (VFIO's selftests
- * take the device they test from VFIO_SELFTESTS_BDF).
+ * and lines starting with '#' are skipped. The program is the first word
+ * that starts with '/'; the words before it, in any order, may be
+ *   timeout=<s>     the seconds it may run (0: no limit), instead of
+ *                   DEFAULT_TIMEOUT
+ *   <name>=<value>  a variable of its environment only, as in a shell
+ *                   (VFIO's selftests take their device from
+ *                   VFIO_SELFTESTS_BDF)
+ *   iommu-faults    it makes a device fault in its IOMMU on purpose: the
+ *                   init writes "vfio-selftest: expected IOMMU fault
+ *                   begins" to /dev/kmsg before it and "... ends" after
+ *                   it, the lines the VFIO tests write around such DMA
+ *                   themselves, so that a check of the kernel log takes
+ *                   the fault reports between them as expected
  *
  * Each program runs with / as its working directory and /dev/console as its
  * standard input, output and error, in a process group of its own. Its
@@ -29,7 +37,8 @@
  *
  * Not run as PID 1 (a test on the host), the init mounts nothing, keeps its
  * standard streams and working directory, reads the list from
- * $UML_INIT_LIST if set, and exits with the number of failed programs
+ * $UML_INIT_LIST if set, writes what it would write to /dev/kmsg to
+ * $UML_INIT_KMSG if set, and exits with the number of failed programs
  * instead of powering off.
  *
  * Build: gcc -static -O2 -Wall -o init uml-init.c
@@ -49,6 +58,9 @@
 #include <time.h>
 
 #define LIST_FILE	"/uml-init.list"
+#define KMSG		"/dev/kmsg"
+#define FAULTS_BEGIN	"vfio-selftest: expected IOMMU fault begins\n"
+#define FAULTS_END	"vfio-selftest: expected IOMMU fault ends\n"
 #define MAX_ARGS	64
 /* Seconds a program may run; tools/uml_user.py has the same default. */
 #define DEFAULT_TIMEOUT	300
@@ -57,6 +69,7 @@
 
 static int programs, failed;
 static int pid1;
+static const char *kmsg_path = KMSG;
 
 static void say(const char *fmt, ...)
 {
@@ -158,13 +171,27 @@ static int wait_until(pid_t pid, int *status, const struct timespec *start,
 	}
 }
 
+/* A line of the kernel log, written to /dev/kmsg */
+static void kmsg(const char *text)
+{
+	int fd = open(kmsg_path, O_WRONLY | O_APPEND);
+
+	if (fd < 0) {
+		say("uml-init: open %s: %s", kmsg_path, strerror(errno));
+		return;
+	}
+	if (write(fd, text, strlen(text)) < 0)
+		say("uml-init: write %s: %s", kmsg_path, strerror(errno));
+	close(fd);
+}
+
 /*
  * Run one program to its end, or until timeout seconds (0: no limit) have
  * passed, and record its result; returns its exit code, 128 + the signal
  * that killed it, or -1 when it timed out.
  */
 static int run(char *const argv[], char *const env[], int nenv,
-	       unsigned int timeout)
+	       int faults, unsigned int timeout)
 {
 	struct timespec start, killed;
 	sigset_t chld, old;
@@ -174,6 +201,8 @@ static int run(char *const argv[], char *const env[], int nenv,
 
 	join_args(command, sizeof(command), argv);
 	say("uml-init: BEGIN %s", command);
+	if (faults)
+		kmsg(FAULTS_BEGIN);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
@@ -224,6 +253,8 @@ static int run(char *const argv[], char *const env[], int nenv,
 	}
 out:
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (faults)
+		kmsg(FAULTS_END);
 	if (code < 0)
 		say("uml-init: END %s exit=timeout seconds=%.1f", command,
 		    since(&start));
@@ -249,41 +280,43 @@ static int split(char *line, char *argv[], int max)
 }
 
 /*
- * A line's "timeout=<s>" prefix: its value in *timeout and 1, or 0 when
- * the line has none; -1 when it is no number of seconds.
+ * The words before a line's program (see the top): its timeout in
+ * *timeout, its variables in env[] (*nenv of them), whether it makes
+ * IOMMU faults in *faults. Returns the index of the program, or -1 when
+ * a word is none of those or no program follows.
  */
-static int timeout_prefix(const char *word, unsigned int *timeout)
+static int line_prefix(char *const argv[], int argc, unsigned int *timeout,
+		       char *env[], int *nenv, int *faults)
 {
 	unsigned long value;
 	char *end;
+	int i;
 
-	if (strncmp(word, "timeout=", 8))
-		return 0;
-	errno = 0;
-	value = strtoul(word + 8, &end, 10);
-	if (errno || end == word + 8 || *end || value > 86400)
-		return -1;
-	*timeout = value;
-	return 1;
-}
-
-/* The number of <name>=<value> words at the start of argv. */
-static int assignments(char *const argv[])
-{
-	int n = 0;
-
-	while (argv[n] && argv[n][0] != '/' && argv[n][0] != '=' &&
-	       strchr(argv[n], '='))
-		n++;
-	return n;
+	for (i = 0; i < argc && argv[i][0] != '/'; i++) {
+		if (!strncmp(argv[i], "timeout=", 8)) {
+			errno = 0;
+			value = strtoul(argv[i] + 8, &end, 10);
+			if (errno || end == argv[i] + 8 || *end ||
+			    value > 86400)
+				return -1;
+			*timeout = value;
+		} else if (!strcmp(argv[i], "iommu-faults")) {
+			*faults = 1;
+		} else if (argv[i][0] != '=' && strchr(argv[i], '=')) {
+			env[(*nenv)++] = argv[i];
+		} else {
+			return -1;
+		}
+	}
+	return i < argc ? i : -1;
 }
 
 static void run_list_file(const char *path)
 {
-	char line[1024], *argv[MAX_ARGS];
+	char line[1024], *argv[MAX_ARGS], *env[MAX_ARGS];
+	int argc, prog, nenv, faults;
 	unsigned int timeout;
 	FILE *list;
-	int argc, prefix, nenv;
 
 	list = fopen(path, "r");
 	if (!list) {
@@ -299,15 +332,16 @@ static void run_list_file(const char *path)
 		if (!argc)
 			continue;
 		timeout = DEFAULT_TIMEOUT;
-		prefix = timeout_prefix(argv[0], &timeout);
-		nenv = prefix < 0 ? 0 : assignments(argv + prefix);
-		if (prefix < 0 || prefix + nenv == argc) {
+		nenv = 0;
+		faults = 0;
+		prog = line_prefix(argv, argc, &timeout, env, &nenv, &faults);
+		if (prog < 0) {
 			say("uml-init: %s: bad line starting with %s", path,
 			    argv[0]);
 			failed++;
 			continue;
 		}
-		run(argv + prefix + nenv, argv + prefix, nenv, timeout);
+		run(argv + prog, env, nenv, faults, timeout);
 	}
 	fclose(list);
 }
@@ -343,13 +377,15 @@ int main(int argc, char *argv[])
 		say("uml-init: not PID 1: no mounts, no power off");
 		if (getenv("UML_INIT_LIST"))
 			list = getenv("UML_INIT_LIST");
+		if (getenv("UML_INIT_KMSG"))
+			kmsg_path = getenv("UML_INIT_KMSG");
 	}
 
 	if (argc > 1) {
 		for (i = 1; i < argc; i++) {
 			char *prog[] = { argv[i], NULL };
 
-			run(prog, NULL, 0, DEFAULT_TIMEOUT);
+			run(prog, NULL, 0, 0, DEFAULT_TIMEOUT);
 		}
 	} else {
 		run_list_file(list);

@@ -125,9 +125,11 @@ def make_root(root, init, programs):
 	/<basename> and /uml-init.list, the order to run them in. A program is
 	a path, a (path, [arguments]) pair, a (path, [arguments], timeout)
 	triple, timeout in whole seconds (None: the init's DEFAULT_TIMEOUT),
-	or a (path, [arguments], timeout, {name: value}) quadruple whose
-	variables the program gets in its environment. Returns the commands,
-	as the init will name them in its markers.
+	a (path, [arguments], timeout, {name: value}) quadruple whose
+	variables the program gets in its environment, or that and a fifth
+	element, the init's other words for the program (('iommu-faults',):
+	it makes IOMMU faults on purpose). Returns the commands, as the init
+	will name them in its markers.
 	"""
 	root = os.path.abspath(root)
 	if os.path.isdir(root):
@@ -143,12 +145,13 @@ def make_root(root, init, programs):
 		args = prog[1] if len(prog) > 1 else []
 		timeout = prog[2] if len(prog) > 2 else None
 		env = prog[3] if len(prog) > 3 else {}
+		flags = list(prog[4]) if len(prog) > 4 else []
 		name = os.path.basename(path)
 		if os.path.exists(os.path.join(root, name)):
 			raise Error(f'two programs named {name}')
 		shutil.copy(path, os.path.join(root, name))
 		commands.append(' '.join([f'/{name}', *args]))
-		words = [f'{var}={value}' for var, value in env.items()]
+		words = [f'{var}={value}' for var, value in env.items()] + flags
 		if timeout is not None:
 			words.insert(0, f'timeout={int(timeout)}')
 		lines.append(' '.join([*words, commands[-1]]))

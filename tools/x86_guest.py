@@ -58,6 +58,10 @@ EDU_ID = '1234:11e8'
 # The edu device's slot, and its address in the guest
 EDU_SLOT = '0x10'
 EDU_BDF = '0000:00:10.0'
+# The bus addresses the edu device may use: it masks each with its
+# dma_mask, 28 bits by default, so that a DMA to an IOVA above 256 MiB
+# would reach a lower one. 48 bits hold every IOVA the IOMMUs offer.
+EDU_DMA_MASK = '0xffffffffffff'
 
 # An IOMMU of the guests: QEMU's arguments and the kernel's.
 Iommu = collections.namedtuple('Iommu', 'devices args')
@@ -196,7 +200,7 @@ def qemu_command(kernel, initrd, iommu, args=(), edu=True):
 	       '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
 	       *devices]
 	if edu:
-		cmd += ['-device', f'edu,addr={EDU_SLOT}']
+		cmd += ['-device', f'edu,addr={EDU_SLOT},dma_mask={EDU_DMA_MASK}']
 	cmd += ['-kernel', kernel, '-initrd', initrd,
 		'-append', ' '.join([*BOOT_ARGS, *iommu_args, *args])]
 	return cmd
