@@ -65,11 +65,12 @@ VFIO_UPSTREAM_PROGRAMS = ('vfio_iommufd_setup_test', 'vfio_pci_device_test',
 VFIO_UPSTREAM_EXPECTED = os.path.join(TOP, 'linux',
 				      'vfio-selftests-x86_64.expected')
 # The arguments of those that take some: vfio_pci_driver_test (its edu
-# driver, lib/drivers/edu) runs its iommufd variant alone, since each of
-# the device's DMAs takes 100 ms and all five modes would take six minutes
-# per guest; it makes the device fault in its IOMMU on purpose (memcpy to
-# and from unmapped IOVAs), which the init announces in the kernel log
-# (uml-init.c, 'iommu-faults').
+# driver, lib/drivers/edu) runs its iommufd variant alone, the mode of the
+# device cdev this project is about: each of the device's DMAs takes 100
+# ms, and the other four modes would add about 100 s per guest. It makes
+# the device fault in its IOMMU on purpose (memcpy to and from unmapped
+# IOVAs), which the init announces in the kernel log (uml-init.c,
+# 'iommu-faults').
 VFIO_UPSTREAM_ARGS = {'vfio_pci_driver_test': ['-v', 'iommufd']}
 VFIO_UPSTREAM_FAULTS = ('vfio_pci_driver_test',)
 

@@ -77,7 +77,11 @@ IOMMUS = {
 # to vfio-pci, the samples' devices, user messages to /dev/kmsg unlimited
 # (the tests announce there the IOMMU faults they cause), huge pages for
 # iommufd's selftests and a 1 GiB one for VFIO's (vfio_dma_mapping_test's
-# anonymous_hugetlb_1gb variants), and a panic ends the guest at once.
+# anonymous_hugetlb_1gb variants), transparent huge pages for shared
+# memory (vfio_pci_driver_test maps 1 GiB of it in each test's setup: in 4
+# KiB pages that took about 11 s of its 30 s timeout; 6.12 does not know
+# the parameter and hands it to the init's environment, harmlessly), and
+# a panic ends the guest at once.
 #
 # acpi=noirq: no INTx routing through ACPI. vfio-pci's open and close of the
 # device enable and disable it, which looks its INTx up in the _PRT method,
@@ -90,7 +94,7 @@ IOMMUS = {
 # and MSIs do not go through ACPI.
 BOOT_ARGS = ['console=ttyS0', 'kunit.enable=0', f'vfio_pci.ids={EDU_ID}',
 	     'printk.devkmsg=on', 'hugepagesz=2M', 'hugepages=160',
-	     'hugepagesz=1G', 'hugepages=1',
+	     'hugepagesz=1G', 'hugepages=1', 'transparent_hugepage_shmem=always',
 	     'acpi=noirq', 'panic=-1', 'oops=panic', 'rdinit=/init']
 MEMORY = '4G'
 # QEMU's default CPU with 1 GiB pages, which TCG implements and the kernel
