@@ -47,9 +47,9 @@
 #define EDU_ID_MAGIC		0xed
 #define EDU_BUF			0x40000
 /*
- * The buffer holds 4 KiB, but QEMU up to 7.2 refuses a DMA that ends at its
- * end (an off-by-one in its range check, which stops the machine): half of
- * it is what one DMA moves here.
+ * The buffer holds 4 KiB, but QEMU 7.2, at least, refuses a DMA that ends
+ * at its end (an off-by-one in its range check, which stops the machine):
+ * half of it is what one DMA moves here.
  */
 #define EDU_DMA_MAX		2048
 /* The IRQ status bit send_msi() raises, one the device never sets itself */
