@@ -50,7 +50,7 @@ def step_sanitizers(results, kinds=DRIVER_KINDS):
 	try:
 		os.makedirs(work, exist_ok=True)
 		open(ulog, 'w').close()
-		programs = [(*p, STRESS_TIMEOUT)
+		programs = [p._replace(timeout=STRESS_TIMEOUT)
 			    if program_name(p) == VFIO_STRESS_PROGRAM else p
 			    for p in build_programs(KSRC, work, ulog, vfio=True)
 			    if program_name(p).startswith('vfio_')]

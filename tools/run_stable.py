@@ -259,8 +259,9 @@ def step_x86(results, log):
 			KSRC, include, os.path.join(work, 'vfio'),
 			folder=VFIO_UAPI_FOLDER, programs=(VFIO_UAPI_PROGRAM,),
 			log=log)
-		program = (built[VFIO_UAPI_PROGRAM], ['-v', 'vfio_pci'], None,
-			   {'VFIO_SELFTESTS_BDF': x86_guest.EDU_BDF})
+		program = uml_user.Program(
+			built[VFIO_UAPI_PROGRAM], ['-v', 'vfio_pci'],
+			env={'VFIO_SELFTESTS_BDF': x86_guest.EDU_BDF})
 		tip, boot, other, other_boot = boot_both(
 			lambda folder, bzimage: x86_boot(folder, bzimage, [program],
 							 'virtio-iommu', log),

@@ -65,17 +65,19 @@ def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS,
 			ksrc, include, os.path.join(work, 'vfio'),
 			folder=VFIO_UAPI_FOLDER, programs=names + theirs, log=log)
 		env = dict(vfio_env or {})
-		programs[0:0] = [(built[name], list(vfio_args), None, env)
-				 for name in names] + \
-			[(built[name], list(VFIO_UPSTREAM_ARGS.get(name, [])), None,
-			  env, ('iommu-faults',) if name in VFIO_UPSTREAM_FAULTS
-			  else ()) for name in theirs]
+		programs[0:0] = [uml_user.Program(built[name], list(vfio_args),
+						  env=env) for name in names] + \
+			[uml_user.Program(
+				built[name], list(VFIO_UPSTREAM_ARGS.get(name, [])),
+				env=env, words=('iommu-faults',)
+				if name in VFIO_UPSTREAM_FAULTS else ())
+			 for name in theirs]
 	return programs
 
 
 def program_path(program):
 	"""The path of a program as build_programs() gives it: a path, or a
-	(path, arguments) pair."""
+	uml_user.Program."""
 	return program[0] if isinstance(program, tuple) else program
 
 
@@ -366,7 +368,7 @@ def step_x86_user(results):
 	uapi, stress, fail_nth = programs[:3]
 	upstream = programs[3:3 + len(VFIO_UPSTREAM_PROGRAMS)]
 	selftests = programs[-len(uml_user.IOMMU_PROGRAMS):]
-	fail_nth = (fail_nth[0], ['-v', 'vfio_pci'], *fail_nth[2:])
+	fail_nth = fail_nth._replace(args=['-v', 'vfio_pci'])
 	patched, upstream_cells = {}, {}
 	for iommu in x86_guest.IOMMUS:
 		label = f'x86_64 {iommu}: '

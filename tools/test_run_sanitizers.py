@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_kunit  # noqa: E402
 import run_mainline  # noqa: E402
 import run_sanitizers  # noqa: E402
+import uml_user  # noqa: E402
 from run_common import (KSRC, MAKE_OPTIONS, Results,  # noqa: E402
 			VFIO_FAIL_NTH_PROGRAM, VFIO_STRESS_PROGRAM,
 			VFIO_UAPI_PROGRAM)
@@ -24,7 +25,8 @@ from run_matrix import DRIVER_KINDS, KUNIT_CASES  # noqa: E402
 from testutil import (edit_console, quietly, read_testdata,  # noqa: E402
 		      rust_test)
 
-PROGRAMS = [(f'/p/{name}', ['-V', 'vfio_pci'])
+# What build_programs() gives, as it gives it (uml_user.Program)
+PROGRAMS = [uml_user.Program(f'/p/{name}', ['-V', 'vfio_pci'], env={})
 	    for name in (VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
 			 VFIO_FAIL_NTH_PROGRAM)] + ['/p/iommufd',
 						    '/p/iommufd_fail_nth']
@@ -96,8 +98,11 @@ class SanitizersTest(unittest.TestCase):
 						   else p) for p in args[2]],
 				 [VFIO_UAPI_PROGRAM, VFIO_STRESS_PROGRAM,
 				  VFIO_FAIL_NTH_PROGRAM, 'kmemleak-scan'])
-		# the stress test has more time than the init's default
+		# the stress test has more time than the init's default, and
+		# keeps its arguments and environment
 		self.assertEqual(args[2][1][2], run_sanitizers.STRESS_TIMEOUT)
+		self.assertEqual(args[2][1], PROGRAMS[1]._replace(
+			timeout=run_sanitizers.STRESS_TIMEOUT))
 		self.assertEqual(rows['sanitizers: kmemleak scan'], (1, 0))
 		self.assertEqual(rows[f'sanitizers: uapi: {VFIO_UAPI_PROGRAM}'],
 				 (156, 0))

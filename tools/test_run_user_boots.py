@@ -22,7 +22,7 @@ import run_user  # noqa: E402
 import uml_user  # noqa: E402
 from run_common import Results  # noqa: E402
 from testutil import harness_totals  # noqa: E402
-from uml_user import ProgramResult, PASS, FAIL, SKIP  # noqa: E402
+from uml_user import Program, ProgramResult, PASS, FAIL, SKIP  # noqa: E402
 
 
 class BuildProgramsTest(unittest.TestCase):
@@ -47,8 +47,9 @@ class BuildProgramsTest(unittest.TestCase):
 		self.assertEqual([run_user.program_name(p) for p in programs],
 				 ['vfio_cdev_uapi_test', 'vfio_cdev_stress_test',
 				  'vfio_cdev_fail_nth', *uml_user.IOMMU_PROGRAMS])
-		self.assertEqual(programs[0], ('/out/vfio_cdev_uapi_test',
-					       ['-V', 'vfio_pci'], None, {}))
+		self.assertEqual(programs[0], Program('/out/vfio_cdev_uapi_test',
+						      ['-V', 'vfio_pci'], None, {},
+						      ()))
 
 	def test_upstream(self):
 		env = {'VFIO_SELFTESTS_BDF': '0000:00:10.0'}
@@ -60,8 +61,8 @@ class BuildProgramsTest(unittest.TestCase):
 				  env, ('iommu-faults',)))
 		self.assertEqual(theirs['vfio_dma_mapping_test'],
 				 ('/out/vfio_dma_mapping_test', [], None, env, ()))
-		self.assertEqual(programs[2], ('/out/vfio_cdev_fail_nth', [], None,
-					       env))
+		self.assertEqual(programs[2], Program('/out/vfio_cdev_fail_nth',
+						      [], None, env, ()))
 
 
 class X86UserTest(unittest.TestCase):
@@ -108,9 +109,9 @@ class X86UserTest(unittest.TestCase):
 		def build_programs(ksrc, work, log, vfio, vfio_args=(),
 				   vfio_env=None, upstream=False):
 			env = dict(vfio_env or {})
-			return ([(p, list(vfio_args), None, env)
+			return ([Program(p, list(vfio_args), env=env)
 				 for p in self.OURS] if vfio else []) + \
-				([(p, [], None, env) for p in self.UPSTREAM]
+				([Program(p, [], env=env) for p in self.UPSTREAM]
 				 if upstream else []) + self.IOMMU
 
 		def pristine_x86(log):
@@ -151,14 +152,15 @@ class X86UserTest(unittest.TestCase):
 		for kernel, _, programs, args in boots:
 			self.assertEqual(kernel, 'tip.bz')
 			self.assertEqual(args, ['vfio_sample_devices.count=1'])
-			self.assertEqual(programs[:2], [(p, [], None, self.ENV)
+			self.assertEqual(programs[:2], [(p, [], None, self.ENV, ())
 							for p in self.OURS[:2]])
 			self.assertEqual(programs[2], (self.OURS[2],
 						       ['-v', 'vfio_pci'], None,
-						       self.ENV))
+						       self.ENV, ()))
 			theirs = 3 + len(self.UPSTREAM)
-			self.assertEqual(programs[3:theirs], [(p, [], None, self.ENV)
-							      for p in self.UPSTREAM])
+			self.assertEqual(programs[3:theirs],
+					 [(p, [], None, self.ENV, ())
+					  for p in self.UPSTREAM])
 			self.assertEqual(programs[theirs:], self.IOMMU)
 		self.assertEqual(bases, [])
 		labels = [r[0] for r in rows]

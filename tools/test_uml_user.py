@@ -403,7 +403,8 @@ class MakeRootTest(unittest.TestCase):
 				(progs[3], [], 600),
 				(progs[4], ['x'], None, {'V': '0000:00:10.0'}),
 				(progs[5], [], 9, {'A': '1', 'B': '2'}),
-				(progs[6], [], None, {}, ('iommu-faults',))])
+				uml_user.Program(progs[6], timeout=600,
+						 words=('iommu-faults',))])
 			self.assertEqual(commands, ['/a', '/b -v -n 3', '/c',
 						    '/d x', '/e', '/f'])
 			with open(os.path.join(root, uml_user.LIST_FILE)) as f:
@@ -411,7 +412,7 @@ class MakeRootTest(unittest.TestCase):
 						 'timeout=600 /c\n'
 						 'V=0000:00:10.0 /d x\n'
 						 'timeout=9 A=1 B=2 /e\n'
-						 'iommu-faults /f\n')
+						 'timeout=600 iommu-faults /f\n')
 
 
 class InitTest(unittest.TestCase):

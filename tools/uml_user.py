@@ -51,6 +51,13 @@ BOOT_ARGS = ['mem=1G', 'console=tty', 'root=/dev/root', 'rootfstype=hostfs',
 	     'rw', 'init=/init', 'kunit.enable=0']
 
 LIST_FILE = 'uml-init.list'
+# A program of a boot, as make_root() takes it: its path, its arguments,
+# the whole seconds it may run (None: the init's DEFAULT_TIMEOUT), the
+# variables of its environment ({name: value}) and the init's other words
+# for it (('iommu-faults',): it makes IOMMU faults on purpose). A plain
+# path, or a shorter tuple, stands for a Program with the defaults.
+Program = collections.namedtuple('Program', 'path args timeout env words',
+				 defaults=((), None, None, ()))
 # Seconds a program may run before the init kills its process group and
 # goes on with the next one; tools/uml-init.c has the same default. A
 # line of the list can set its own: 'timeout=<s> /<program> <args...>'.
@@ -122,14 +129,9 @@ def make_root(root, init, programs):
 	"""Make root afresh as the hostfs root of a boot.
 
 	root gets /init, the mount points the init uses, each program at
-	/<basename> and /uml-init.list, the order to run them in. A program is
-	a path, a (path, [arguments]) pair, a (path, [arguments], timeout)
-	triple, timeout in whole seconds (None: the init's DEFAULT_TIMEOUT),
-	a (path, [arguments], timeout, {name: value}) quadruple whose
-	variables the program gets in its environment, or that and a fifth
-	element, the init's other words for the program (('iommu-faults',):
-	it makes IOMMU faults on purpose). Returns the commands, as the init
-	will name them in its markers.
+	/<basename> and /uml-init.list, the order to run them in. Each of
+	programs is a Program, or a path or a tuple that stands for one.
+	Returns the commands, as the init will name them in its markers.
 	"""
 	root = os.path.abspath(root)
 	if os.path.isdir(root):
@@ -139,22 +141,17 @@ def make_root(root, init, programs):
 	shutil.copy(init, os.path.join(root, 'init'))
 	commands, lines = [], []
 	for prog in programs:
-		if isinstance(prog, str):
-			prog = (prog,)
-		path = prog[0]
-		args = prog[1] if len(prog) > 1 else []
-		timeout = prog[2] if len(prog) > 2 else None
-		env = prog[3] if len(prog) > 3 else {}
-		flags = list(prog[4]) if len(prog) > 4 else []
-		name = os.path.basename(path)
+		prog = Program(prog) if isinstance(prog, str) else Program(*prog)
+		name = os.path.basename(prog.path)
 		if os.path.exists(os.path.join(root, name)):
 			raise Error(f'two programs named {name}')
-		shutil.copy(path, os.path.join(root, name))
-		commands.append(' '.join([f'/{name}', *args]))
-		words = [f'{var}={value}' for var, value in env.items()] + flags
-		if timeout is not None:
-			words.insert(0, f'timeout={int(timeout)}')
-		lines.append(' '.join([*words, commands[-1]]))
+		shutil.copy(prog.path, os.path.join(root, name))
+		commands.append(' '.join([f'/{name}', *prog.args]))
+		words = [f'{var}={value}'
+			 for var, value in (prog.env or {}).items()]
+		if prog.timeout is not None:
+			words.insert(0, f'timeout={int(prog.timeout)}')
+		lines.append(' '.join([*words, *prog.words, commands[-1]]))
 	with open(os.path.join(root, LIST_FILE), 'w') as f:
 		f.write(''.join(f'{line}\n' for line in lines))
 	return commands
