@@ -35,9 +35,7 @@ impl vfio::DeviceOps for AttachWithoutDetach {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c"attach-without-detach";
-    fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _pt_id: u32) -> Result {
-        Ok(())
-    }
+    fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _attached: Result<u32>) {}
 }
 
 impl TestDriver for AttachWithoutDetach {

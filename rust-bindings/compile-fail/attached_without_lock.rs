@@ -42,7 +42,7 @@ impl vfio::DeviceOps for AttachedWithoutLock {
 impl TestDriver for AttachedWithoutLock {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         let _ = group_peer;
-        TestDevice::new_platform(())
+        TestDevice::new_faux(())
     }
 }
 

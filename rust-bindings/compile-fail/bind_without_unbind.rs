@@ -41,7 +41,7 @@ impl vfio::DeviceOps for BindWithoutUnbind {
 impl TestDriver for BindWithoutUnbind {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         let _ = group_peer;
-        TestDevice::new_platform(())
+        TestDevice::new_faux(())
     }
 }
 

@@ -35,8 +35,10 @@ impl vfio::DeviceOps for CoreHelperCall {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c"core-helper-call";
-    fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
-        vfio::Physical::attach_ioas(dev, pt_id)
+    fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
+        if let Ok(pt_id) = attached {
+            let _ = vfio::Physical::attach_ioas(dev, pt_id);
+        }
     }
 
     fn detach_ioas(_dev: &vfio::Locked<'_, Self>) {}

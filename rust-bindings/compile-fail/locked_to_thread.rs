@@ -38,9 +38,8 @@ impl vfio::DeviceOps for LockedToThread {
     type Data = ();
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c"locked-to-thread";
-    fn attach_ioas(dev: &vfio::Locked<'_, Self>, _pt_id: u32) -> Result {
+    fn attach_ioas(dev: &vfio::Locked<'_, Self>, _attached: Result<u32>) {
         to_another_thread(dev);
-        Ok(())
     }
 
     fn detach_ioas(_dev: &vfio::Locked<'_, Self>) {}

@@ -2,7 +2,7 @@
 //
 // rule: DMA through the CPU is for Emulated drivers only
 // expect: error[E0599]
-// expect: with_pinned_page
+// expect: read_pinned
 //
 // A physical device has no iommufd_access to pin pages through.
 
@@ -35,7 +35,8 @@ impl vfio::DeviceOps for PinOnPhysical {
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c"pin-on-physical";
     fn read(dev: &vfio::Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
-        dev.with_pinned_page(0, false, |_page| ())?;
+        let mut byte = [0u8];
+        dev.read_pinned(0, &mut byte)?;
         Ok(0)
     }
 }

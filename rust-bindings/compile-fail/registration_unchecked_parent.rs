@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// rule: registering on a parent whose binding nobody guarantees needs unsafe
-// expect: error[E0133]
-// expect: call to unsafe function
+// rule: a VFIO device registers on a parent bound to a driver
+// expect: error[E0308]
+// expect: expected `&Device<Bound>`, found `&Device`
 //
-// Registration::new on any device: opening the VFIO device uses the module of the parent's
-// driver, so only code that knows the parent stays bound may call it, in an unsafe block that
-// says why.
+// Registration::new on a device that may be unbound: opening the VFIO device uses the module of
+// the parent's driver, and the registration ends when the parent is unbound, so the parent must
+// be bound when it is made, as only a &Device<Bound> proves.
 
 use kernel::{
     prelude::*,

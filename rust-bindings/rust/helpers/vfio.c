@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/module.h>
 #include <linux/vfio.h>
 
 __rust_helper void rust_helper_vfio_put_device(struct vfio_device *device)
@@ -11,4 +12,18 @@ __rust_helper void
 rust_helper_vfio_device_assert_dev_set_locked(struct vfio_device *device)
 {
 	lockdep_assert_held(&device->dev_set->lock);
+}
+
+/*
+ * vfio::Registration keeps the module of its driver loaded when the VFIO
+ * core's reference on the parent's driver does not cover it.
+ */
+__rust_helper bool rust_helper_try_module_get(struct module *module)
+{
+	return try_module_get(module);
+}
+
+__rust_helper void rust_helper_module_put(struct module *module)
+{
+	module_put(module);
 }

@@ -17,44 +17,140 @@
 //!   is the C helper itself in the ops table. A [`Physical`] device's PASID callbacks
 //!   (`pasid_attach_ioas`, `pasid_detach_ioas`) are the VFIO core's helpers, with no hooks; an
 //!   [`Emulated`] device has none.
-//! - The iommufd methods of [`DeviceOps`] are hooks around those helpers. Overriding
-//!   `attach_ioas` without `detach_ioas`, or `bind_iommufd` without `unbind_iommufd`, or the
-//!   reverse, does not compile.
+//! - The iommufd methods of [`DeviceOps`] are hooks around those helpers, and see what they did:
+//!   `attach_ioas` runs after the core's attach with its result (the page table the device is
+//!   attached to now, or the error that left it as it was); `detach_ioas` runs once for each time
+//!   the device stops being attached, whether user space asked for it or unbound the device
+//!   while attached. Overriding `attach_ioas` without `detach_ioas`, or `bind_iommufd` without
+//!   `unbind_iommufd`, or the reverse, does not compile.
 //! - The hooks receive a [`Locked`] device: proof that `dev_set->lock` is held. Whether the
-//!   device is attached can only be read through it.
-//! - `read` and `write` receive an [`Open`] device: the VFIO core only calls them while user
-//!   space has the device open and bound. DMA through the CPU (`vfio_dma_rw`,
-//!   `vfio_pin_pages`) is a method of an [`Open`] device of an [`Emulated`] driver only.
-//! - A pinned page only exists inside [`Open::with_pinned_page`], which unpins it before it
-//!   returns; `dma_unmap` returns only when every pin taken before iommufd called it is gone.
-//!   So when `dma_unmap` returns, the driver holds no pin in the range, as iommufd requires.
-//! - [`Registration`] allocates and registers a device, and unregisters it when dropped. Its
-//!   parent must stay bound to a driver until then, which only the driver can guarantee, so
-//!   [`Registration::new`] is `unsafe`.
+//!   device is attached can only be read through it. `read` and `write` receive an [`Open`]
+//!   device: the VFIO core only calls them while user space has the device open and bound. Both
+//!   give the parent as a bound device (`&device::Device<Bound>`): the callbacks only run while
+//!   the device is registered, and it is unregistered before its parent's unbind completes.
+//! - DMA through the CPU (`vfio_dma_rw`, `vfio_pin_pages`) is a method of an [`Open`] device of
+//!   an [`Emulated`] driver only. A page is pinned only while the abstraction copies from or to
+//!   it ([`Open::read_pinned`], [`Open::write_pinned`]); no driver code runs while it is pinned,
+//!   so none can sleep there. `dma_unmap` returns only when every pin taken before iommufd
+//!   called it is gone, as iommufd requires.
+//! - [`Registration`] allocates and registers a device on a parent that is bound to a driver
+//!   (`&device::Device<Bound>`), and unregisters it when dropped, or when the parent is unbound,
+//!   whichever comes first ([`Devres`]). It borrows the parent, so it cannot be kept where the
+//!   device's callbacks reach it. If it is dropped inside one of them all the same, which would
+//!   wait for the very call that drops it, the unregistration moves to a work item. A
+//!   registration whose parent's driver is not of the module of the ops keeps that module loaded
+//!   until it ends.
 
 use crate::{
+    alloc::{flags::GFP_KERNEL, KBox},
     bindings,
     build_assert::build_assert,
-    device,
+    device::{self, Bound},
+    devres::Devres,
     error::{code::*, from_err_ptr, from_result, to_result, Error, Result},
     ffi::{c_int, CStr},
+    init::InPlaceInit,
+    module::this_module,
+    new_work,
     str::{as_char_ptr_in_const_context, CStrExt as _},
     sync::{
         aref::{ARef, AlwaysRefCounted},
         CondVar, Mutex, SpinLock,
     },
+    task::Task,
     types::Opaque,
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+    workqueue::{self, impl_has_work, Work, WorkItem},
+    ThisModule,
 };
 use core::{
     marker::PhantomData,
     mem,
     ops::Deref,
+    pin::Pin,
     ptr::{self, NonNull},
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 use macros::vtable;
 use pin_init::{pin_data, pin_init, PinInit};
+
+/// A task running driver code in a callback of a device, linked into the device's [`Callers`]
+/// for the duration of the call.
+struct Caller {
+    task: *mut bindings::task_struct,
+    next: *mut Caller,
+}
+
+/// The first of a device's [`Caller`]s.
+struct CallerList(*mut Caller);
+
+// SAFETY: The list only holds pointers to callers that are linked and unlinked under the lock
+// that holds the list, by the threads whose stacks they are on.
+unsafe impl Send for CallerList {}
+
+/// The tasks running driver code in a callback of a device, so that dropping its registration
+/// can tell that it runs inside one: unregistering waits until user space has closed the device,
+/// which it cannot while the call that drops it has not returned.
+#[pin_data]
+struct Callers {
+    #[pin]
+    list: SpinLock<CallerList>,
+}
+
+impl Callers {
+    fn new() -> impl PinInit<Self> {
+        // A static name, as for the locks of `PinTracker::new`.
+        static CALLERS: &CStr = c"vfio::Device::callers";
+        pin_init!(Self {
+            list <- SpinLock::new(CallerList(ptr::null_mut()), CALLERS, crate::static_lock_class!()),
+        })
+    }
+
+    /// Runs `f`, driver code, as a callback of the device on the current task.
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut caller = Caller {
+            task: Task::current_raw(),
+            next: ptr::null_mut(),
+        };
+        let this: *mut Caller = &mut caller;
+        {
+            let mut list = self.list.lock();
+            // SAFETY: `caller` is on this stack frame, which outlives its time in the list: it
+            // is unlinked below, before the frame ends, and is not moved in between.
+            unsafe { (*this).next = list.0 };
+            list.0 = this;
+        }
+        let result = f();
+        let mut list = self.list.lock();
+        let mut link: *mut *mut Caller = &mut list.0;
+        // SAFETY: The list holds `this` (linked above; only the thread that linked a caller
+        // unlinks it), and each of its callers is live while linked; the lock is held.
+        unsafe {
+            while *link != this {
+                link = &mut (**link).next;
+            }
+            *link = (*this).next;
+        }
+        result
+    }
+
+    /// Returns whether the current task runs driver code in a callback of the device.
+    fn current_inside(&self) -> bool {
+        let current = Task::current_raw();
+        let list = self.list.lock();
+        let mut caller = list.0;
+        while !caller.is_null() {
+            // SAFETY: Callers in the list are live while the lock is held.
+            unsafe {
+                if (*caller).task == current {
+                    return true;
+                }
+                caller = (*caller).next;
+            }
+        }
+        false
+    }
+}
 
 /// The pins of a device's [`Open::with_pinned_page`] calls, which `dma_unmap` waits for.
 ///
@@ -186,21 +282,22 @@ impl Drop for PinSection<'_> {
 /// # Invariants
 ///
 /// `vdev` starts an allocation made by `_vfio_alloc_device` with `T`'s vtable, in which `parent`
-/// (the device `vdev.dev` points to) and `pins` are initialised, and `data` is once
+/// (the device `vdev.dev` points to), `pins` and `callers` are initialised, and `data` is once
 /// `data_ready` is set. It lives until the last reference to `vdev.device` is dropped, whose
-/// release drops `data`, `pins`, then `parent`.
+/// release drops `data`, `callers`, `pins`, then `parent`.
 #[repr(C)]
 pub struct Device<T: DeviceOps> {
     vdev: Opaque<bindings::vfio_device>,
     parent: ARef<device::Device>,
     pins: PinTracker,
+    callers: Callers,
     data: T::Data,
     data_ready: bool,
 }
 
 impl<T: DeviceOps> Device<T> {
     /// Allocates a device whose parent is `parent`, with its data initialised in place.
-    fn new<E>(parent: &device::Device, data: impl PinInit<T::Data, E>) -> Result<ARef<Self>>
+    fn new<E>(parent: &device::Device<Bound>, data: impl PinInit<T::Data, E>) -> Result<ARef<Self>>
     where
         Error: From<E>,
     {
@@ -219,18 +316,22 @@ impl<T: DeviceOps> Device<T> {
         let this = vdev.cast::<Self>();
 
         // SAFETY: The allocation is at least `size_of::<Self>()` bytes, zeroed (so `data_ready`
-        // is false) and suitably aligned (see above); nothing reads `parent` or `pins` before
-        // these writes, and the allocation does not move. The C core keeps no reference to the
-        // parent of a device it has not registered, so the device keeps one.
+        // is false) and suitably aligned (see above); nothing reads `parent`, `pins` or
+        // `callers` before these writes, and the allocation does not move. The C core keeps no
+        // reference to the parent of a device it has not registered, so the device keeps one.
         unsafe {
             ptr::addr_of_mut!((*this).parent).write(parent.into());
             match PinTracker::new().__init(ptr::addr_of_mut!((*this).pins)) {
                 Ok(()) => {}
                 Err(infallible) => match infallible {},
             }
+            match Callers::new().__init(ptr::addr_of_mut!((*this).callers)) {
+                Ok(()) => {}
+                Err(infallible) => match infallible {},
+            }
         }
 
-        // INVARIANT: `vdev` was allocated with `T`'s vtable, `parent` and `pins` are
+        // INVARIANT: `vdev` was allocated with `T`'s vtable, `parent`, `pins` and `callers` are
         // initialised, `data_ready` is not set.
         // SAFETY: `_vfio_alloc_device` returned the device with one reference, which the `ARef`
         // takes over. Dropping it releases the device, which drops `data` only if it is ready.
@@ -254,9 +355,22 @@ impl<T: DeviceOps> Device<T> {
         &self.data
     }
 
-    /// Returns the device this VFIO device stands for.
+    /// Returns the device this VFIO device stands for. It may be unbound by now: the callbacks
+    /// get it bound, from [`Locked::parent`] and [`Open::parent`].
     pub fn parent(&self) -> &device::Device {
         &self.parent
+    }
+
+    /// Returns the parent as a bound device.
+    ///
+    /// # Safety
+    ///
+    /// The device must be registered for `'a`: its registration ends before its parent's unbind
+    /// completes.
+    unsafe fn bound_parent<'a>(&'a self) -> &'a device::Device<Bound> {
+        // SAFETY: The device holds a reference to its parent, which the caller guarantees is
+        // bound for `'a`.
+        unsafe { device::Device::from_raw(self.parent.as_raw()) }
     }
 
     /// Returns the device of driver `T` behind a raw pointer.
@@ -295,7 +409,8 @@ unsafe impl<T: DeviceOps> AlwaysRefCounted for Device<T> {
 ///
 /// # Invariants
 ///
-/// The `dev_set->lock` of `dev` is held for `'a`, by the current thread.
+/// The `dev_set->lock` of `dev` is held for `'a`, by the current thread, and `dev` is
+/// registered for `'a`.
 pub struct Locked<'a, T: DeviceOps> {
     dev: &'a Device<T>,
     _not_send: PhantomData<*mut ()>,
@@ -306,15 +421,22 @@ impl<'a, T: DeviceOps> Locked<'a, T> {
     ///
     /// # Safety
     ///
-    /// The current thread must hold the `dev_set->lock` of `dev` for `'a`.
+    /// The current thread must hold the `dev_set->lock` of `dev` for `'a`, and `dev` must be
+    /// registered for `'a`.
     unsafe fn new(dev: &'a Device<T>) -> Self {
         // SAFETY: `dev` is live.
         unsafe { bindings::vfio_device_assert_dev_set_locked(dev.as_raw()) };
-        // INVARIANT: The caller holds the lock.
+        // INVARIANT: The caller holds the lock, and the device is registered.
         Self {
             dev,
             _not_send: PhantomData,
         }
+    }
+
+    /// Returns the device this VFIO device stands for, bound to its driver.
+    pub fn parent(&self) -> &device::Device<Bound> {
+        // SAFETY: By the type invariants, the device is registered for the lifetime of `self`.
+        unsafe { self.dev.bound_parent() }
     }
 
     /// Returns whether the device is attached to a page table.
@@ -338,7 +460,7 @@ impl<T: DeviceOps> Deref for Locked<'_, T> {
 ///
 /// # Invariants
 ///
-/// `dev` is open (bound to an iommufd context, its `open_device` done) for `'a`.
+/// `dev` is open (bound to an iommufd context, its `open_device` done), so registered, for `'a`.
 pub struct Open<'a, T: DeviceOps> {
     dev: &'a Device<T>,
     _not_send: PhantomData<*mut ()>,
@@ -356,6 +478,13 @@ impl<'a, T: DeviceOps> Open<'a, T> {
             dev,
             _not_send: PhantomData,
         }
+    }
+
+    /// Returns the device this VFIO device stands for, bound to its driver.
+    pub fn parent(&self) -> &device::Device<Bound> {
+        // SAFETY: By the type invariants, the device is open, so registered, for the lifetime of
+        // `self`.
+        unsafe { self.dev.bound_parent() }
     }
 }
 
@@ -399,98 +528,67 @@ impl<T: DeviceOps<Iommu = Emulated>> Open<'_, T> {
         })
     }
 
-    /// Pins the page of the IOAS the device is attached to at `iova`, a multiple of the page
-    /// size, for reading and, with `writable`, for writing (`vfio_pin_pages`), runs `f` on it
-    /// and unpins it. Fails with `ENOENT` when the device is not attached, and with `EINVAL`
-    /// when `iova` is not mapped.
+    /// Copies the bytes of the IOAS the device is attached to at `iova` into `out`, through a
+    /// pin of the page that holds them (`vfio_pin_pages`). Fails with `ENOENT` when the device
+    /// is not attached, with `EINVAL` when the range is not mapped or not within one page.
+    pub fn read_pinned(&self, iova: u64, out: &mut [u8]) -> Result {
+        self.with_pinned_page(iova, out.len(), false, |page, offset| {
+            // SAFETY: `page` is pinned for the call, `[offset, offset + out.len())` is in it, and
+            // `out` is valid for writes of its length.
+            unsafe { bindings::memcpy_from_page(out.as_mut_ptr().cast(), page, offset, out.len()) }
+        })
+    }
+
+    /// Copies `data` into the IOAS the device is attached to at `iova`, through a writable pin
+    /// of the page that holds the range (`vfio_pin_pages`). Fails as
+    /// [`Open::read_pinned`] does, and with `EPERM` if the range is mapped read-only.
+    pub fn write_pinned(&self, iova: u64, data: &[u8]) -> Result {
+        self.with_pinned_page(iova, data.len(), true, |page, offset| {
+            // SAFETY: `page` is pinned writable for the call, `[offset, offset + data.len())` is
+            // in it, and `data` is valid for reads of its length.
+            unsafe { bindings::memcpy_to_page(page, offset, data.as_ptr().cast(), data.len()) }
+        })
+    }
+
+    /// Pins the page of `[iova, iova + len)`, which must be within one page, for reading and,
+    /// with `writable`, writing; runs `copy` with the page and the offset of `iova` in it; and
+    /// unpins it.
     ///
-    /// The page cannot outlive the call: `dma_unmap` waits for it, so that when `dma_unmap`
-    /// returns no pin of its range is left, as iommufd requires.
-    pub fn with_pinned_page<R>(
+    /// The page is pinned only while `copy`, a `memcpy` of this module, runs: user space and
+    /// devices write it at any time, so no reference to its contents is made, and no driver
+    /// code runs while it is pinned. `dma_unmap` waits for the pin (see [`PinTracker`]), so
+    /// that when it returns no pin of its range is left, as iommufd requires.
+    fn with_pinned_page(
         &self,
         iova: u64,
+        len: usize,
         writable: bool,
-        f: impl FnOnce(&PinnedPage) -> R,
-    ) -> Result<R> {
-        if iova % bindings::PAGE_SIZE as u64 != 0 {
+        copy: impl FnOnce(*mut bindings::page, usize),
+    ) -> Result {
+        let page_size = bindings::PAGE_SIZE as u64;
+        let offset = iova % page_size;
+        if offset.checked_add(len as u64).ok_or(EINVAL)? > page_size {
             return Err(EINVAL);
         }
+        let base = iova - offset;
         let prot = bindings::IOMMU_READ | if writable { bindings::IOMMU_WRITE } else { 0 };
         let _section = self.pins.enter();
         let mut page = ptr::null_mut();
         // SAFETY: The device is open, `page` is valid for writes of one page pointer.
         let ret =
-            unsafe { bindings::vfio_pin_pages(self.as_raw(), iova, 1, prot as c_int, &mut page) };
+            unsafe { bindings::vfio_pin_pages(self.as_raw(), base, 1, prot as c_int, &mut page) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
-        let result = NonNull::new(page).ok_or(EFAULT).map(|page| {
-            // INVARIANT: `vfio_pin_pages` pinned `page`, which stays pinned until after `f`.
-            f(&PinnedPage {
-                page,
-                writable,
-                _not_sync: PhantomData,
-            })
-        });
-        // SAFETY: The page at `iova` was pinned above, for the device, and nothing uses it any
-        // more: `f` only borrowed the `PinnedPage`.
-        unsafe { bindings::vfio_unpin_pages(self.as_raw(), iova, 1) };
+        let result = if page.is_null() {
+            Err(EFAULT)
+        } else {
+            copy(page, offset as usize);
+            Ok(())
+        };
+        // SAFETY: The page at `base` was pinned above, for the device, and the copy is done.
+        unsafe { bindings::vfio_unpin_pages(self.as_raw(), base, 1) };
         result
-    }
-}
-
-/// A page of an IOAS, pinned for the duration of an [`Open::with_pinned_page`] call.
-///
-/// User space and devices may write the page at any time, so it is only ever copied from and
-/// to (`memcpy_from_page`, `memcpy_to_page`); no reference to its contents exists.
-///
-/// # Invariants
-///
-/// `page` is pinned (writable if `writable`) while the value exists.
-pub struct PinnedPage {
-    page: NonNull<bindings::page>,
-    writable: bool,
-    _not_sync: PhantomData<*mut ()>,
-}
-
-impl PinnedPage {
-    /// Fails with `EINVAL` unless `[offset, offset + len)` is in the page.
-    fn check(offset: usize, len: usize) -> Result {
-        if offset.checked_add(len).ok_or(EINVAL)? > bindings::PAGE_SIZE {
-            return Err(EINVAL);
-        }
-        Ok(())
-    }
-
-    /// Copies the bytes at `offset` of the page into `out`.
-    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
-        Self::check(offset, out.len())?;
-        // SAFETY: By the type invariants the page is pinned, the range is in it (checked
-        // above), and `out` is valid for writes of its length.
-        unsafe {
-            bindings::memcpy_from_page(
-                out.as_mut_ptr().cast(),
-                self.page.as_ptr(),
-                offset,
-                out.len(),
-            )
-        };
-        Ok(())
-    }
-
-    /// Copies `data` into the page at `offset`; fails with `EPERM` if the page was not pinned
-    /// writable.
-    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
-        if !self.writable {
-            return Err(EPERM);
-        }
-        Self::check(offset, data.len())?;
-        // SAFETY: By the type invariants the page is pinned writable, the range is in it
-        // (checked above), and `data` is valid for reads of its length.
-        unsafe {
-            bindings::memcpy_to_page(self.page.as_ptr(), offset, data.as_ptr().cast(), data.len())
-        };
-        Ok(())
     }
 }
 
@@ -591,7 +689,10 @@ impl IommuKind for Emulated {
 /// methods are hooks: the VFIO core's helper for [`DeviceOps::Iommu`] always runs, exactly once
 /// per callback, at the place each hook's documentation gives. They are overridden in pairs
 /// (`bind_iommufd` with `unbind_iommufd`, `attach_ioas` with `detach_ioas`), or the driver does
-/// not compile.
+/// not compile, and are paired on every path: each successful `bind_iommufd` is followed by one
+/// `unbind_iommufd`, and each time the device becomes attached (an `attach_ioas` that sees
+/// `Ok` while it was not attached) is followed by one `detach_ioas`, whether user space detaches
+/// the device or unbinds it while attached.
 ///
 /// # Examples
 ///
@@ -609,7 +710,7 @@ impl IommuKind for Emulated {
 /// ```
 ///
 /// A driver with work to do when the device is attached overrides `attach_ioas` and
-/// `detach_ioas`; the attach itself is the VFIO core's:
+/// `detach_ioas`; the attach itself is the VFIO core's, and the hook sees its result:
 ///
 /// ```
 /// use kernel::{prelude::*, vfio};
@@ -622,15 +723,15 @@ impl IommuKind for Emulated {
 ///     type Iommu = vfio::Physical;
 ///     const NAME: &'static CStr = c"logging-vfio";
 ///
-///     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
-///         pr_info!("attaching to {}\n", pt_id);
-///         Ok(())
+///     fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
+///         match attached {
+///             Ok(pt_id) => dev_info!(dev.parent(), "attached to {}\n", pt_id),
+///             Err(e) => dev_info!(dev.parent(), "attach failed: {:?}\n", e),
+///         }
 ///     }
 ///
 ///     fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
-///         if dev.iommufd_attached() {
-///             pr_info!("detaching\n");
-///         }
+///         dev_info!(dev.parent(), "detaching\n");
 ///     }
 /// }
 /// ```
@@ -654,24 +755,24 @@ pub trait DeviceOps: Sized + 'static {
     fn close_device(_dev: &Device<Self>) {}
 
     /// Runs after the VFIO core bound the device to an iommufd context as `device_id`. An
-    /// error unbinds the device again, and fails the bind.
+    /// error unbinds the device again, and fails the bind; then no `unbind_iommufd` follows.
     fn bind_iommufd(_dev: &Locked<'_, Self>, _device_id: u32) -> Result {
         Ok(())
     }
 
-    /// Runs before the VFIO core unbinds the device, which detaches it first if it is attached
-    /// (without [`DeviceOps::detach_ioas`]).
+    /// Runs before the VFIO core unbinds the device; if the device is attached,
+    /// [`DeviceOps::detach_ioas`] has run just before, as the unbind detaches it.
     fn unbind_iommufd(_dev: &Locked<'_, Self>) {}
 
-    /// Runs before the VFIO core attaches the device to the page table `pt_id` names, or
-    /// replaces the one it is attached to. An error fails the attach, and leaves the device as
-    /// it was.
-    fn attach_ioas(_dev: &Locked<'_, Self>, _pt_id: u32) -> Result {
-        Ok(())
-    }
+    /// Runs after the VFIO core attached the device to a page table, or replaced the one it was
+    /// attached to, with the result: `Ok(pt_id)`, the page table the device is attached to now
+    /// (for an IOAS of a [`Physical`] device, the HWPT the core attached it through), or the
+    /// core's error, with the device as it was.
+    fn attach_ioas(_dev: &Locked<'_, Self>, _attached: Result<u32>) {}
 
-    /// Runs before the VFIO core detaches the device, on each detach request, also when it is
-    /// not attached ([`Locked::iommufd_attached`] tells).
+    /// Runs before the VFIO core detaches the device, each time it stops being attached: on a
+    /// detach request while it is attached, and before an unbind while it is attached. Not
+    /// called when it is not attached.
     fn detach_ioas(_dev: &Locked<'_, Self>) {}
 
     /// Runs when iommufd unmaps `[iova, iova + length)` for an [`Emulated`] device, before the
@@ -690,34 +791,183 @@ pub trait DeviceOps: Sized + 'static {
     }
 }
 
-/// A registered [`Device`]: user space can find and open it until this is dropped, which waits
-/// until user space has closed it.
+/// A registered [`Device`]: user space can find and open it until this is dropped or its
+/// parent is unbound, whichever comes first; unregistering waits until user space has closed it.
+///
+/// It borrows its parent, bound to a driver, for `'a`: a bus driver makes it in `probe`, keeps
+/// it in its driver data and drops it in its unbind, as `auxiliary::Registration` and
+/// `fwctl::Registration` are kept. The unregistration is a [`Devres`] of the parent, so a
+/// registration that is never dropped (`mem::forget`) still ends when the parent is unbound,
+/// before the unbind completes: the device's callbacks, which see the parent bound, never run
+/// after it.
+///
+/// The borrow keeps a registration out of the device's own data and out of statics, where its
+/// callbacks could reach it. A registration on a parent borrowed for `'static`, which only a
+/// parent that is never unbound gives, can be dropped from one all the same: unregistering
+/// there would wait for the call that drops it to return, so the unregistration is handed to a
+/// work item instead (`system_long`), allocated when the registration is made.
+///
+/// The VFIO core keeps the module of the parent's driver loaded while the device is open, not
+/// the module of `T`. If they differ, the registration keeps `T`'s module loaded until it ends.
+///
+/// # Examples
+///
+/// A registration on a faux device, which is bound while its [`faux::Registration`] lives:
+///
+/// ```
+/// use kernel::{faux, prelude::*, vfio};
+///
+/// struct Faux;
+///
+/// #[vtable]
+/// impl vfio::DeviceOps for Faux {
+///     type Data = ();
+///     type Iommu = vfio::Emulated;
+///     const NAME: &'static CStr = c"faux-vfio";
+/// }
+///
+/// let parent = faux::Registration::new(c"vfio-registration-example", None)?;
+/// let reg = vfio::Registration::<Faux>::new(parent.as_ref().as_ref(), ())?;
+/// let bound: &kernel::device::Device = parent.as_ref().as_ref();
+/// assert!(core::ptr::eq(reg.device().parent(), bound));
+/// drop(reg);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// The tests below hold the parent for `'static` with `unsafe` code, to do what only a parent
+/// that is never unbound lets safe code do. A registration still alive when its parent is
+/// unbound, as one that is never dropped, ends there:
+///
+/// ```
+/// use core::ptr;
+/// use kernel::{bindings, device, faux, prelude::*, vfio};
+///
+/// struct Faux;
+///
+/// #[vtable]
+/// impl vfio::DeviceOps for Faux {
+///     type Data = ();
+///     type Iommu = vfio::Emulated;
+///     const NAME: &'static CStr = c"faux-vfio";
+/// }
+///
+/// let parent = faux::Registration::new(c"vfio-unbound-first", None)?;
+/// let parent = KBox::into_raw(KBox::new(parent, GFP_KERNEL)?);
+/// // SAFETY: `parent` lives until it is taken back below, after which `bound` is not used.
+/// let bound: &'static device::Device<device::Bound> = unsafe { (*parent).as_ref().as_ref() };
+/// let reg = vfio::Registration::<Faux>::new(bound, ())?;
+/// let vdev = ptr::from_ref(reg.device()).cast_mut().cast::<bindings::vfio_device>();
+/// // SAFETY: `reg` holds a reference to the device.
+/// let registered = move || unsafe { (*vdev).device.kobj.state_in_sysfs() != 0 };
+/// assert!(registered());
+/// // SAFETY: `parent` comes from `KBox::into_raw` above.
+/// drop(unsafe { KBox::from_raw(parent) });
+/// assert!(!registered());
+/// drop(reg);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// A registration dropped from its device's own callback is unregistered by a work item, once
+/// the callback has returned:
+///
+/// ```
+/// use core::ptr;
+/// use kernel::{
+///     bindings, device, faux, new_mutex, prelude::*, sync::Mutex,
+///     time::{delay::fsleep, Delta}, vfio,
+/// };
+///
+/// struct SelfDropping;
+///
+/// #[vtable]
+/// impl vfio::DeviceOps for SelfDropping {
+///     type Data = Mutex<Option<vfio::Registration<'static, SelfDropping>>>;
+///     type Iommu = vfio::Emulated;
+///     const NAME: &'static CStr = c"self-dropping-vfio";
+///
+///     fn close_device(dev: &vfio::Device<Self>) {
+///         drop(dev.data().lock().take());
+///     }
+/// }
+///
+/// let parent = faux::Registration::new(c"vfio-self-dropping", None)?;
+/// let parent = KBox::into_raw(KBox::new(parent, GFP_KERNEL)?);
+/// // SAFETY: `parent` lives until it is taken back below, after which `bound` is not used.
+/// let bound: &'static device::Device<device::Bound> = unsafe { (*parent).as_ref().as_ref() };
+/// let reg = vfio::Registration::<SelfDropping>::new(bound, new_mutex!(None))?;
+/// let vdev = ptr::from_ref(reg.device()).cast_mut().cast::<bindings::vfio_device>();
+/// // SAFETY: The device's data holds the registration, which holds a reference to the device,
+/// // and the test holds one from here on.
+/// unsafe { bindings::get_device(ptr::addr_of_mut!((*vdev).device)) };
+/// // SAFETY: The test holds a reference to the device.
+/// let registered = move || unsafe { (*vdev).device.kobj.state_in_sysfs() != 0 };
+/// let data = reg.device().data();
+/// // SAFETY: The test's reference keeps the data.
+/// let data = unsafe { &*ptr::from_ref(data) };
+/// *data.lock() = Some(reg);
+/// // SAFETY: The op is called as the VFIO core calls it, under `dev_set->lock`, while the file of
+/// // the device holds a reference to its registration, which it drops after the call.
+/// unsafe {
+///     bindings::refcount_inc(ptr::addr_of_mut!((*vdev).refcount));
+///     let lock = ptr::addr_of_mut!((*(*vdev).dev_set).lock);
+///     bindings::mutex_lock(lock);
+///     (*(*vdev).ops).close_device.unwrap()(vdev);
+///     assert!(data.lock().is_none());
+///     bindings::mutex_unlock(lock);
+///     if bindings::refcount_dec_and_test(ptr::addr_of_mut!((*vdev).refcount)) {
+///         bindings::complete(ptr::addr_of_mut!((*vdev).comp));
+///     }
+/// }
+/// let mut waited = 0;
+/// while registered() && waited < 1000 {
+///     fsleep(Delta::from_millis(10));
+///     waited += 1;
+/// }
+/// assert!(!registered());
+/// // SAFETY: The reference taken above; `parent` comes from `KBox::into_raw` above.
+/// unsafe {
+///     bindings::vfio_put_device(vdev);
+///     drop(KBox::from_raw(parent));
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [`faux::Registration`]: crate::faux::Registration
 ///
 /// # Invariants
 ///
-/// `dev` is registered with the VFIO core, once, until `self` is dropped.
-pub struct Registration<T: DeviceOps> {
+/// `dev` is registered with the VFIO core until `unregister` is dropped or revoked, which
+/// happens at the latest when the parent is unbound.
+pub struct Registration<'a, T: DeviceOps> {
     dev: ARef<Device<T>>,
+    unregister: Option<Pin<KBox<Unregister>>>,
+    _parent: PhantomData<&'a device::Device<Bound>>,
 }
 
-impl<T: DeviceOps> Registration<T> {
+impl<'a, T: DeviceOps> Registration<'a, T> {
     /// Allocates a device of driver `T` whose data `data` initialises in place and whose parent
     /// is `parent`, and registers it as its [`DeviceOps::Iommu`] kind requires.
     ///
-    /// # Safety
-    ///
-    /// `parent` must be bound to a driver from before this call until the returned value is
-    /// dropped: opening the device uses the module of the parent's driver. A driver drops it
-    /// in its `remove` at the latest.
-    pub unsafe fn new<E>(parent: &device::Device, data: impl PinInit<T::Data, E>) -> Result<Self>
+    /// Fails with `ENODEV` if `T`'s module must be kept loaded (see [`Registration`]) and is
+    /// being unloaded.
+    pub fn new<E>(parent: &'a device::Device<Bound>, data: impl PinInit<T::Data, E>) -> Result<Self>
     where
         Error: From<E>,
     {
         let dev = Device::<T>::new(parent, data)?;
-        // SAFETY: `dev` was just allocated and is not registered.
-        to_result(unsafe { T::Iommu::register(dev.as_raw()) })?;
-        // INVARIANT: `dev` was registered just now.
-        Ok(Self { dev })
+        let registered = Registered::new(
+            parent,
+            dev.as_raw(),
+            T::Iommu::register,
+            this_module::<T::OwnerModule>(),
+        )?;
+        let unregister = Unregister::new(parent, registered)?;
+        // INVARIANT: `dev` was registered just now, until `unregister` is dropped or revoked.
+        Ok(Self {
+            dev,
+            unregister: Some(unregister),
+            _parent: PhantomData,
+        })
     }
 
     /// Returns the registered device.
@@ -726,10 +976,131 @@ impl<T: DeviceOps> Registration<T> {
     }
 }
 
-impl<T: DeviceOps> Drop for Registration<T> {
+impl<T: DeviceOps> Drop for Registration<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: The device was registered in `new`, and is unregistered once, here.
-        unsafe { bindings::vfio_unregister_group_dev(self.dev.as_raw()) };
+        let Some(unregister) = self.unregister.take() else {
+            return;
+        };
+        if self.dev.callers.current_inside() {
+            Unregister::defer(unregister);
+        } else {
+            drop(unregister);
+        }
+    }
+}
+
+/// A device registered with the VFIO core, which it unregisters when dropped.
+///
+/// Nothing here is generic: its code is the kernel's, never a module's, so a work item can run
+/// it after the module of the device's driver is gone; see [`Registration`] for why that module
+/// is loaded until the device is unregistered.
+///
+/// # Invariants
+///
+/// `vdev` is registered, and holds a reference counted here; `module` is null or holds a
+/// reference counted here.
+struct Registered {
+    vdev: NonNull<bindings::vfio_device>,
+    module: *mut bindings::module,
+}
+
+// SAFETY: A device can be unregistered, and a module reference dropped, from any thread.
+unsafe impl Send for Registered {}
+
+impl Registered {
+    /// Registers `vdev` with `register`, keeping `module` loaded while it is registered unless
+    /// it is the module of `parent`'s driver (whose unbind, when it is unloaded, ends the
+    /// registration) or built in.
+    ///
+    /// `vdev` must be an allocated, unregistered device whose parent is `parent`, and
+    /// `register` its kind's [`IommuKind::register`].
+    fn new(
+        parent: &device::Device<Bound>,
+        vdev: *mut bindings::vfio_device,
+        register: unsafe fn(*mut bindings::vfio_device) -> c_int,
+        module: &'static ThisModule,
+    ) -> Result<Self> {
+        let module = module.as_ptr();
+        // SAFETY: `parent` is bound, so its driver is set and stays set while it is borrowed.
+        let owner = unsafe { (*(*parent.as_raw()).driver).owner };
+        let module = if module.is_null() || module == owner {
+            ptr::null_mut()
+        } else {
+            // SAFETY: `module` is the module of the caller's code, which is running.
+            if !unsafe { bindings::try_module_get(module) } {
+                return Err(ENODEV);
+            }
+            module
+        };
+        // SAFETY: `vdev` is allocated and not registered; `register` is its kind's.
+        let ret = unsafe { register(vdev) };
+        if ret != 0 {
+            // SAFETY: The reference was taken above.
+            unsafe { bindings::module_put(module) };
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: `vdev` is live; the reference is dropped with `Self`.
+        unsafe { bindings::get_device(ptr::addr_of_mut!((*vdev).device)) };
+        // INVARIANT: `vdev` was registered just now, and holds the reference taken above.
+        Ok(Self {
+            // SAFETY: `vdev` is live, so not null.
+            vdev: unsafe { NonNull::new_unchecked(vdev) },
+            module,
+        })
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants the device is registered and holds a reference; it is
+        // unregistered once, here, then the reference is dropped: the last one releases the
+        // device, whose release callback is in `module` if that is not null.
+        unsafe {
+            bindings::vfio_unregister_group_dev(self.vdev.as_ptr());
+            bindings::vfio_put_device(self.vdev.as_ptr());
+            bindings::module_put(self.module);
+        }
+    }
+}
+
+/// The unregistration of a [`Registered`] device: a [`Devres`] of its parent, in a work item
+/// that can drop it later.
+#[pin_data]
+struct Unregister {
+    #[pin]
+    work: Work<Unregister>,
+    devres: Devres<Registered>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Unregister { self.work }
+}
+
+impl WorkItem for Unregister {
+    type Pointer = Pin<KBox<Self>>;
+
+    fn run(this: Pin<KBox<Self>>) {
+        drop(this);
+    }
+}
+
+impl Unregister {
+    /// Puts the unregistration of `registered` into a devres action of `parent` and a work item.
+    fn new(parent: &device::Device<Bound>, registered: Registered) -> Result<Pin<KBox<Self>>> {
+        let devres = Devres::new(parent, registered)?;
+        KBox::pin_init(
+            pin_init!(Self {
+                work <- new_work!("vfio::Registration::unregister"),
+                devres,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Unregisters the device on `system_long`, outside the callback that drops the
+    /// registration: unregistering waits for that callback to return.
+    fn defer(this: Pin<KBox<Self>>) {
+        workqueue::system_long().enqueue(this);
     }
 }
 
@@ -767,7 +1138,8 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 T::Iommu::BIND
             }),
-            unbind_iommufd: Some(if T::HAS_UNBIND_IOMMUFD {
+            // The unbind detaches an attached device, which the detach hook must see.
+            unbind_iommufd: Some(if T::HAS_UNBIND_IOMMUFD || T::HAS_DETACH_IOAS {
                 Self::unbind_iommufd_callback
             } else {
                 T::Iommu::UNBIND
@@ -826,12 +1198,13 @@ impl<T: DeviceOps> VTable<T> {
     /// Called by the VFIO core once, when the last reference to a device of `T` is gone.
     unsafe extern "C" fn release_callback(vdev: *mut bindings::vfio_device) {
         let this = vdev.cast::<Device<T>>();
-        // SAFETY: `parent` and `pins` were initialised in `Device::new`, `data` if `data_ready`
-        // is set, and nothing uses them any more.
+        // SAFETY: `parent`, `pins` and `callers` were initialised in `Device::new`, `data` if
+        // `data_ready` is set, and nothing uses them any more.
         unsafe {
             if (*this).data_ready {
                 ptr::drop_in_place(ptr::addr_of_mut!((*this).data));
             }
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).callers));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).pins));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).parent));
         }
@@ -854,7 +1227,8 @@ impl<T: DeviceOps> VTable<T> {
             return ret;
         }
         // SAFETY: The bind succeeded, so it wrote `out_device_id`.
-        match T::bind_iommufd(&dev, unsafe { *out_device_id }) {
+        let device_id = unsafe { *out_device_id };
+        match dev.callers.run(|| T::bind_iommufd(&dev, device_id)) {
             Ok(()) => 0,
             Err(e) => {
                 // SAFETY: The device was bound just above, and the lock is still held.
@@ -870,7 +1244,13 @@ impl<T: DeviceOps> VTable<T> {
     unsafe extern "C" fn unbind_iommufd_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
-        T::unbind_iommufd(&dev);
+        dev.callers.run(|| {
+            // The unbind detaches the device if it is attached.
+            if T::HAS_DETACH_IOAS && dev.iommufd_attached() {
+                T::detach_ioas(&dev);
+            }
+            T::unbind_iommufd(&dev);
+        });
         // SAFETY: The device is of this kind and bound, and the lock is held.
         unsafe { T::Iommu::UNBIND(vdev) };
     }
@@ -884,13 +1264,16 @@ impl<T: DeviceOps> VTable<T> {
     ) -> c_int {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
-        // SAFETY: `pt_id` is valid for reads for the call.
-        if let Err(e) = T::attach_ioas(&dev, unsafe { *pt_id }) {
-            return e.to_errno();
-        }
         // SAFETY: The device is of this kind and bound, the lock is held, and `pt_id` valid for
         // reads and writes.
-        unsafe { T::Iommu::ATTACH(vdev, pt_id) }
+        let ret = unsafe { T::Iommu::ATTACH(vdev, pt_id) };
+        let attached = match ret {
+            // SAFETY: The attach succeeded, so `pt_id` holds the page table it attached to.
+            0 => Ok(unsafe { *pt_id }),
+            _ => Err(Error::from_errno(ret)),
+        };
+        dev.callers.run(|| T::attach_ioas(&dev, attached));
+        ret
     }
 
     /// # Safety
@@ -899,7 +1282,9 @@ impl<T: DeviceOps> VTable<T> {
     unsafe extern "C" fn detach_ioas_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
-        T::detach_ioas(&dev);
+        if dev.iommufd_attached() {
+            dev.callers.run(|| T::detach_ioas(&dev));
+        }
         // SAFETY: The device is of this kind and bound, and the lock is held.
         unsafe { T::Iommu::DETACH(vdev) };
     }
@@ -911,7 +1296,7 @@ impl<T: DeviceOps> VTable<T> {
         // SAFETY: The VFIO core passes a live device of `T`.
         let dev = unsafe { Device::<T>::from_raw(vdev) };
         from_result(|| {
-            T::open_device(dev)?;
+            dev.callers.run(|| T::open_device(dev))?;
             Ok(0)
         })
     }
@@ -921,7 +1306,8 @@ impl<T: DeviceOps> VTable<T> {
     /// Called by the VFIO core for a live device of `T`.
     unsafe extern "C" fn close_device_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: The VFIO core passes a live device of `T`.
-        T::close_device(unsafe { Device::<T>::from_raw(vdev) });
+        let dev = unsafe { Device::<T>::from_raw(vdev) };
+        dev.callers.run(|| T::close_device(dev));
     }
 
     /// # Safety
@@ -935,7 +1321,7 @@ impl<T: DeviceOps> VTable<T> {
     ) {
         // SAFETY: The VFIO core passes a live device of `T`.
         let dev = unsafe { Device::<T>::from_raw(vdev) };
-        T::dma_unmap(dev, iova, length);
+        dev.callers.run(|| T::dma_unmap(dev, iova, length));
         dev.pins.wait_for_pins();
     }
 
@@ -953,7 +1339,11 @@ impl<T: DeviceOps> VTable<T> {
         let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
         let writer = UserSlice::new(UserPtr::from_addr(buf as usize), count).writer();
         // SAFETY: `ppos` is valid for reads and writes for the call.
-        unsafe { Self::advance(ppos, count, |offset| T::read(&dev, writer, offset)) }
+        unsafe {
+            Self::advance(ppos, count, |offset| {
+                dev.callers.run(|| T::read(&dev, writer, offset))
+            })
+        }
     }
 
     /// # Safety
@@ -970,7 +1360,11 @@ impl<T: DeviceOps> VTable<T> {
         let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
         let reader = UserSlice::new(UserPtr::from_addr(buf as usize), count).reader();
         // SAFETY: `ppos` is valid for reads and writes for the call.
-        unsafe { Self::advance(ppos, count, |offset| T::write(&dev, reader, offset)) }
+        unsafe {
+            Self::advance(ppos, count, |offset| {
+                dev.callers.run(|| T::write(&dev, reader, offset))
+            })
+        }
     }
 
     /// Runs a read or write `op` of up to `count` bytes at `*ppos`, which it advances by the
@@ -1012,18 +1406,8 @@ impl<T: DeviceOps> VTable<T> {
 #[cfg(all(CONFIG_IOMMUFD_TEST, CONFIG_KUNIT))]
 pub mod testing {
     use super::*;
-    use crate::{
-        alloc::{flags::GFP_KERNEL, KBox},
-        init::InPlaceInit,
-        module::{this_module, ModuleMetadata},
-        prelude::fmt,
-        str::CString,
-        ThisModule,
-    };
-    use core::{
-        pin::Pin,
-        sync::atomic::{AtomicU32, Ordering},
-    };
+    use crate::{faux, ffi::c_void, pr_err, prelude::fmt, str::CString};
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     /// Returns `name-N`, with an `N` no earlier call returned.
     fn unique_name(name: &CStr) -> Result<CString> {
@@ -1142,8 +1526,9 @@ pub mod testing {
             Ok(this)
         }
 
-        fn device(&self) -> &device::Device {
-            // SAFETY: By the type invariants, the device lives as long as `self`.
+        fn device(&self) -> &device::Device<Bound> {
+            // SAFETY: By the type invariants, the device lives, bound to its driver, as long as
+            // `self`.
             unsafe { device::Device::from_raw(self.dev.as_ptr()) }
         }
     }
@@ -1159,108 +1544,134 @@ pub mod testing {
         }
     }
 
-    /// A platform device in no iommu group, bound to a platform driver of its own with no bind
-    /// attributes in sysfs: the parent of an [`Emulated`] device.
-    ///
-    /// # Invariants
-    ///
-    /// `drv` is registered under `name`, and `pdev` was registered by
-    /// `platform_device_register_full` and is bound to it, until `self` is dropped.
-    struct PlatformParent {
-        pdev: NonNull<bindings::platform_device>,
-        drv: Pin<KBox<Opaque<bindings::platform_driver>>>,
-        _name: CString,
-    }
-
-    impl PlatformParent {
-        fn new(
-            name: &CStr,
-            module: &'static ThisModule,
-            module_name: &'static CStr,
-        ) -> Result<Self> {
-            let name = unique_name(name)?;
-            // SAFETY: All zeroes is a valid `platform_driver`: no callbacks, no id table.
-            let drv = KBox::pin(Opaque::new(unsafe { mem::zeroed() }), GFP_KERNEL)?;
-            let raw: *mut bindings::platform_driver = drv.get();
-            // SAFETY: `raw` is valid and not registered yet; `name` outlives the driver.
-            to_result(unsafe {
-                (*raw).driver.name = name.as_char_ptr();
-                (*raw).driver.suppress_bind_attrs = true;
-                bindings::__platform_driver_register(
-                    raw,
-                    module.as_ptr(),
-                    module_name.as_char_ptr(),
-                )
-            })?;
-            // SAFETY: All zeroes is a valid `platform_device_info`: no resources, no data.
-            let mut info: bindings::platform_device_info = unsafe { mem::zeroed() };
-            info.name = name.as_char_ptr();
-            info.id = bindings::PLATFORM_DEVID_AUTO;
-            // SAFETY: `info` is valid, and `name` outlives the device.
-            let pdev = match from_err_ptr(unsafe { bindings::platform_device_register_full(&info) })
-            {
-                Ok(pdev) => pdev,
-                Err(e) => {
-                    // SAFETY: The driver was registered above and has no devices.
-                    unsafe { bindings::platform_driver_unregister(raw) };
-                    return Err(e);
-                }
-            };
-            // INVARIANT: Both were made just now; the device is checked to be bound below.
-            let this = Self {
-                // SAFETY: `from_err_ptr` passed a pointer that is not an error; it is not null.
-                pdev: unsafe { NonNull::new_unchecked(pdev) },
-                drv,
-                _name: name,
-            };
-            // SAFETY: `pdev` is live, and so is the driver.
-            if !unsafe { bound_to(ptr::addr_of_mut!((*pdev).dev), ptr::addr_of!((*raw).driver)) } {
-                return Err(ENODEV);
-            }
-            Ok(this)
-        }
-
-        fn device(&self) -> &device::Device {
-            // SAFETY: By the type invariants, the device lives as long as `self`.
-            unsafe { device::Device::from_raw(ptr::addr_of_mut!((*self.pdev.as_ptr()).dev)) }
-        }
-    }
-
-    impl Drop for PlatformParent {
-        fn drop(&mut self) {
-            // SAFETY: By the type invariants, the device and the driver are registered; the
-            // device goes first.
-            unsafe {
-                bindings::platform_device_unregister(self.pdev.as_ptr());
-                bindings::platform_driver_unregister(self.drv.get());
-            }
-        }
-    }
-
     enum Parent {
         Mock(MockParent),
-        Platform(PlatformParent),
+        Faux(faux::Registration),
     }
 
     impl Parent {
-        fn device(&self) -> &device::Device {
+        fn device(&self) -> &device::Device<Bound> {
             match self {
                 Parent::Mock(p) => p.device(),
-                Parent::Platform(p) => p.device(),
+                Parent::Faux(p) => p.as_ref().as_ref(),
             }
         }
     }
 
-    /// A VFIO device of driver `T` registered on a parent device made for it, bound to a driver
-    /// of its own that belongs to the sample's module. Dropping it unregisters the VFIO device
-    /// (waiting until user space has closed it), then destroys the parent and its driver.
+    /// A drop handed to a work item, that keeps a module loaded until it is done.
+    ///
+    /// It is not generic, so its work function is the kernel's: it drops the module reference
+    /// after the drop, which is the module's code, has returned.
+    #[pin_data]
+    struct DeferredDrop {
+        #[pin]
+        work: Work<DeferredDrop>,
+        payload: *mut c_void,
+        drop_fn: Option<unsafe fn(*mut c_void)>,
+        module: *mut bindings::module,
+    }
+
+    // SAFETY: The payload is only dropped by the work item, on the thread that runs it; the drop
+    // functions given to `DeferredDrop::defer` accept that.
+    unsafe impl Send for DeferredDrop {}
+
+    impl_has_work! {
+        impl HasWork<Self> for DeferredDrop { self.work }
+    }
+
+    impl WorkItem for DeferredDrop {
+        type Pointer = Pin<KBox<Self>>;
+
+        fn run(this: Pin<KBox<Self>>) {
+            let module = this.module;
+            if let Some(drop_fn) = this.drop_fn {
+                // SAFETY: `defer` set the payload and its drop function, which runs once, here.
+                unsafe { drop_fn(this.payload) };
+            }
+            drop(this);
+            // SAFETY: `defer` took the reference.
+            unsafe { bindings::module_put(module) };
+        }
+    }
+
+    impl DeferredDrop {
+        /// Allocates a work item, so that deferring a drop later cannot fail for memory.
+        fn new() -> Result<Pin<KBox<Self>>> {
+            KBox::pin_init(
+                pin_init!(Self {
+                    work <- new_work!("vfio::testing::TestDevice::drop"),
+                    payload: ptr::null_mut(),
+                    drop_fn: None,
+                    module: ptr::null_mut(),
+                }),
+                GFP_KERNEL,
+            )
+        }
+
+        /// Runs `drop_fn(payload)` on `system_long`, keeping `module`, the module of `drop_fn`,
+        /// loaded until it returns. Fails if the module is being unloaded.
+        ///
+        /// # Safety
+        ///
+        /// `drop_fn(payload)` must be sound to call once, from any thread.
+        unsafe fn defer(
+            mut this: Pin<KBox<Self>>,
+            payload: *mut c_void,
+            drop_fn: unsafe fn(*mut c_void),
+            module: &'static ThisModule,
+        ) -> Result {
+            let module = module.as_ptr();
+            // SAFETY: `module` is the module of the caller's code, which is running.
+            if !unsafe { bindings::try_module_get(module) } {
+                return Err(ENODEV);
+            }
+            // SAFETY: Only fields that are not pinned are written.
+            let fields = unsafe { this.as_mut().get_unchecked_mut() };
+            fields.payload = payload;
+            fields.drop_fn = Some(drop_fn);
+            fields.module = module;
+            workqueue::system_long().enqueue(this);
+            Ok(())
+        }
+    }
+
+    /// The registration of a [`TestDevice`] and its parent.
+    ///
+    /// # Invariants
+    ///
+    /// `parent` is bound to its driver while `reg` exists, and `reg` is its registration.
+    struct Parts<T: DeviceOps> {
+        // Dropped first: fields drop in the order they are declared.
+        reg: Registration<'static, T>,
+        _parent: KBox<Parent>,
+    }
+
+    /// Drops the [`Parts`] of a [`TestDevice`] that `TestDevice::drop` deferred.
+    ///
+    /// # Safety
+    ///
+    /// `parts` must come from `KBox::into_raw` of a `KBox<Parts<T>>`, and is not used afterwards.
+    unsafe fn drop_parts<T: DeviceOps>(parts: *mut c_void) {
+        // SAFETY: See above.
+        drop(unsafe { KBox::from_raw(parts.cast::<Parts<T>>()) });
+    }
+
+    /// A VFIO device of driver `T` registered on a parent device made for it: a mock device
+    /// bound to a driver of its own that belongs to `T`'s module, or a faux device. Dropping it
+    /// unregisters the VFIO device (waiting until user space has closed it), then destroys the
+    /// parent (and its driver).
+    ///
+    /// Dropped inside a callback of its device, where unregistering would wait for the very
+    /// call that drops it, it hands both steps to a work item, which keeps `T`'s module loaded
+    /// until it is done.
     ///
     /// # Examples
     ///
-    /// The iommufd hooks run around the VFIO core's helpers, which the abstraction always calls:
-    /// a `bind_iommufd` hook that fails leaves the device unbound, an `attach_ioas` hook that
-    /// fails leaves it detached. Data whose initialisation fails is never dropped; other data is
-    /// dropped once. The test calls the ops as the VFIO core does, under `dev_set->lock`.
+    /// The iommufd hooks run around the VFIO core's helpers, which the abstraction always calls,
+    /// and are paired on every path: an attach that fails reaches `attach_ioas` with its error,
+    /// and an unbind of an attached device reaches `detach_ioas`. Data whose initialisation
+    /// fails is never dropped; other data is dropped once. The test calls the ops as the VFIO
+    /// core does, under `dev_set->lock`.
     ///
     /// ```
     /// use core::{
@@ -1270,6 +1681,9 @@ pub mod testing {
     /// use kernel::{bindings, prelude::*, vfio, vfio::testing::TestDevice};
     ///
     /// static BINDS: AtomicU32 = AtomicU32::new(0);
+    /// static ATTACHED: AtomicU32 = AtomicU32::new(0);
+    /// static FAILED: AtomicU32 = AtomicU32::new(0);
+    /// static DETACHES: AtomicU32 = AtomicU32::new(0);
     /// static DROPS: AtomicU32 = AtomicU32::new(0);
     ///
     /// struct Counted;
@@ -1280,13 +1694,13 @@ pub mod testing {
     ///     }
     /// }
     ///
-    /// struct Picky;
+    /// struct Paired;
     ///
     /// #[vtable]
-    /// impl vfio::DeviceOps for Picky {
+    /// impl vfio::DeviceOps for Paired {
     ///     type Data = Counted;
     ///     type Iommu = vfio::Emulated;
-    ///     const NAME: &'static CStr = c"picky-vfio";
+    ///     const NAME: &'static CStr = c"paired-vfio";
     ///
     ///     // Refuses the first bind, which the core has made when the hook runs.
     ///     fn bind_iommufd(_dev: &vfio::Locked<'_, Self>, _device_id: u32) -> Result {
@@ -1298,19 +1712,27 @@ pub mod testing {
     ///
     ///     fn unbind_iommufd(_dev: &vfio::Locked<'_, Self>) {}
     ///
-    ///     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _pt_id: u32) -> Result {
-    ///         Err(EBUSY)
+    ///     fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
+    ///         let count = match attached {
+    ///             Ok(_) => &ATTACHED,
+    ///             Err(_) => &FAILED,
+    ///         };
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///         assert!(attached.is_err() || dev.iommufd_attached());
     ///     }
     ///
-    ///     fn detach_ioas(_dev: &vfio::Locked<'_, Self>) {}
+    ///     fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
+    ///         assert!(dev.iommufd_attached());
+    ///         DETACHES.fetch_add(1, Ordering::Relaxed);
+    ///     }
     /// }
     ///
     /// // SAFETY: The initialiser fails without touching the slot.
     /// let failing = unsafe { pin_init::pin_init_from_closure::<Counted, Error>(|_| Err(ENOMEM)) };
-    /// assert_eq!(TestDevice::<Picky>::new_platform(failing).err(), Some(ENOMEM));
+    /// assert_eq!(TestDevice::<Paired>::new_faux(failing).err(), Some(ENOMEM));
     /// assert_eq!(DROPS.load(Ordering::Relaxed), 0);
     ///
-    /// let dev = TestDevice::<Picky>::new_platform(Counted)?;
+    /// let dev = TestDevice::<Paired>::new_faux(Counted)?;
     /// let vdev = ptr::from_ref(dev.device()).cast_mut().cast::<bindings::vfio_device>();
     /// // SAFETY: `vdev` is live; the context is checked; the ops are called as the VFIO core
     /// // calls them, under `dev_set->lock`, in an order it allows.
@@ -1327,11 +1749,25 @@ pub mod testing {
     ///     assert!((*vdev).iommufd_access.is_null());
     ///     assert_eq!(ops.bind_iommufd.unwrap()(vdev, ictx, &mut id), 0);
     ///     assert!(!(*vdev).iommufd_access.is_null());
+    ///     // An IOAS that does not exist: the hook sees the error.
+    ///     let mut pt_id = ioas + 1000;
+    ///     let ret = ops.attach_ioas.unwrap()(vdev, &mut pt_id);
+    ///     assert!(ret < 0);
+    ///     assert_eq!((FAILED.load(Ordering::Relaxed), ATTACHED.load(Ordering::Relaxed)), (1, 0));
+    ///     // An attach, then a replace: no detach in between.
     ///     let mut pt_id = ioas;
-    ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), EBUSY.to_errno());
-    ///     assert_eq!((*vdev).iommufd_attached(), 0);
+    ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), 0);
+    ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), 0);
+    ///     assert_eq!((ATTACHED.load(Ordering::Relaxed), DETACHES.load(Ordering::Relaxed)), (2, 0));
+    ///     // A detach, a second one that finds the device detached, an attach again.
+    ///     ops.detach_ioas.unwrap()(vdev);
+    ///     ops.detach_ioas.unwrap()(vdev);
+    ///     assert_eq!(DETACHES.load(Ordering::Relaxed), 1);
+    ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), 0);
+    ///     // The unbind of the attached device detaches it, and the hook sees that.
     ///     ops.unbind_iommufd.unwrap()(vdev);
     ///     assert!((*vdev).iommufd_access.is_null());
+    ///     assert_eq!(DETACHES.load(Ordering::Relaxed), 2);
     ///     bindings::mutex_unlock(lock);
     ///     assert_eq!(bindings::iommufd_test_destroy(ictx, ioas), 0);
     ///     bindings::iommufd_test_ctx_destroy(ictx);
@@ -1341,13 +1777,85 @@ pub mod testing {
     /// # Ok::<(), Error>(())
     /// ```
     ///
-    /// # Invariants
+    /// A device dropped from its own `close_device`, where unregistering it would wait for the
+    /// very call that drops it, is unregistered by a work item once the call has returned:
     ///
-    /// `parent` is bound to its driver while `reg` exists.
+    /// ```
+    /// use core::{
+    ///     ptr,
+    ///     sync::atomic::{AtomicU32, Ordering},
+    /// };
+    /// use kernel::{
+    ///     bindings, new_mutex, prelude::*, sync::aref::ARef, sync::Mutex,
+    ///     time::{delay::fsleep, Delta}, vfio, vfio::testing::TestDevice,
+    /// };
+    ///
+    /// static DROPS: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// #[pin_data(PinnedDrop)]
+    /// struct Slot {
+    ///     #[pin]
+    ///     dev: Mutex<Option<TestDevice<SelfDropping>>>,
+    /// }
+    ///
+    /// #[pinned_drop]
+    /// impl PinnedDrop for Slot {
+    ///     fn drop(self: Pin<&mut Self>) {
+    ///         DROPS.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// struct SelfDropping;
+    ///
+    /// #[vtable]
+    /// impl vfio::DeviceOps for SelfDropping {
+    ///     type Data = Slot;
+    ///     type Iommu = vfio::Emulated;
+    ///     const NAME: &'static CStr = c"self-dropping-vfio";
+    ///
+    ///     fn close_device(dev: &vfio::Device<Self>) {
+    ///         drop(dev.data().dev.lock().take());
+    ///     }
+    /// }
+    ///
+    /// let dev = TestDevice::<SelfDropping>::new_faux(pin_init!(Slot { dev <- new_mutex!(None) }))?;
+    /// let vdev: ARef<vfio::Device<SelfDropping>> = dev.device().into();
+    /// *vdev.data().dev.lock() = Some(dev);
+    /// let raw = ptr::from_ref(&*vdev).cast_mut().cast::<bindings::vfio_device>();
+    /// // SAFETY: `raw` is live while `vdev` is; the op is called under `dev_set->lock`.
+    /// let registered = move || unsafe { (*raw).device.kobj.state_in_sysfs() != 0 };
+    /// assert!(registered());
+    /// // SAFETY: As above; the file of the device holds a reference to its registration during
+    /// // the call, which it drops after it.
+    /// unsafe {
+    ///     bindings::refcount_inc(ptr::addr_of_mut!((*raw).refcount));
+    ///     let lock = ptr::addr_of_mut!((*(*raw).dev_set).lock);
+    ///     bindings::mutex_lock(lock);
+    ///     (*(*raw).ops).close_device.unwrap()(raw);
+    ///     assert!(vdev.data().dev.lock().is_none());
+    ///     bindings::mutex_unlock(lock);
+    ///     if bindings::refcount_dec_and_test(ptr::addr_of_mut!((*raw).refcount)) {
+    ///         bindings::complete(ptr::addr_of_mut!((*raw).comp));
+    ///     }
+    /// }
+    /// let mut waited = 0;
+    /// while registered() && waited < 1000 {
+    ///     fsleep(Delta::from_millis(10));
+    ///     waited += 1;
+    /// }
+    /// assert!(!registered());
+    /// // The work item drops its references to the device, then the parent.
+    /// drop(vdev);
+    /// while DROPS.load(Ordering::Relaxed) == 0 && waited < 1000 {
+    ///     fsleep(Delta::from_millis(10));
+    ///     waited += 1;
+    /// }
+    /// assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub struct TestDevice<T: DeviceOps> {
-        // Dropped first: fields drop in the order they are declared.
-        reg: Registration<T>,
-        _parent: Parent,
+        parts: Option<KBox<Parts<T>>>,
+        deferred: Option<Pin<KBox<DeferredDrop>>>,
     }
 
     impl<T: DeviceOps> TestDevice<T> {
@@ -1355,19 +1863,61 @@ pub mod testing {
         where
             Error: From<E>,
         {
-            // SAFETY: `parent` is bound to its driver, which has no bind attributes and is only
-            // unregistered when `parent` is dropped; `Self` drops `reg` before `parent`.
-            let reg = unsafe { Registration::new(parent.device(), data)? };
+            let deferred = DeferredDrop::new()?;
+            let parent = KBox::new(parent, GFP_KERNEL)?;
+            // SAFETY: The parent is boxed, so it does not move, and is bound until it is
+            // dropped, which `Parts` does after the registration.
+            let bound = unsafe { &*ptr::from_ref(parent.device()) };
+            let reg = Registration::new(bound, data)?;
             // INVARIANT: See above.
+            let parts = KBox::new(
+                Parts {
+                    reg,
+                    _parent: parent,
+                },
+                GFP_KERNEL,
+            )?;
             Ok(Self {
-                reg,
-                _parent: parent,
+                parts: Some(parts),
+                deferred: Some(deferred),
             })
         }
 
         /// Returns the VFIO device.
         pub fn device(&self) -> &Device<T> {
-            self.reg.device()
+            match &self.parts {
+                Some(parts) => parts.reg.device(),
+                // Only `drop` takes the parts.
+                None => unreachable!(),
+            }
+        }
+    }
+
+    impl<T: DeviceOps> Drop for TestDevice<T> {
+        fn drop(&mut self) {
+            let (Some(parts), Some(deferred)) = (self.parts.take(), self.deferred.take()) else {
+                return;
+            };
+            if !parts.reg.device().callers.current_inside() {
+                drop(parts);
+                return;
+            }
+            let parts = KBox::into_raw(parts);
+            // SAFETY: `parts` comes from `KBox::into_raw` just above and is not used again here;
+            // a `Parts<T>` can be dropped from any thread.
+            let deferred = unsafe {
+                DeferredDrop::defer(
+                    deferred,
+                    parts.cast(),
+                    drop_parts::<T>,
+                    this_module::<T::OwnerModule>(),
+                )
+            };
+            if deferred.is_err() {
+                // The module is being unloaded: its code cannot run later, and dropping the
+                // parts here would wait for this very callback.
+                pr_err!("vfio: test device dropped in its callback while its module unloads\n");
+            }
         }
     }
 
@@ -1389,22 +1939,18 @@ pub mod testing {
     }
 
     impl<T: DeviceOps<Iommu = Emulated>> TestDevice<T> {
-        /// Makes a platform device in no iommu group and registers a device of `T` on it with
-        /// `data`. The platform device's driver belongs to `T`'s module.
-        pub fn new_platform<E>(data: impl PinInit<T::Data, E>) -> Result<Self>
+        /// Makes a faux device, in no iommu group, and registers a device of `T` on it with
+        /// `data`.
+        pub fn new_faux<E>(data: impl PinInit<T::Data, E>) -> Result<Self>
         where
             Error: From<E>,
         {
-            let module = this_module::<T::OwnerModule>();
-            let module_name = <T::OwnerModule as ModuleMetadata>::NAME;
-            Self::register(
-                Parent::Platform(PlatformParent::new(T::NAME, module, module_name)?),
-                data,
-            )
+            let name = unique_name(T::NAME)?;
+            Self::register(Parent::Faux(faux::Registration::new(&name, None)?), data)
         }
     }
 
-    // SAFETY: The devices can be unregistered, and the drivers unregistered, from any thread.
+    // SAFETY: The devices can be unregistered, and the parents destroyed, from any thread.
     unsafe impl<T: DeviceOps> Send for TestDevice<T> {}
 
     // SAFETY: `&TestDevice` only gives out a `&Device<T>`, which is `Sync`.

@@ -3,8 +3,7 @@
 //! Rust VFIO sample driver for an emulated-IOMMU device.
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_emul.c`: a device that reaches memory through
-//! the CPU, registered as a [`vfio::Emulated`] device on a platform device bound to a driver of
-//! its own. Binding, attaching and detaching are the VFIO core's; the driver counts opens in
+//! the CPU, registered as a [`vfio::Emulated`] device on a faux device. Binding, attaching and detaching are the VFIO core's; the driver counts opens in
 //! `open_device`, hooks `bind_iommufd` and `unbind_iommufd` to count the binds, and `dma_unmap`
 //! to record the calls, in a [`Mutex`] of its data. The KUnit suite `vfio_iommufd` makes its
 //! devices through the factory at the end.
@@ -13,8 +12,9 @@
 //! `(region << REGION_SHIFT) | iova`, up to a page at a time: region [`REGION_DMA_RW`] copies
 //! through `vfio_dma_rw`, region [`REGION_PIN`] through a pin of the page holding the range.
 //! A read copies guest memory to the caller; a write the reverse. Unlike the C sample, it
-//! needs no lock of its own for the pins: [`vfio::Open::with_pinned_page`] unpins before it
-//! returns, and the abstraction's `dma_unmap` waits for the pins taken before it was called.
+//! needs no lock of its own for the pins: [`vfio::Open::read_pinned`] and
+//! [`vfio::Open::write_pinned`] unpin before they return, and the abstraction's `dma_unmap`
+//! waits for the pins taken before it was called.
 
 use kernel::{
     new_mutex,
@@ -56,16 +56,8 @@ fn dma(dev: &vfio::Open<'_, RustVfioEmul>, offset: u64, data: &mut [u8], write: 
     match offset >> REGION_SHIFT {
         REGION_DMA_RW if write => dev.dma_write(iova, data),
         REGION_DMA_RW => dev.dma_read(iova, data),
-        REGION_PIN => {
-            let in_page = (iova % PAGE_SIZE as u64) as usize;
-            dev.with_pinned_page(iova - in_page as u64, write, |page| {
-                if write {
-                    page.write(in_page, data)
-                } else {
-                    page.read(in_page, data)
-                }
-            })?
-        }
+        REGION_PIN if write => dev.write_pinned(iova, data),
+        REGION_PIN => dev.read_pinned(iova, data),
         _ => Err(EINVAL),
     }
 }
@@ -165,7 +157,7 @@ impl TestDriver for RustVfioEmul {
         if group_peer.is_some() {
             return Err(EINVAL);
         }
-        TestDevice::new_platform(EmulData::new())
+        TestDevice::new_faux(EmulData::new())
     }
 
     fn unmaps(dev: &vfio::Device<Self>) -> (u32, u64, u64) {

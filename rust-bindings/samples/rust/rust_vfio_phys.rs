@@ -5,8 +5,8 @@
 //! The Rust twin of `samples/vfio/vfio_sample_phys.c`: its devices are mock devices of
 //! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), each bound to a driver of its own on the mock
 //! bus, and registered as [`vfio::Physical`] devices. It hooks `attach_ioas` and
-//! `detach_ioas`, as a driver with work to do around them would, and counts the attaches;
-//! binding, attaching and detaching themselves are the VFIO core's. Its mock devices have
+//! `detach_ioas`, as a driver with work to do around them would, and counts the attaches the
+//! core made and the detaches; binding, attaching and detaching themselves are the VFIO core's. Its mock devices have
 //! PASIDs, which the core's PASID helpers attach and detach, as vfio-pci's. The KUnit suite
 //! `vfio_iommufd` makes its devices through the factory at the end.
 
@@ -34,9 +34,10 @@ impl kernel::Module for RustVfioPhys {
     }
 }
 
-/// The driver's data: how many attaches the device has been asked for.
+/// The driver's data: how many times the device became attached, and stopped being attached.
 struct PhysData {
     attaches: AtomicU32,
+    detaches: AtomicU32,
 }
 
 #[vtable]
@@ -45,16 +46,19 @@ impl vfio::DeviceOps for RustVfioPhys {
     type Iommu = vfio::Physical;
     const NAME: &'static CStr = c"rust-vfio-phys";
 
-    fn attach_ioas(dev: &vfio::Locked<'_, Self>, pt_id: u32) -> Result {
-        let n = dev.data().attaches.fetch_add(1, Ordering::Relaxed) + 1;
-        pr_debug!("attach {} to {}\n", n, pt_id);
-        Ok(())
+    fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
+        match attached {
+            Ok(pt_id) => {
+                let n = dev.data().attaches.fetch_add(1, Ordering::Relaxed) + 1;
+                dev_dbg!(dev.parent(), "attach {} to {}\n", n, pt_id);
+            }
+            Err(e) => dev_dbg!(dev.parent(), "attach failed: {:?}\n", e),
+        }
     }
 
     fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
-        if dev.iommufd_attached() {
-            pr_debug!("detach\n");
-        }
+        let n = dev.data().detaches.fetch_add(1, Ordering::Relaxed) + 1;
+        dev_dbg!(dev.parent(), "detach {}\n", n);
     }
 }
 
@@ -62,6 +66,7 @@ impl TestDriver for RustVfioPhys {
     fn create(group_peer: Option<&vfio::Device<Self>>) -> Result<TestDevice<Self>> {
         let data = PhysData {
             attaches: AtomicU32::new(0),
+            detaches: AtomicU32::new(0),
         };
         TestDevice::new_mock(group_peer, data)
     }
