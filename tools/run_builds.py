@@ -111,6 +111,7 @@ KBUILD_SYMBOLS = {
 	'SAMPLE_VFIO_DEVICES': ['samples/vfio/vfio_sample_devices.o'],
 	'SAMPLE_RUST_VFIO': ['samples/rust/rust_vfio_phys.o',
 			     'samples/rust/rust_vfio_emul.o'],
+	'SAMPLE_RUST_VFIO_PCI_EDU': ['samples/rust/rust_vfio_pci_edu.o'],
 }
 # Each combination: what it covers, then the symbols' values ('y', 'm' or
 # 'n'; a symbol not named stays 'y'). Together they hold every value of
@@ -124,7 +125,7 @@ KBUILD_COMBINATIONS = (
 	 dict(VFIO_KUNIT_TEST='m', VFIO_IOMMUFD_KUNIT_TEST='m',
 	      VFIO_IOMMUFD_BENCH='m')),
 	('the Rust samples modules, the rest built in',
-	 dict(SAMPLE_RUST_VFIO='m')),
+	 dict(SAMPLE_RUST_VFIO='m', SAMPLE_RUST_VFIO_PCI_EDU='m')),
 	('the suite and the bench without the registration tests',
 	 dict(VFIO_KUNIT_TEST='n')),
 	('the registration tests alone',

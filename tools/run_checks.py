@@ -221,9 +221,11 @@ def step_docs(results):
 
 
 # The project's Rust files in the kernel tree, and its Rust samples.
-RUST_FILES = ['rust/kernel/vfio.rs', 'samples/rust/rust_vfio_phys.rs',
-	      'samples/rust/rust_vfio_emul.rs']
-RUST_SAMPLES = RUST_FILES[1:]
+RUST_ABSTRACTIONS = ['rust/kernel/vfio.rs', 'rust/kernel/vfio/pci.rs']
+RUST_SAMPLES = ['samples/rust/rust_vfio_phys.rs',
+		'samples/rust/rust_vfio_emul.rs',
+		'samples/rust/rust_vfio_pci_edu.rs']
+RUST_FILES = RUST_ABSTRACTIONS + RUST_SAMPLES
 
 
 def step_rust(results):

@@ -8,6 +8,7 @@ fixes.
 
 import os
 import re
+import subprocess
 
 import series_core
 import uml_user
@@ -35,6 +36,12 @@ X86_EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-x86_64.expected')
 # fails in a guest and is not listed in X86_EXPECTED, from a git worktree
 # of the tree at tag 'base'.
 X86_PRISTINE_SRC = os.path.join(BUILD, 'pristine-src')
+# The Rust vfio-pci variant driver for the edu device
+# (samples/rust/rust_vfio_pci_edu.rs), which each guest boots a second time
+# for: tools/pci-rebind.c binds the device to it through driver_override,
+# then the same VFIO tests run on it as on vfio-pci.
+RUST_VARIANT = 'rust_vfio_pci_edu'
+REBIND_SOURCE = os.path.join(TOP, 'tools', 'pci-rebind.c')
 X86_PRISTINE_BUILD = os.path.join(BUILD, 'pristine-x86_64')
 # The line each test of VFIO_FAIL_NTH_PROGRAM logs (see run_common).
 FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
@@ -309,6 +316,49 @@ def x86_boot(work, kernel, programs, iommu, log, args=()):
 	return boot
 
 
+def build_rebind(out, log):
+	"""Compile tools/pci-rebind.c into the static binary out; returns
+	a Program that binds the edu device to RUST_VARIANT."""
+	os.makedirs(os.path.dirname(out), exist_ok=True)
+	with open(log, 'a') as f:
+		res = subprocess.run(['gcc', '-static', '-O2', '-Wall', '-o', out,
+				      REBIND_SOURCE], stdout=f,
+				     stderr=subprocess.STDOUT)
+	if res.returncode:
+		raise uml_user.Error(f'{REBIND_SOURCE} did not build, see {log}')
+	return uml_user.Program(out, [x86_guest.EDU_BDF, RUST_VARIANT])
+
+
+def rust_variant_rows(results, work, vfio, upstream, rebind, iommu,
+		      upstream_expected, log):
+	"""Boot the guest with iommu again, the edu device bound to the Rust
+	variant driver by rebind before the VFIO programs (vfio: the uAPI,
+	stress and fault injection tests; upstream: upstream's selftests) run
+	on it; their rows, labelled with the guest and the driver. Returns
+	upstream's cells for the matrix, or None if the boot failed."""
+	label = f'x86_64 {iommu} {RUST_VARIANT}: '
+	try:
+		boot = x86_boot(work, X86_KERNEL, [rebind] + vfio + upstream,
+				iommu, log)
+	except uml_user.Error as e:
+		results.add(f'{label}user space', 0, 1, str(e))
+		return None
+	ran = uml_user.results_by_program(boot.log_lines())
+	rebound = ran.get(os.path.basename(rebind.path))
+	results.add(f'{label}bound through driver_override',
+		    int(bool(rebound and rebound.exit_code == 0)),
+		    int(not (rebound and rebound.exit_code == 0)),
+		    '' if rebound and rebound.exit_code == 0 else
+		    'pci-rebind failed: the tests would not run on it')
+	step_uapi_results(results, ran, label, {'vfio-pci': 'pci'})
+	step_stress_results(results, ran, label)
+	step_fail_nth_results(results, ran, boot.log_lines(), label)
+	cells = upstream_rows(results, ran, iommu, upstream_expected, label)
+	step_kernel_log(results, boot.log,
+			f'kernel log (x86_64 {iommu}, {RUST_VARIANT})')
+	return cells
+
+
 def all_listed(patched, expected):
 	"""Whether every test of iommufd's selftests that did not pass in the
 	guests (patched: {guest: results}) is one of the expected failures
@@ -359,6 +409,8 @@ def step_x86_user(results):
 			vfio_args=(), upstream=True,
 			vfio_env={'VFIO_SELFTESTS_BDF': x86_guest.EDU_BDF})
 		upstream_expected = read_upstream_expected()
+		rebind = build_rebind(os.path.join(work, 'programs',
+						   'pci-rebind'), log)
 	except (uml_user.Error, ValueError, OSError) as e:
 		results.add('x86_64: user space', 0, 1, str(e))
 		return
@@ -390,6 +442,17 @@ def step_x86_user(results):
 			results, ran, iommu, upstream_expected, label)
 		patched[iommu] = ran
 		step_kernel_log(results, boot.log, f'kernel log (x86_64 {iommu})')
+
+		# The Rust variant driver: the edu device's tests only.
+		variant_work = os.path.join(guest_work, RUST_VARIANT)
+		os.makedirs(variant_work, exist_ok=True)
+		on_edu = [p._replace(args=['-v', 'vfio_pci'])
+			  for p in (uapi, stress, fail_nth)]
+		cells = rust_variant_rows(results, variant_work, on_edu,
+					  upstream, rebind, iommu,
+					  upstream_expected, log)
+		if cells is not None:
+			upstream_cells[f'{iommu} rust'] = cells
 
 	for line in print_vfio_upstream_matrix(upstream_cells,
 					       VFIO_UPSTREAM_PROGRAMS):

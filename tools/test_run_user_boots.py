@@ -75,6 +75,7 @@ class X86UserTest(unittest.TestCase):
 	UPSTREAM = [f'/p/{n}' for n in run_common.VFIO_UPSTREAM_PROGRAMS]
 	IOMMU = ['/p/iommufd', '/p/iommufd_fail_nth']
 	ENV = {'VFIO_SELFTESTS_BDF': '0000:00:10.0'}
+	REBIND = Program('/p/pci-rebind', ['0000:00:10.0', 'rust_vfio_pci_edu'])
 
 	def run_step(self, selftests=PASS, failed_boot=(), listed='',
 		     upstream=None, upstream_listed=''):
@@ -125,6 +126,8 @@ class X86UserTest(unittest.TestCase):
 				mock.patch.object(run_user, 'build_programs',
 						  build_programs), \
 				mock.patch.object(run_user, 'x86_boot', x86_boot), \
+				mock.patch.object(run_user, 'build_rebind',
+						  lambda out, log: self.REBIND), \
 				mock.patch.object(run_user, 'pristine_x86',
 						  pristine_x86), \
 				mock.patch.object(run_user, 'step_kernel_log'), \
@@ -147,9 +150,10 @@ class X86UserTest(unittest.TestCase):
 
 	def test_samples_beside_both_iommus(self):
 		rows, boots, bases = self.run_step()
-		self.assertEqual([b[1] for b in boots],
+		main = [b for b in boots if b[3]]
+		self.assertEqual([b[1] for b in main],
 				 ['intel-iommu', 'virtio-iommu'])
-		for kernel, _, programs, args in boots:
+		for kernel, _, programs, args in main:
 			self.assertEqual(kernel, 'tip.bz')
 			self.assertEqual(args, ['vfio_sample_devices.count=1'])
 			self.assertEqual(programs[:2], [(p, [], None, self.ENV, ())
@@ -172,6 +176,30 @@ class X86UserTest(unittest.TestCase):
 			for name in run_common.VFIO_UPSTREAM_PROGRAMS:
 				self.assertIn((f'x86_64 {iommu}: vfio selftest: '
 					       f'{name}', 1, 0), rows)
+
+	def test_rust_variant_after_each_guest(self):
+		"""Each guest boots again for the Rust variant driver: the edu
+		device rebound to it first, then the edu device's tests alone."""
+		rows, boots, _ = self.run_step()
+		self.assertEqual([(b[1], bool(b[3])) for b in boots],
+				 [('intel-iommu', True), ('intel-iommu', False),
+				  ('virtio-iommu', True), ('virtio-iommu', False)])
+		for kernel, iommu, programs, args in boots[1::2]:
+			self.assertEqual((kernel, args), ('tip.bz', []))
+			self.assertEqual(programs[0], self.REBIND)
+			self.assertEqual(programs[1:4],
+					 [(p, ['-v', 'vfio_pci'], None, self.ENV, ())
+					  for p in self.OURS])
+			self.assertEqual(programs[4:], [(p, [], None, self.ENV, ())
+							for p in self.UPSTREAM])
+			label = f'x86_64 {iommu} rust_vfio_pci_edu: '
+			labels = [r[0] for r in rows]
+			self.assertIn(f'{label}bound through driver_override',
+				      labels)
+			self.assertIn(f'{label}uapi: vfio_cdev_uapi_test', labels)
+			for name in run_common.VFIO_UPSTREAM_PROGRAMS:
+				self.assertIn((f'{label}vfio selftest: {name}', 1, 0),
+					      rows)
 
 	def test_upstream_failures_listed_per_guest(self):
 		"""A failure of upstream's VFIO selftests is not counted in a
@@ -226,7 +254,7 @@ class X86UserTest(unittest.TestCase):
 				 for p in uml_user.IOMMU_PROGRAMS)
 		rows, boots, bases = self.run_step(selftests=FAIL, listed=listed)
 		self.assertEqual(bases, [])
-		self.assertEqual(len(boots), 2)
+		self.assertEqual(len(boots), 4)
 		self.assertIn(('x86_64 virtio-iommu: selftest: iommufd', 0, 0), rows)
 
 	def test_guest_that_did_not_boot(self):

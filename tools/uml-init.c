@@ -171,7 +171,15 @@ static int wait_until(pid_t pid, int *status, const struct timespec *start,
 	}
 }
 
-/* A line of the kernel log, written to /dev/kmsg */
+/*
+ * The time the kernel takes to print a line of /dev/kmsg on the console:
+ * its console thread prints it while the init goes on, and a marker the
+ * init writes meanwhile gets cut by it (seen once on an x86_64 guest under
+ * load: "uml-init: END /v" and the kernel's line, then the rest).
+ */
+#define KMSG_SETTLE_US	300000
+
+/* A line of the kernel log, written to /dev/kmsg, then printed */
 static void kmsg(const char *text)
 {
 	int fd = open(kmsg_path, O_WRONLY | O_APPEND);
@@ -183,6 +191,8 @@ static void kmsg(const char *text)
 	if (write(fd, text, strlen(text)) < 0)
 		say("uml-init: write %s: %s", kmsg_path, strerror(errno));
 	close(fd);
+	if (pid1)
+		usleep(KMSG_SETTLE_US);
 }
 
 /*

@@ -47,7 +47,7 @@ use crate::{
     build_assert::build_assert,
     device::{self, Bound},
     devres::Devres,
-    error::{code::*, from_err_ptr, from_result, to_result, Error, Result},
+    error::{code::*, from_err_ptr, to_result, Error, Result},
     ffi::{c_int, CStr},
     init::InPlaceInit,
     module::this_module,
@@ -102,7 +102,11 @@ impl Callers {
         // A static name, as for the locks of `PinTracker::new`.
         static CALLERS: &CStr = c"vfio::Device::callers";
         pin_init!(Self {
-            list <- SpinLock::new(CallerList(ptr::null_mut()), CALLERS, crate::static_lock_class!()),
+            list <- SpinLock::new(
+                CallerList(ptr::null_mut()),
+                CALLERS,
+                crate::static_lock_class!(),
+            ),
         })
     }
 
@@ -287,10 +291,13 @@ impl Drop for PinSection<'_> {
 /// release drops `data`, `callers`, `pins`, then `parent`.
 #[repr(C)]
 pub struct Device<T: DeviceOps> {
-    vdev: Opaque<bindings::vfio_device>,
+    vdev: Opaque<<T::Iommu as IommuKind>::Head>,
     parent: ARef<device::Device>,
     pins: PinTracker,
     callers: Callers,
+    /// The registration of a device that its bus driver glue registers (`vfio::pci::Core`),
+    /// from its probe to its remove, which serialise the accesses.
+    bus_registration: core::cell::UnsafeCell<Option<Registered>>,
     data: T::Data,
     data_ready: bool,
 }
@@ -303,6 +310,8 @@ impl<T: DeviceOps> Device<T> {
     {
         // `_vfio_alloc_device` aligns its allocation for a `struct vfio_device` only.
         build_assert!(mem::align_of::<Self>() <= mem::align_of::<bindings::vfio_device>());
+        // The C core finds the `struct vfio_device` at the start of the allocation.
+        build_assert!(mem::offset_of!(Self, vdev) == 0);
 
         // SAFETY: `parent` is a live device, `Self` starts with a `struct vfio_device` and the
         // vtable is a static.
@@ -329,6 +338,7 @@ impl<T: DeviceOps> Device<T> {
                 Ok(()) => {}
                 Err(infallible) => match infallible {},
             }
+            ptr::addr_of_mut!((*this).bus_registration).write(core::cell::UnsafeCell::new(None));
         }
 
         // INVARIANT: `vdev` was allocated with `T`'s vtable, `parent`, `pins` and `callers` are
@@ -347,7 +357,8 @@ impl<T: DeviceOps> Device<T> {
     }
 
     fn as_raw(&self) -> *mut bindings::vfio_device {
-        self.vdev.get()
+        // The head starts with a `struct vfio_device`.
+        self.vdev.get().cast()
     }
 
     /// Returns the driver's data.
@@ -596,6 +607,10 @@ type BindFn =
     unsafe extern "C" fn(*mut bindings::vfio_device, *mut bindings::iommufd_ctx, *mut u32) -> c_int;
 type AttachFn = unsafe extern "C" fn(*mut bindings::vfio_device, *mut u32) -> c_int;
 type DeviceFn = unsafe extern "C" fn(*mut bindings::vfio_device);
+type OpenFn = unsafe extern "C" fn(*mut bindings::vfio_device) -> c_int;
+/// Registers a device of a kind, which an [`UnregisterFn`] of the kind undoes.
+type RegisterFn = unsafe fn(*mut bindings::vfio_device) -> c_int;
+type UnregisterFn = unsafe fn(*mut bindings::vfio_device);
 type PasidAttachFn = unsafe extern "C" fn(*mut bindings::vfio_device, u32, *mut u32) -> c_int;
 type PasidDetachFn = unsafe extern "C" fn(*mut bindings::vfio_device, u32);
 
@@ -603,9 +618,25 @@ mod private {
     pub trait Sealed {}
 }
 
-/// How a device reaches memory, which decides the VFIO core's iommufd helpers it uses and how it
-/// registers: [`Physical`] or [`Emulated`].
+/// How a device reaches memory, which decides the VFIO core's iommufd helpers it uses, the C
+/// structure it starts with and the core callbacks it forwards to: [`Physical`], [`Emulated`], or
+/// `vfio::pci::Core` (a vfio-pci variant driver's device).
 pub trait IommuKind: private::Sealed + Sized {
+    /// The C structure a device of this kind starts with, which starts with a
+    /// `struct vfio_device`.
+    #[doc(hidden)]
+    type Head;
+    /// The callbacks of the C core the device forwards to where the driver has no method; the
+    /// abstraction sets `name`, `release`, the iommufd callbacks and `dma_unmap` itself.
+    #[doc(hidden)]
+    const BASE_OPS: bindings::vfio_device_ops;
+    /// What `release` does for the C core before the abstraction drops its own fields.
+    #[doc(hidden)]
+    const RELEASE: Option<DeviceFn>;
+    /// What `open_device` does for the C core before [`DeviceOps::open_device`] runs, what it
+    /// does after it succeeded, and what undoes the first if it failed.
+    #[doc(hidden)]
+    const OPEN: Option<(OpenFn, DeviceFn, DeviceFn)>;
     #[doc(hidden)]
     const BIND: BindFn;
     #[doc(hidden)]
@@ -620,7 +651,11 @@ pub trait IommuKind: private::Sealed + Sized {
     const PASID_DETACH: Option<PasidDetachFn>;
     #[doc(hidden)]
     const EMULATED: bool;
+}
 
+/// A kind of device that registers on its own, with [`Registration`], as opposed to a device
+/// that its bus driver glue registers (`vfio::pci::Core`).
+pub trait Standalone: IommuKind {
     #[doc(hidden)]
     /// Registers `vdev`.
     ///
@@ -629,6 +664,10 @@ pub trait IommuKind: private::Sealed + Sized {
     /// `vdev` must be an allocated, unregistered VFIO device.
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int;
 }
+
+/// All zeroes: no callback of the C core.
+// SAFETY: All zeroes is a valid `vfio_device_ops`, every callback `None`.
+const NO_OPS: bindings::vfio_device_ops = unsafe { mem::zeroed() };
 
 /// A device behind an IOMMU: bound to iommufd as an `iommufd_device`, attached to IOMMU page
 /// tables, registered with `vfio_register_group_dev`. Its PASIDs are attached and detached by
@@ -639,6 +678,10 @@ pub enum Physical {}
 impl private::Sealed for Physical {}
 
 impl IommuKind for Physical {
+    type Head = bindings::vfio_device;
+    const BASE_OPS: bindings::vfio_device_ops = NO_OPS;
+    const RELEASE: Option<DeviceFn> = None;
+    const OPEN: Option<(OpenFn, DeviceFn, DeviceFn)> = None;
     const BIND: BindFn = bindings::vfio_iommufd_physical_bind;
     const UNBIND: DeviceFn = bindings::vfio_iommufd_physical_unbind;
     const ATTACH: AttachFn = bindings::vfio_iommufd_physical_attach_ioas;
@@ -648,7 +691,9 @@ impl IommuKind for Physical {
     const PASID_DETACH: Option<PasidDetachFn> =
         Some(bindings::vfio_iommufd_physical_pasid_detach_ioas);
     const EMULATED: bool = false;
+}
 
+impl Standalone for Physical {
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The caller passes an allocated, unregistered device.
         unsafe { bindings::vfio_register_group_dev(vdev) }
@@ -664,6 +709,10 @@ pub enum Emulated {}
 impl private::Sealed for Emulated {}
 
 impl IommuKind for Emulated {
+    type Head = bindings::vfio_device;
+    const BASE_OPS: bindings::vfio_device_ops = NO_OPS;
+    const RELEASE: Option<DeviceFn> = None;
+    const OPEN: Option<(OpenFn, DeviceFn, DeviceFn)> = None;
     const BIND: BindFn = bindings::vfio_iommufd_emulated_bind;
     const UNBIND: DeviceFn = bindings::vfio_iommufd_emulated_unbind;
     const ATTACH: AttachFn = bindings::vfio_iommufd_emulated_attach_ioas;
@@ -672,7 +721,9 @@ impl IommuKind for Emulated {
     const PASID_ATTACH: Option<PasidAttachFn> = None;
     const PASID_DETACH: Option<PasidDetachFn> = None;
     const EMULATED: bool = true;
+}
 
+impl Standalone for Emulated {
     unsafe fn register(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The caller passes an allocated, unregistered device.
         unsafe { bindings::vfio_register_emulated_iommu_dev(vdev) }
@@ -944,7 +995,10 @@ pub struct Registration<'a, T: DeviceOps> {
     _parent: PhantomData<&'a device::Device<Bound>>,
 }
 
-impl<'a, T: DeviceOps> Registration<'a, T> {
+impl<'a, T: DeviceOps> Registration<'a, T>
+where
+    T::Iommu: Standalone,
+{
     /// Allocates a device of driver `T` whose data `data` initialises in place and whose parent
     /// is `parent`, and registers it as its [`DeviceOps::Iommu`] kind requires.
     ///
@@ -958,7 +1012,7 @@ impl<'a, T: DeviceOps> Registration<'a, T> {
         let registered = Registered::new(
             parent,
             dev.as_raw(),
-            T::Iommu::register,
+            (T::Iommu::register, unregister_group_dev),
             this_module::<T::OwnerModule>(),
         )?;
         let unregister = Unregister::new(parent, registered)?;
@@ -969,7 +1023,9 @@ impl<'a, T: DeviceOps> Registration<'a, T> {
             _parent: PhantomData,
         })
     }
+}
 
+impl<T: DeviceOps> Registration<'_, T> {
     /// Returns the registered device.
     pub fn device(&self) -> &Device<T> {
         &self.dev
@@ -1001,25 +1057,38 @@ impl<T: DeviceOps> Drop for Registration<'_, T> {
 /// reference counted here.
 struct Registered {
     vdev: NonNull<bindings::vfio_device>,
+    unregister: UnregisterFn,
     module: *mut bindings::module,
+}
+
+/// Unregisters a device registered with `vfio_register_group_dev` or
+/// `vfio_register_emulated_iommu_dev`.
+///
+/// # Safety
+///
+/// `vdev` must be registered.
+unsafe fn unregister_group_dev(vdev: *mut bindings::vfio_device) {
+    // SAFETY: The caller passes a registered device.
+    unsafe { bindings::vfio_unregister_group_dev(vdev) };
 }
 
 // SAFETY: A device can be unregistered, and a module reference dropped, from any thread.
 unsafe impl Send for Registered {}
 
 impl Registered {
-    /// Registers `vdev` with `register`, keeping `module` loaded while it is registered unless
-    /// it is the module of `parent`'s driver (whose unbind, when it is unloaded, ends the
-    /// registration) or built in.
+    /// Registers `vdev` with the first of `ops`, which the second undoes, keeping `module`
+    /// loaded while it is registered unless it is the module of `parent`'s driver (whose
+    /// unbind, when it is unloaded, ends the registration) or built in.
     ///
-    /// `vdev` must be an allocated, unregistered device whose parent is `parent`, and
-    /// `register` its kind's [`IommuKind::register`].
+    /// `vdev` must be an allocated, unregistered device whose parent is `parent`, and `ops` the
+    /// registration functions of its kind.
     fn new(
         parent: &device::Device<Bound>,
         vdev: *mut bindings::vfio_device,
-        register: unsafe fn(*mut bindings::vfio_device) -> c_int,
+        ops: (RegisterFn, UnregisterFn),
         module: &'static ThisModule,
     ) -> Result<Self> {
+        let (register, unregister) = ops;
         let module = module.as_ptr();
         // SAFETY: `parent` is bound, so its driver is set and stays set while it is borrowed.
         let owner = unsafe { (*(*parent.as_raw()).driver).owner };
@@ -1045,6 +1114,7 @@ impl Registered {
         Ok(Self {
             // SAFETY: `vdev` is live, so not null.
             vdev: unsafe { NonNull::new_unchecked(vdev) },
+            unregister,
             module,
         })
     }
@@ -1056,7 +1126,7 @@ impl Drop for Registered {
         // unregistered once, here, then the reference is dropped: the last one releases the
         // device, whose release callback is in `module` if that is not null.
         unsafe {
-            bindings::vfio_unregister_group_dev(self.vdev.as_ptr());
+            (self.unregister)(self.vdev.as_ptr());
             bindings::vfio_put_device(self.vdev.as_ptr());
             bindings::module_put(self.module);
         }
@@ -1131,7 +1201,7 @@ impl<T: DeviceOps> VTable<T> {
 
         bindings::vfio_device_ops {
             name: as_char_ptr_in_const_context(T::NAME).cast_mut(),
-            init: None,
+            init: T::Iommu::BASE_OPS.init,
             release: Some(Self::release_callback),
             bind_iommufd: Some(if T::HAS_BIND_IOMMUFD {
                 Self::bind_iommufd_callback
@@ -1159,22 +1229,22 @@ impl<T: DeviceOps> VTable<T> {
             open_device: if T::HAS_OPEN_DEVICE {
                 Some(Self::open_device_callback)
             } else {
-                None
+                T::Iommu::BASE_OPS.open_device
             },
             close_device: if T::HAS_CLOSE_DEVICE {
                 Some(Self::close_device_callback)
             } else {
-                None
+                T::Iommu::BASE_OPS.close_device
             },
             read: if T::HAS_READ {
                 Some(Self::read_callback)
             } else {
-                None
+                T::Iommu::BASE_OPS.read
             },
             write: if T::HAS_WRITE {
                 Some(Self::write_callback)
             } else {
-                None
+                T::Iommu::BASE_OPS.write
             },
             // Every emulated device waits for its pins in `dma_unmap`, and `vfio_pin_pages`
             // needs one.
@@ -1183,9 +1253,9 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 None
             },
-            // SAFETY: All zeroes is a valid `vfio_device_ops` (every callback `None`), for the
-            // fields this kernel has beyond the ones above.
-            ..unsafe { mem::zeroed() }
+            // The kind's core callbacks for the rest: `init`, `ioctl`, `mmap`, `request` and
+            // others for a vfio-pci variant driver; none for the other kinds.
+            ..T::Iommu::BASE_OPS
         }
     };
 
@@ -1198,12 +1268,18 @@ impl<T: DeviceOps> VTable<T> {
     /// Called by the VFIO core once, when the last reference to a device of `T` is gone.
     unsafe extern "C" fn release_callback(vdev: *mut bindings::vfio_device) {
         let this = vdev.cast::<Device<T>>();
-        // SAFETY: `parent`, `pins` and `callers` were initialised in `Device::new`, `data` if
-        // `data_ready` is set, and nothing uses them any more.
+        if let Some(release) = T::Iommu::RELEASE {
+            // SAFETY: The C core's part of the device was initialised by its `init`, and is
+            // released once, here.
+            unsafe { release(vdev) };
+        }
+        // SAFETY: `parent`, `pins`, `callers` and `bus_registration` were initialised in
+        // `Device::new`, `data` if `data_ready` is set, and nothing uses them any more.
         unsafe {
             if (*this).data_ready {
                 ptr::drop_in_place(ptr::addr_of_mut!((*this).data));
             }
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).bus_registration));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).callers));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).pins));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).parent));
@@ -1295,10 +1371,29 @@ impl<T: DeviceOps> VTable<T> {
     unsafe extern "C" fn open_device_callback(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The VFIO core passes a live device of `T`.
         let dev = unsafe { Device::<T>::from_raw(vdev) };
-        from_result(|| {
-            dev.callers.run(|| T::open_device(dev))?;
-            Ok(0)
-        })
+        if let Some((enable, _, _)) = T::Iommu::OPEN {
+            // SAFETY: The VFIO core opens the device: its part comes first.
+            let ret = unsafe { enable(vdev) };
+            if ret != 0 {
+                return ret;
+            }
+        }
+        match dev.callers.run(|| T::open_device(dev)) {
+            Ok(()) => {
+                if let Some((_, finish, _)) = T::Iommu::OPEN {
+                    // SAFETY: The core's part succeeded above, and the driver's.
+                    unsafe { finish(vdev) };
+                }
+                0
+            }
+            Err(e) => {
+                if let Some((_, _, disable)) = T::Iommu::OPEN {
+                    // SAFETY: The core's part succeeded above; the open fails.
+                    unsafe { disable(vdev) };
+                }
+                e.to_errno()
+            }
+        }
     }
 
     /// # Safety
@@ -1308,6 +1403,10 @@ impl<T: DeviceOps> VTable<T> {
         // SAFETY: The VFIO core passes a live device of `T`.
         let dev = unsafe { Device::<T>::from_raw(vdev) };
         dev.callers.run(|| T::close_device(dev));
+        if let Some(close) = T::Iommu::BASE_OPS.close_device {
+            // SAFETY: The VFIO core closes the device: the core's part comes last.
+            unsafe { close(vdev) };
+        }
     }
 
     /// # Safety
@@ -1758,7 +1857,8 @@ pub mod testing {
     ///     let mut pt_id = ioas;
     ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), 0);
     ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut pt_id), 0);
-    ///     assert_eq!((ATTACHED.load(Ordering::Relaxed), DETACHES.load(Ordering::Relaxed)), (2, 0));
+    ///     assert_eq!(ATTACHED.load(Ordering::Relaxed), 2);
+    ///     assert_eq!(DETACHES.load(Ordering::Relaxed), 0);
     ///     // A detach, a second one that finds the device detached, an attach again.
     ///     ops.detach_ioas.unwrap()(vdev);
     ///     ops.detach_ioas.unwrap()(vdev);
@@ -1818,7 +1918,8 @@ pub mod testing {
     ///     }
     /// }
     ///
-    /// let dev = TestDevice::<SelfDropping>::new_faux(pin_init!(Slot { dev <- new_mutex!(None) }))?;
+    /// let slot = pin_init!(Slot { dev <- new_mutex!(None) });
+    /// let dev = TestDevice::<SelfDropping>::new_faux(slot)?;
     /// let vdev: ARef<vfio::Device<SelfDropping>> = dev.device().into();
     /// *vdev.data().dev.lock() = Some(dev);
     /// let raw = ptr::from_ref(&*vdev).cast_mut().cast::<bindings::vfio_device>();
@@ -1862,6 +1963,7 @@ pub mod testing {
         fn register<E>(parent: Parent, data: impl PinInit<T::Data, E>) -> Result<Self>
         where
             Error: From<E>,
+            T::Iommu: Standalone,
         {
             let deferred = DeferredDrop::new()?;
             let parent = KBox::new(parent, GFP_KERNEL)?;

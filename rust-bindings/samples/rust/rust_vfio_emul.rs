@@ -3,10 +3,11 @@
 //! Rust VFIO sample driver for an emulated-IOMMU device.
 //!
 //! The Rust twin of `samples/vfio/vfio_sample_emul.c`: a device that reaches memory through
-//! the CPU, registered as a [`vfio::Emulated`] device on a faux device. Binding, attaching and detaching are the VFIO core's; the driver counts opens in
-//! `open_device`, hooks `bind_iommufd` and `unbind_iommufd` to count the binds, and `dma_unmap`
-//! to record the calls, in a [`Mutex`] of its data. The KUnit suite `vfio_iommufd` makes its
-//! devices through the factory at the end.
+//! the CPU, registered as a [`vfio::Emulated`] device on a faux device. Binding, attaching and
+//! detaching are the VFIO core's; the driver counts opens in `open_device`, hooks
+//! `bind_iommufd` and `unbind_iommufd` to count the binds, and `dma_unmap` to record the calls,
+//! in a [`Mutex`] of its data. The KUnit suite `vfio_iommufd` makes its devices through the
+//! factory at the end.
 //!
 //! The device does DMA when user space reads or writes its file, at offset
 //! `(region << REGION_SHIFT) | iova`, up to a page at a time: region [`REGION_DMA_RW`] copies

@@ -6,8 +6,9 @@
 //! iommufd's mock IOMMU (`CONFIG_IOMMUFD_TEST`), each bound to a driver of its own on the mock
 //! bus, and registered as [`vfio::Physical`] devices. It hooks `attach_ioas` and
 //! `detach_ioas`, as a driver with work to do around them would, and counts the attaches the
-//! core made and the detaches; binding, attaching and detaching themselves are the VFIO core's. Its mock devices have
-//! PASIDs, which the core's PASID helpers attach and detach, as vfio-pci's. The KUnit suite
+//! core made and the detaches; binding, attaching and detaching themselves are the VFIO core's.
+//! Its mock devices have PASIDs, which the core's PASID helpers attach and detach, as
+//! vfio-pci's. The KUnit suite
 //! `vfio_iommufd` makes its devices through the factory at the end.
 
 use core::sync::atomic::{AtomicU32, Ordering};
