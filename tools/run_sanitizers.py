@@ -54,9 +54,9 @@ def step_sanitizers(results, kinds=DRIVER_KINDS):
 			    if program_name(p) == VFIO_STRESS_PROGRAM else p
 			    for p in build_programs(KSRC, work, ulog, vfio=True)
 			    if program_name(p).startswith('vfio_')]
-		scan = os.path.join(work, 'kmemleak-scan')
-		uml_user._run(['gcc', '-static', '-O2', '-Wall', '-o', scan,
-			       KMEMLEAK_SCAN], ulog)
+		scan = uml_user.build_static(KMEMLEAK_SCAN,
+					     os.path.join(work, 'kmemleak-scan'),
+					     ulog)
 		# The KUnit suites run again at boot (kunit.enable=1), so that the
 		# scan also sees what their devices, made and dropped, leaked.
 		boot = boot_programs(os.path.join(SANITIZERS_BUILD, 'linux'), work,

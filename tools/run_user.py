@@ -8,7 +8,6 @@ fixes.
 
 import os
 import re
-import subprocess
 
 import series_core
 import uml_user
@@ -36,13 +35,13 @@ X86_EXPECTED = os.path.join(TOP, 'linux', 'iommufd-selftests-x86_64.expected')
 # fails in a guest and is not listed in X86_EXPECTED, from a git worktree
 # of the tree at tag 'base'.
 X86_PRISTINE_SRC = os.path.join(BUILD, 'pristine-src')
+X86_PRISTINE_BUILD = os.path.join(BUILD, 'pristine-x86_64')
 # The Rust vfio-pci variant driver for the edu device
 # (samples/rust/rust_vfio_pci_edu.rs), which each guest boots a second time
 # for: tools/pci-rebind.c binds the device to it through driver_override,
 # then the same VFIO tests run on it as on vfio-pci.
 RUST_VARIANT = 'rust_vfio_pci_edu'
 REBIND_SOURCE = os.path.join(TOP, 'tools', 'pci-rebind.c')
-X86_PRISTINE_BUILD = os.path.join(BUILD, 'pristine-x86_64')
 # The line each test of VFIO_FAIL_NTH_PROGRAM logs (see run_common).
 FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
 			    r'([\d.]+) s$')
@@ -319,14 +318,8 @@ def x86_boot(work, kernel, programs, iommu, log, args=()):
 def build_rebind(out, log):
 	"""Compile tools/pci-rebind.c into the static binary out; returns
 	a Program that binds the edu device to RUST_VARIANT."""
-	os.makedirs(os.path.dirname(out), exist_ok=True)
-	with open(log, 'a') as f:
-		res = subprocess.run(['gcc', '-static', '-O2', '-Wall', '-o', out,
-				      REBIND_SOURCE], stdout=f,
-				     stderr=subprocess.STDOUT)
-	if res.returncode:
-		raise uml_user.Error(f'{REBIND_SOURCE} did not build, see {log}')
-	return uml_user.Program(out, [x86_guest.EDU_BDF, RUST_VARIANT])
+	return uml_user.Program(uml_user.build_static(REBIND_SOURCE, out, log),
+				[x86_guest.EDU_BDF, RUST_VARIANT])
 
 
 def rust_variant_rows(results, work, vfio, upstream, rebind, iommu,
@@ -345,10 +338,9 @@ def rust_variant_rows(results, work, vfio, upstream, rebind, iommu,
 		return None
 	ran = uml_user.results_by_program(boot.log_lines())
 	rebound = ran.get(os.path.basename(rebind.path))
-	results.add(f'{label}bound through driver_override',
-		    int(bool(rebound and rebound.exit_code == 0)),
-		    int(not (rebound and rebound.exit_code == 0)),
-		    '' if rebound and rebound.exit_code == 0 else
+	bound = rebound is not None and rebound.exit_code == 0
+	results.add(f'{label}bound through driver_override', int(bound),
+		    int(not bound), '' if bound else
 		    'pci-rebind failed: the tests would not run on it')
 	step_uapi_results(results, ran, label, {'vfio-pci': 'pci'})
 	step_stress_results(results, ran, label)

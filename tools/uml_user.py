@@ -117,12 +117,18 @@ def build_selftests(ksrc, include, out, folder=IOMMU_SELFTESTS,
 	return built
 
 
-def build_init(out, log=None):
-	"""Compile tools/uml-init.c into the static binary out; returns out."""
+def build_static(source, out, log=None):
+	"""Compile the C program source, of the project's tools/, into the
+	static binary out, as the boots run them; returns out."""
 	out = os.path.abspath(out)
 	os.makedirs(os.path.dirname(out), exist_ok=True)
-	_run(['gcc', '-static', '-O2', '-Wall', '-o', out, INIT_SOURCE], log)
+	_run(['gcc', '-static', '-O2', '-Wall', '-o', out, source], log)
 	return out
+
+
+def build_init(out, log=None):
+	"""Compile tools/uml-init.c into the static binary out; returns out."""
+	return build_static(INIT_SOURCE, out, log)
 
 
 def make_root(root, init, programs):

@@ -627,7 +627,8 @@ pub trait IommuKind: private::Sealed + Sized {
     #[doc(hidden)]
     type Head;
     /// The callbacks of the C core the device forwards to where the driver has no method; the
-    /// abstraction sets `name`, `release`, the iommufd callbacks and `dma_unmap` itself.
+    /// abstraction sets `name`, `release`, `open_device` (see `OPEN`), the iommufd callbacks and
+    /// `dma_unmap` itself.
     #[doc(hidden)]
     const BASE_OPS: bindings::vfio_device_ops;
     /// What `release` does for the C core before the abstraction drops its own fields.
@@ -1047,9 +1048,9 @@ impl<T: DeviceOps> Drop for Registration<'_, T> {
 
 /// A device registered with the VFIO core, which it unregisters when dropped.
 ///
-/// Nothing here is generic: its code is the kernel's, never a module's, so a work item can run
-/// it after the module of the device's driver is gone; see [`Registration`] for why that module
-/// is loaded until the device is unregistered.
+/// Nothing here is generic: its code is the kernel's, never a module's, so a work item that runs
+/// it runs no code of the driver's module but the device's own callbacks (`request`,
+/// `release`), and [`Registration`] says why that module is loaded until they are done.
 ///
 /// # Invariants
 ///
@@ -1226,10 +1227,11 @@ impl<T: DeviceOps> VTable<T> {
             }),
             pasid_attach_ioas: T::Iommu::PASID_ATTACH,
             pasid_detach_ioas: T::Iommu::PASID_DETACH,
-            open_device: if T::HAS_OPEN_DEVICE {
+            // The trampoline also runs the kind's own part of the open, if it has one.
+            open_device: if T::HAS_OPEN_DEVICE || T::Iommu::OPEN.is_some() {
                 Some(Self::open_device_callback)
             } else {
-                T::Iommu::BASE_OPS.open_device
+                None
             },
             close_device: if T::HAS_CLOSE_DEVICE {
                 Some(Self::close_device_callback)

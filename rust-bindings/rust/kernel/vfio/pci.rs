@@ -46,21 +46,6 @@ pub enum Core {}
 
 impl private::Sealed for Core {}
 
-/// vfio-pci-core's `open_device`, for a driver without one.
-///
-/// # Safety
-///
-/// Called by the VFIO core for a device of kind [`Core`].
-unsafe extern "C" fn open_device(vdev: *mut bindings::vfio_device) -> c_int {
-    // SAFETY: The caller passes a device of kind `Core`.
-    let ret = unsafe { enable(vdev) };
-    if ret == 0 {
-        // SAFETY: Enabled just above.
-        unsafe { finish_enable(vdev) };
-    }
-    ret
-}
-
 /// # Safety
 ///
 /// `vdev` must be a device of kind [`Core`], being opened.
@@ -89,7 +74,6 @@ impl IommuKind for Core {
     type Head = bindings::vfio_pci_core_device;
     const BASE_OPS: bindings::vfio_device_ops = bindings::vfio_device_ops {
         init: Some(bindings::vfio_pci_core_init_dev),
-        open_device: Some(open_device),
         close_device: Some(bindings::vfio_pci_core_close_device),
         ioctl: Some(bindings::vfio_pci_core_ioctl),
         get_region_info_caps: Some(bindings::vfio_pci_ioctl_get_region_info),
