@@ -18,7 +18,7 @@
 
 PYTHON ?= python3
 
-.PHONY: all check bench newest toolchain tree series clean distclean
+.PHONY: all check bench newest nested toolchain tree series clean distclean
 
 all:
 	@$(PYTHON) tools/run.py main
@@ -37,6 +37,14 @@ bench:
 # mainline line's KUnit suites run; says whether each pin can move.
 newest:
 	@$(PYTHON) tools/run.py newest
+
+# QEMU inside the x86_64 guest drives QEMU's edu device, bound to the Rust
+# vfio-pci variant driver, through the device cdev and iommufd
+# (-object iommufd) until the nested guest's firmware has enumerated it.
+# Needs the x86_64 kernel of 'make' or 'make check'; TCG inside TCG, so
+# not a step of 'make check'.
+nested:
+	@$(PYTHON) tools/run.py nested
 
 toolchain:
 	@tools/install-toolchain.sh

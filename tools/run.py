@@ -31,7 +31,8 @@ their counts), run_builds (vfio-cdx for arm64, the Kbuild combinations),
 run_user (the user space boots and their results), run_mainline (the
 pristine base and the tip under UML), run_sanitizers (the memory-checking
 kernel), run_checks (the static checks), run_stable (the 6.12.y line),
-run_bench (make bench) and run_newest (make newest).
+run_bench (make bench), run_newest (make newest) and run_nested (make
+nested).
 """
 
 import argparse
@@ -47,6 +48,7 @@ from run_checks import (step_cocci, step_docs, step_gcc,  # noqa: E402
 from run_common import Results, step_toolchain, step_tree  # noqa: E402
 from run_kunit import step_x86_kunit  # noqa: E402
 from run_mainline import step_mainline  # noqa: E402
+from run_nested import nested  # noqa: E402
 from run_newest import step_newest  # noqa: E402
 from run_sanitizers import step_sanitizers  # noqa: E402
 from run_stable import step_stable  # noqa: E402
@@ -55,7 +57,8 @@ from run_user import step_x86_user  # noqa: E402
 
 def main():
 	parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-	parser.add_argument('job', choices=['main', 'check', 'bench', 'newest'])
+	parser.add_argument('job', choices=['main', 'check', 'bench', 'newest',
+					    'nested'])
 	parser.add_argument('--cycles', type=int, default=20000,
 			    help='bench: cycles per round')
 	parser.add_argument('--rounds', type=int, default=9,
@@ -70,6 +73,8 @@ def main():
 		bench(args.cycles, args.rounds, args.dma_iterations,
 		      args.dma_rounds)
 		return
+	if args.job == 'nested':
+		nested()
 
 	start = time.time()
 	results = Results()

@@ -13,7 +13,7 @@ from run_common import VFIO_STRESS_PROGRAM, VFIO_UAPI_PROGRAM
 
 # The contract's order of rule families: registration, ops, PASID, uAPI,
 # security.
-RULE_ORDER = 'ROPUS'
+RULE_ORDER = 'ROPUSD'
 
 # The sample drivers of both matrices, in their order, and their kind.
 DRIVER_KINDS = {'c-physical': 'physical', 'c-emulated': 'emulated',
@@ -159,21 +159,35 @@ UAPI_TESTS.update({
 	'pasid_writeback_fault_keeps_rid': 'P6',
 	'pasid_short_argsz': 'U4',
 })
+# The emulated samples' device uAPI beyond the contract's callbacks, what a
+# VMM needs of a driver besides them (fixture vfio_emulated): D1 the info
+# ioctls (GET_INFO, GET_REGION_INFO with capabilities, GET_IRQ_INFO), D2
+# interrupts through SET_IRQS eventfds, which end with the open that set
+# them, D3 mmap of a region and RESET.
+UAPI_TESTS.update({
+	'device_info': 'D1',
+	'region_info': 'D1',
+	'irq_info': 'D1',
+	'doorbell_eventfd': 'D2',
+	'triggers_end_with_the_open': 'D2',
+	'mailbox_mmap': 'D3',
+})
 # The same for the uAPI matrix: the tests of vfio_cdev_uapi_test (fixture
 # vfio_cdev for every device, vfio_physical and vfio_emulated for one kind)
 # and, for U9, of vfio_cdev_stress_test, in
 # kunit/tools/testing/selftests/vfio/, as the console log
-# build/uml-user/patched/console.log of the run of 2 Dec 2026 has them (134
-# and 8 tests: 34 + 2 per physical driver, 33 + 2 per emulated one), with
+# build/uml-user/tip/console.log of the run of 5 Dec 2026 has them (168
+# and 8 tests: 44 + 2 per physical driver, 40 + 2 per emulated one), with
 # the PASID tests above (vfio_pasid's ten on the physical samples,
-# vfio_emulated's P5 on the emulated ones).
+# vfio_emulated's P5 on the emulated ones) and the emulated samples' D1 to
+# D3.
 UAPI_RULE_CASES = {
 	'physical': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 5, 'U5': 10, 'U6': 2,
 		     'U7': 2, 'U8': 2, 'U9': 2, 'S1': 2, 'S2': 2, 'S4': 2,
 		     'P1': 2, 'P2': 2, 'P3': 2, 'P4': 1, 'P6': 2},
 	'emulated': {'U1': 5, 'U2': 2, 'U3': 1, 'U4': 4, 'U5': 10, 'U6': 2,
 		     'U7': 1, 'U8': 1, 'U9': 2, 'S1': 2, 'S2': 2, 'S3': 1,
-		     'S4': 2, 'P5': 1},
+		     'S4': 2, 'P5': 1, 'D1': 3, 'D2': 2, 'D3': 1},
 	# vfio-pci with QEMU's edu device, in the x86_64 guests: the physical
 	# device's tests of fixtures vfio_cdev and vfio_physical, and those of
 	# vfio_dma, whose proof is the device's DMA (37 tests), and the stress

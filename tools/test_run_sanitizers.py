@@ -105,7 +105,7 @@ class SanitizersTest(unittest.TestCase):
 			timeout=run_sanitizers.STRESS_TIMEOUT))
 		self.assertEqual(rows['sanitizers: kmemleak scan'], (1, 0))
 		self.assertEqual(rows[f'sanitizers: uapi: {VFIO_UAPI_PROGRAM}'],
-				 (156, 0))
+				 (168, 0))
 		self.assertEqual(rows[f'sanitizers: stress: {VFIO_STRESS_PROGRAM}'],
 				 (8, 0))
 		self.assertEqual(
@@ -118,8 +118,8 @@ class SanitizersTest(unittest.TestCase):
 		samples' tests has no Rust rows: the uAPI matrix fails."""
 		rows, _, _, _ = self.run_step(drop=rust_test)
 		self.assertEqual(rows[f'sanitizers: uapi: {VFIO_UAPI_PROGRAM}'],
-				 (78, 0))
-		self.assertEqual(rows['sanitizers: uapi: matrix'], (0, 31))
+				 (84, 0))
+		self.assertEqual(rows['sanitizers: uapi: matrix'], (0, 34))
 
 	def test_scan_fails(self):
 		rows, _, _, _ = self.run_step(scan_exit=1)

@@ -194,10 +194,10 @@ VFIO_CONSOLE = 'vfio-user-console.log'
 # physical devices.
 C_PHYSICAL_ROW = ('  c-physical      pass  pass  pass  pass     -  pass  pass  pass'
 		  '  pass  pass  pass  pass  pass  pass  pass  pass  pass     -'
-		  '  pass\n')
+		  '  pass     -     -     -\n')
 C_EMULATED_ROW = ('  c-emulated         -     -     -     -  pass     -  pass  pass'
 		  '  pass  pass  pass  pass  pass  pass  pass  pass  pass  pass'
-		  '  pass\n')
+		  '  pass  pass  pass  pass\n')
 RUST_PHYSICAL_ROW = C_PHYSICAL_ROW.replace('  c-physical   ', '  rust-physical')
 RUST_EMULATED_ROW = C_EMULATED_ROW.replace('  c-emulated   ', '  rust-emulated')
 
@@ -222,13 +222,13 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_real_console(self):
 		rows, out, closing, code, _ = self.count(read_testdata(VFIO_CONSOLE))
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 0),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 168, 0),
 					('uapi: matrix', 1, 0),
 					('stress: vfio_cdev_stress_test', 8, 0)])
-		self.assertEqual((closing, code), ('165 passed, 0 failed', 0))
+		self.assertEqual((closing, code), ('177 passed, 0 failed', 0))
 		self.assertIn('  driver            P1    P2    P3    P4    P5    P6'
 			      '    U1    U2    U3    U4    U5    U6    U7    U8    U9'
-			      '    S1    S2    S3    S4\n', out)
+			      '    S1    S2    S3    S4    D1    D2    D3\n', out)
 		for row in (C_PHYSICAL_ROW, C_EMULATED_ROW, RUST_PHYSICAL_ROW,
 			    RUST_EMULATED_ROW):
 			self.assertIn(row, out)
@@ -253,14 +253,14 @@ class UapiResultsTest(unittest.TestCase):
 		matrix."""
 		rows, out, closing, code, _ = self.count(
 			edit_console(read_testdata(VFIO_CONSOLE), rust_test))
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 78, 0),
-					('uapi: matrix', 0, 31),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 84, 0),
+					('uapi: matrix', 0, 34),
 					('stress: vfio_cdev_stress_test', 4, 0)])
-		self.assertEqual((closing, code), ('82 passed, 31 failed', 1))
+		self.assertEqual((closing, code), ('88 passed, 34 failed', 1))
 		self.assertIn(C_PHYSICAL_ROW, out)
 		self.assertIn('  rust-physical   MISS  MISS  MISS  MISS     -  MISS'
 			      '  MISS  MISS  MISS  MISS  MISS  MISS  MISS  MISS  MISS'
-			      '  MISS  MISS     -  MISS\n', out)
+			      '  MISS  MISS     -  MISS     -     -     -\n', out)
 		self.assertIn('uAPI matrix: rust-emulated P5: 0 cases, 1 expected',
 			      out)
 
@@ -269,21 +269,21 @@ class UapiResultsTest(unittest.TestCase):
 				     lambda n: '.c_emulated.' in n and
 				     'stress' not in n)
 		rows, out, closing, code, _ = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 122, 0),
-					('uapi: matrix', 0, 13),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 128, 0),
+					('uapi: matrix', 0, 16),
 					('stress: vfio_cdev_stress_test', 8, 0)])
-		self.assertEqual((closing, code), ('130 passed, 13 failed', 1))
+		self.assertEqual((closing, code), ('136 passed, 16 failed', 1))
 		self.assertIn(RUST_EMULATED_ROW, out)
 		self.assertIn('  c-emulated         -     -     -     -  MISS     -'
 			      '  MISS  MISS  MISS  MISS  MISS  MISS  MISS  MISS  pass'
-			      '  MISS  MISS  MISS  MISS\n', out)
+			      '  MISS  MISS  MISS  MISS  MISS  MISS  MISS\n', out)
 
 	def test_every_u5_test_deleted(self):
 		lines = edit_console(read_testdata(VFIO_CONSOLE),
 				     lambda n: run_matrix.UAPI_TESTS.get(
 					     n.split('.')[-1]) == 'U5')
 		rows, out, _, code, _ = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 116, 0),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 128, 0),
 					    ('uapi: matrix', 0, 4)])
 		self.assertEqual(code, 1)
 		for driver in run_matrix.DRIVER_KINDS:
@@ -299,7 +299,7 @@ class UapiResultsTest(unittest.TestCase):
 				     lambda n: run_matrix.UAPI_TESTS.get(
 					     n.split('.')[-1], '').startswith('P'))
 		rows, out, _, code, _ = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 136, 0),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 148, 0),
 					    ('uapi: matrix', 0, 12)])
 		self.assertEqual(code, 1)
 		for lang in ('c', 'rust'):
@@ -324,12 +324,12 @@ class UapiResultsTest(unittest.TestCase):
 		end = UAPI_BEGIN.replace('BEGIN', 'END')
 		lines = [f'not {l}' if l.startswith('ok ') and
 			 l.endswith(f' {name}') else
-			 l.replace('pass:156 fail:0', 'pass:155 fail:1')
+			 l.replace('pass:168 fail:0', 'pass:167 fail:1')
 			 .replace('exit=0', 'exit=1') if l.startswith(end) or
-			 l.startswith('# Totals: pass:156 ') else l
+			 l.startswith('# Totals: pass:168 ') else l
 			 for l in read_testdata(VFIO_CONSOLE)]
 		rows, out, _, code, full = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 155, 1),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 167, 1),
 					('uapi: matrix', 1, 0),
 					('stress: vfio_cdev_stress_test', 8, 0)])
 		self.assertEqual(full[0][3], '')
@@ -343,7 +343,7 @@ class UapiResultsTest(unittest.TestCase):
 				   ' vfio_cdev.c_emulated.detach_thrice')
 			 for l in read_testdata(VFIO_CONSOLE)]
 		rows, out, _, code, _ = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 156, 0),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 168, 0),
 					    ('uapi: matrix', 0, 2)])
 		self.assertIn('uAPI matrix: unknown test detach_thrice', out)
 		self.assertIn('uAPI matrix: c-emulated U6: 1 cases, 2 expected', out)
@@ -353,7 +353,7 @@ class UapiResultsTest(unittest.TestCase):
 		lines = read_testdata(VFIO_CONSOLE)
 		begin = lines.index(STRESS_BEGIN)
 		rows, out, _, code, _ = self.count(lines[:begin])
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 0),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 168, 0),
 					('uapi: matrix', 0, 4),
 					('stress: vfio_cdev_stress_test', 0, 1)])
 		for driver in run_matrix.DRIVER_KINDS:
@@ -365,18 +365,18 @@ class UapiResultsTest(unittest.TestCase):
 				     lambda n: n == 'vfio_cdev.c_physical.'
 				     'ioctl_before_bind', fix_counts=False)
 		rows, _, _, code, full = self.count(lines)
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 155, 1),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 167, 1),
 					    ('uapi: matrix', 0, 1)])
 		self.assertEqual(full[0][3], 'patched: vfio_cdev_uapi_test: '
-				 '"# Totals: pass:156 fail:0 xfail:0 xpass:0 '
+				 '"# Totals: pass:168 fail:0 xfail:0 xpass:0 '
 				 'skip:0 error:0", but its result lines give '
-				 'pass:155 fail:0 xfail:0 xpass:0 skip:0 error:0')
+				 'pass:167 fail:0 xfail:0 xpass:0 skip:0 error:0')
 
 	def test_no_totals_line(self):
 		lines = [l for l in read_testdata(VFIO_CONSOLE)
 			 if not l.startswith('# Totals:')]
 		rows, _, _, code, full = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 1),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 168, 1),
 					('uapi: matrix', 1, 0),
 					('stress: vfio_cdev_stress_test', 8, 1)])
 		self.assertEqual(full[0][3], 'patched: vfio_cdev_uapi_test: no '
@@ -398,13 +398,13 @@ class UapiResultsTest(unittest.TestCase):
 		lines = [f'{l} # {directive} known' if l.startswith('ok ')
 			 and l.endswith(f' {name}') else l for l in lines]
 		key = directive.lower()
-		return [l.replace('pass:156 ', 'pass:155 ').replace(
+		return [l.replace('pass:168 ', 'pass:167 ').replace(
 			f'{key}:0', f'{key}:1') if l.startswith(
-			'# Totals: pass:156 ') else l for l in lines]
+			'# Totals: pass:168 ') else l for l in lines]
 
 	def test_xfail_is_no_pass(self):
 		rows, out, _, code, _ = self.count(self.xfail_console('XFAIL'))
-		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 155, 1),
+		self.assertEqual(rows[:2], [('uapi: vfio_cdev_uapi_test', 167, 1),
 					    ('uapi: matrix', 1, 0)])
 		self.assertIn('  c-emulated         -     -     -     -  pass     -'
 			      '  pass  pass  pass  FAIL  pass', out)
@@ -413,7 +413,7 @@ class UapiResultsTest(unittest.TestCase):
 
 	def test_xpass_is_no_pass(self):
 		rows, _, _, code, _ = self.count(self.xfail_console('XPASS'))
-		self.assertEqual(rows[0], ('uapi: vfio_cdev_uapi_test', 155, 1))
+		self.assertEqual(rows[0], ('uapi: vfio_cdev_uapi_test', 167, 1))
 		self.assertEqual(code, 1)
 
 	def test_stress_timed_out(self):
@@ -429,7 +429,7 @@ class UapiResultsTest(unittest.TestCase):
 			'exit=timeout seconds=300.0']
 		self.assertGreater(third, begin)
 		rows, out, _, code, full = self.count(lines)
-		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 156, 0),
+		self.assertEqual(rows, [('uapi: vfio_cdev_uapi_test', 168, 0),
 					('uapi: matrix', 0, 3),
 					('stress: vfio_cdev_stress_test', 3, 5)])
 		self.assertIn('uAPI matrix: c-emulated U9: 1 cases, 2 expected', out)

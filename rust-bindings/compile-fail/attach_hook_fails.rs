@@ -34,6 +34,7 @@ impl kernel::Module for AttachHookFails {
 impl vfio::DeviceOps for AttachHookFails {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"attach-hook-fails";
     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, attached: Result<u32>) -> Result {
         attached.and(Err(EBUSY))

@@ -34,6 +34,7 @@ impl kernel::Module for AttachWithoutDetach {
 impl vfio::DeviceOps for AttachWithoutDetach {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"attach-without-detach";
     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _attached: Result<u32>) {}
 }

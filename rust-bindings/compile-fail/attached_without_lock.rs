@@ -33,6 +33,7 @@ impl kernel::Module for AttachedWithoutLock {
 impl vfio::DeviceOps for AttachedWithoutLock {
     type Data = ();
     type Iommu = vfio::Emulated;
+    type OpenData = ();
     const NAME: &'static CStr = c"attached-without-lock";
     fn dma_unmap(dev: &vfio::Device<Self>, _iova: u64, _length: u64) {
         let _ = dev.iommufd_attached();

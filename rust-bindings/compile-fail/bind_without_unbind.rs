@@ -32,6 +32,7 @@ impl kernel::Module for BindWithoutUnbind {
 impl vfio::DeviceOps for BindWithoutUnbind {
     type Data = ();
     type Iommu = vfio::Emulated;
+    type OpenData = ();
     const NAME: &'static CStr = c"bind-without-unbind";
     fn bind_iommufd(_dev: &vfio::Locked<'_, Self>, _device_id: u32) -> Result {
         Ok(())

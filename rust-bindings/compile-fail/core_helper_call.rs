@@ -34,6 +34,7 @@ impl kernel::Module for CoreHelperCall {
 impl vfio::DeviceOps for CoreHelperCall {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"core-helper-call";
     fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
         if let Ok(pt_id) = attached {

@@ -33,6 +33,7 @@ impl kernel::Module for DmaUnmapOnPhysical {
 impl vfio::DeviceOps for DmaUnmapOnPhysical {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"dma-unmap-on-physical";
     fn dma_unmap(_dev: &vfio::Device<Self>, _iova: u64, _length: u64) {}
 }

@@ -37,6 +37,7 @@ fn to_another_thread<T: Send>(_t: T) {}
 impl vfio::DeviceOps for LockedToThread {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"locked-to-thread";
     fn attach_ioas(dev: &vfio::Locked<'_, Self>, _attached: Result<u32>) {
         to_another_thread(dev);

@@ -38,6 +38,7 @@ fn to_another_thread<T: Send>(_t: T) {}
 impl vfio::DeviceOps for OpenToThread {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"open-to-thread";
     fn read(dev: &vfio::Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
         to_another_thread(dev);

@@ -33,6 +33,7 @@ impl kernel::Module for PinOnPhysical {
 impl vfio::DeviceOps for PinOnPhysical {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"pin-on-physical";
     fn read(dev: &vfio::Open<'_, Self>, _buf: UserSliceWriter, _offset: u64) -> Result<usize> {
         let mut byte = [0u8];

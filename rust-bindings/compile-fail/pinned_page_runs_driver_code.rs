@@ -36,6 +36,7 @@ impl kernel::Module for PinnedPageRunsDriverCode {
 impl vfio::DeviceOps for PinnedPageRunsDriverCode {
     type Data = ();
     type Iommu = vfio::Emulated;
+    type OpenData = ();
     const NAME: &'static CStr = c"pinned-page-runs-driver-code";
     fn read(dev: &vfio::Open<'_, Self>, mut buf: UserSliceWriter, _offset: u64) -> Result<usize> {
         dev.with_pinned_page(0, 1, false, |_page, _offset| {

@@ -37,6 +37,7 @@ impl kernel::Module for RegistrationInOwnData {
 impl vfio::DeviceOps for RegistrationInOwnData {
     type Data = Mutex<Option<vfio::Registration<'static, Self>>>;
     type Iommu = vfio::Emulated;
+    type OpenData = ();
     const NAME: &'static CStr = c"registration-in-own-data";
 }
 

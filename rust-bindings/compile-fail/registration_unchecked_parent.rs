@@ -34,6 +34,7 @@ impl kernel::Module for RegistrationUncheckedParent {
 impl vfio::DeviceOps for RegistrationUncheckedParent {
     type Data = ();
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"registration-unchecked-parent";
     fn open_device(dev: &vfio::Device<Self>) -> Result {
         let _reg = vfio::Registration::<Self>::new(dev.parent(), ())?;

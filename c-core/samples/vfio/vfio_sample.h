@@ -17,6 +17,18 @@ struct vfio_device;
 #define VFIO_SAMPLE_REGION_SHIFT	40
 #define VFIO_SAMPLE_REGION_DMA_RW	0
 #define VFIO_SAMPLE_REGION_PIN		1
+/*
+ * Two pages: the mailbox, which user space maps (the region's one sparse
+ * mmap area) or reads and writes through the file, then the registers.
+ */
+#define VFIO_SAMPLE_REGION_MAILBOX	2
+#define VFIO_SAMPLE_NUM_REGIONS		3
+/* Register at the start of the registers' page: writing rings the doorbell */
+#define VFIO_SAMPLE_REG_DOORBELL	0
+/* Interrupts, one of each: a rung doorbell, and a request to close */
+#define VFIO_SAMPLE_IRQ_DOORBELL	0
+#define VFIO_SAMPLE_IRQ_REQ		1
+#define VFIO_SAMPLE_NUM_IRQS		2
 
 /**
  * struct vfio_sample_unmap - A dma_unmap call an emulated sample received

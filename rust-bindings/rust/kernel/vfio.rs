@@ -42,16 +42,20 @@
 //!   until it ends.
 
 use crate::{
+    alloc::{flags::__GFP_ZERO, KVec},
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
     build_assert::build_assert,
     device::{self, Bound},
     devres::Devres,
     error::{code::*, from_err_ptr, to_result, Error, Result},
-    ffi::{c_int, CStr},
+    ffi::{c_int, c_long, c_uint, c_ulong, CStr},
     init::InPlaceInit,
+    ioctl,
+    mm::virt::{flags as vm_flags, VmaNew},
     module::this_module,
     new_work,
+    page::{Page, PAGE_SIZE},
     str::{as_char_ptr_in_const_context, CStrExt as _},
     sync::{
         aref::{ARef, AlwaysRefCounted},
@@ -287,8 +291,9 @@ impl Drop for PinSection<'_> {
 ///
 /// `vdev` starts an allocation made by `_vfio_alloc_device` with `T`'s vtable, in which `parent`
 /// (the device `vdev.dev` points to), `pins` and `callers` are initialised, and `data` is once
-/// `data_ready` is set. It lives until the last reference to `vdev.device` is dropped, whose
-/// release drops `data`, `callers`, `pins`, then `parent`.
+/// `data_ready` is set. `open_data` is initialised while `opened` is set: from the open
+/// callback to the close callback, both under `dev_set->lock`. It lives until the last reference
+/// to `vdev.device` is dropped, whose release drops `data`, `callers`, `pins`, then `parent`.
 #[repr(C)]
 pub struct Device<T: DeviceOps> {
     vdev: Opaque<<T::Iommu as IommuKind>::Head>,
@@ -298,6 +303,9 @@ pub struct Device<T: DeviceOps> {
     /// The registration of a device that its bus driver glue registers (`vfio::pci::Core`),
     /// from its probe to its remove, which serialise the accesses.
     bus_registration: core::cell::UnsafeCell<Option<Registered>>,
+    /// The driver's state of the current open, see [`PerOpen`].
+    open_data: core::cell::UnsafeCell<mem::MaybeUninit<T::OpenData>>,
+    opened: AtomicBool,
     data: T::Data,
     data_ready: bool,
 }
@@ -325,9 +333,10 @@ impl<T: DeviceOps> Device<T> {
         let this = vdev.cast::<Self>();
 
         // SAFETY: The allocation is at least `size_of::<Self>()` bytes, zeroed (so `data_ready`
-        // is false) and suitably aligned (see above); nothing reads `parent`, `pins` or
-        // `callers` before these writes, and the allocation does not move. The C core keeps no
-        // reference to the parent of a device it has not registered, so the device keeps one.
+        // and `opened` are false) and suitably aligned (see above); nothing reads `parent`,
+        // `pins` or `callers` before these writes, and the allocation does not move. The C core
+        // keeps no reference to the parent of a device it has not registered, so the device
+        // keeps one.
         unsafe {
             ptr::addr_of_mut!((*this).parent).write(parent.into());
             match PinTracker::new().__init(ptr::addr_of_mut!((*this).pins)) {
@@ -456,6 +465,48 @@ impl<'a, T: DeviceOps> Locked<'a, T> {
         // `dev_set->lock`, which is held.
         unsafe { (*self.dev.as_raw()).iommufd_attached() != 0 }
     }
+
+    /// Returns whether `pasid` of the device is attached to a page table. Always false for a
+    /// kind without PASIDs ([`Emulated`]), or a device not bound to iommufd.
+    pub fn pasid_attached(&self, pasid: u32) -> bool {
+        let vdev = self.dev.as_raw();
+        // SAFETY: The device is live; its PASIDs, initialised by the bind of a kind that has
+        // them and only used while it is bound, only change under `dev_set->lock`, which is held.
+        unsafe {
+            T::Iommu::PASID_ATTACH.is_some()
+                && !(*vdev).iommufd_device.is_null()
+                && c_int::try_from(pasid).is_ok_and(|id| {
+                    bindings::ida_find_first_range(ptr::addr_of_mut!((*vdev).pasids), pasid, pasid)
+                        == id
+                })
+        }
+    }
+
+    /// Calls `f` with each attached PASID of the device, lowest first.
+    fn for_each_attached_pasid(&self, mut f: impl FnMut(u32)) {
+        if T::Iommu::PASID_ATTACH.is_none() {
+            return;
+        }
+        let vdev = self.dev.as_raw();
+        let mut next = 0u32;
+        loop {
+            // SAFETY: As in `pasid_attached`; `f` gets no access to the device's PASIDs.
+            let found = unsafe {
+                if (*vdev).iommufd_device.is_null() {
+                    return;
+                }
+                bindings::ida_find_first_range(ptr::addr_of_mut!((*vdev).pasids), next, !0)
+            };
+            let Ok(pasid) = u32::try_from(found) else {
+                return;
+            };
+            f(pasid);
+            match pasid.checked_add(1) {
+                Some(n) => next = n,
+                None => return,
+            }
+        }
+    }
 }
 
 impl<T: DeviceOps> Deref for Locked<'_, T> {
@@ -496,6 +547,15 @@ impl<'a, T: DeviceOps> Open<'a, T> {
         // SAFETY: By the type invariants, the device is open, so registered, for the lifetime of
         // `self`.
         unsafe { self.dev.bound_parent() }
+    }
+
+    /// Returns the driver's state of this open of the device ([`PerOpen`]).
+    pub fn open_data(&self) -> &T::OpenData {
+        // SAFETY: By the type invariants, the device is open for the lifetime of `self`: its open
+        // callback initialised the open data, which its close callback drops only once user
+        // space has closed it, so after every call that has an `Open`. The VFIO core orders the
+        // open before these calls (`access_granted`).
+        unsafe { &*(*self.dev.open_data.get()).as_ptr() }
     }
 }
 
@@ -600,6 +660,363 @@ impl<T: DeviceOps<Iommu = Emulated>> Open<'_, T> {
         // SAFETY: The page at `base` was pinned above, for the device, and the copy is done.
         unsafe { bindings::vfio_unpin_pages(self.as_raw(), base, 1) };
         result
+    }
+}
+
+/// State of a [`Device`] that lives while user space has the device open: made when the VFIO
+/// core opens it (its first open, `open_device`), dropped when the VFIO core closes it (its
+/// last close, `close_device`). Read with [`Open::open_data`]. State that lives while the
+/// parent is bound is [`DeviceOps::Data`].
+///
+/// `()` is the state of a driver that keeps none.
+///
+/// # Examples
+///
+/// The open data is made before `open_device` and dropped after `close_device`, also when
+/// `open_device` fails; an open whose data cannot be made fails before `open_device`. The test
+/// calls the ops as the VFIO core does, under `dev_set->lock`.
+///
+/// ```
+/// use core::{
+///     ptr,
+///     sync::atomic::{AtomicU32, Ordering},
+/// };
+/// use kernel::{bindings, prelude::*, vfio, vfio::testing::TestDevice};
+///
+/// static MADE: AtomicU32 = AtomicU32::new(0);
+/// static DROPPED: AtomicU32 = AtomicU32::new(0);
+/// static OPENS: AtomicU32 = AtomicU32::new(0);
+///
+/// struct Session;
+///
+/// impl vfio::PerOpen<Sessions> for Session {
+///     // Every third open runs out of memory here.
+///     fn open(_dev: &vfio::Device<Sessions>) -> impl PinInit<Self, Error> {
+///         match MADE.fetch_add(1, Ordering::Relaxed) % 3 {
+///             2 => Err(ENOMEM),
+///             _ => Ok(Session),
+///         }
+///     }
+/// }
+///
+/// impl Drop for Session {
+///     fn drop(&mut self) {
+///         DROPPED.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// struct Sessions;
+///
+/// #[vtable]
+/// impl vfio::DeviceOps for Sessions {
+///     type Data = ();
+///     type Iommu = vfio::Emulated;
+///     type OpenData = Session;
+///     const NAME: &'static CStr = c"sessions-vfio";
+///
+///     // Every second open fails here, after its data was made.
+///     fn open_device(_dev: &vfio::Device<Self>) -> Result {
+///         match OPENS.fetch_add(1, Ordering::Relaxed) % 2 {
+///             1 => Err(EBUSY),
+///             _ => Ok(()),
+///         }
+///     }
+/// }
+///
+/// let dev = TestDevice::<Sessions>::new_faux(())?;
+/// let vdev = ptr::from_ref(dev.device()).cast_mut().cast::<bindings::vfio_device>();
+/// let counts = || {
+///     let made = MADE.load(Ordering::Relaxed);
+///     (made, DROPPED.load(Ordering::Relaxed), OPENS.load(Ordering::Relaxed))
+/// };
+/// // SAFETY: `vdev` is live; the ops are called as the VFIO core calls them, under
+/// // `dev_set->lock`, in an order it allows.
+/// unsafe {
+///     let ops = &*(*vdev).ops;
+///     let lock = ptr::addr_of_mut!((*(*vdev).dev_set).lock);
+///     bindings::mutex_lock(lock);
+///     assert_eq!(ops.open_device.unwrap()(vdev), 0);
+///     assert_eq!(counts(), (1, 0, 1));
+///     ops.close_device.unwrap()(vdev);
+///     assert_eq!(counts(), (1, 1, 1));
+///     assert_eq!(ops.open_device.unwrap()(vdev), EBUSY.to_errno());
+///     assert_eq!(counts(), (2, 2, 2));
+///     assert_eq!(ops.open_device.unwrap()(vdev), ENOMEM.to_errno());
+///     assert_eq!(counts(), (3, 2, 2));
+///     bindings::mutex_unlock(lock);
+/// }
+/// drop(dev);
+/// assert_eq!(DROPPED.load(Ordering::Relaxed), 2);
+/// # Ok::<(), Error>(())
+/// ```
+pub trait PerOpen<T: DeviceOps>: Send + Sync + Sized {
+    /// Makes the state of an open, before [`DeviceOps::open_device`] runs. An error fails the
+    /// open.
+    fn open(dev: &Device<T>) -> impl PinInit<Self, Error>;
+}
+
+impl<T: DeviceOps> PerOpen<T> for () {
+    fn open(_dev: &Device<T>) -> impl PinInit<Self, Error> {
+        Ok(())
+    }
+}
+
+/// Bits of a file offset below a region's index: region `index` of a device starts at file
+/// offset `index << REGION_SHIFT`, as in vfio-pci (`VFIO_PCI_OFFSET_SHIFT`). The abstraction
+/// reports each region's offset so ([`DeviceOps::region_info`]) and decodes it for
+/// [`DeviceOps::mmap`].
+pub const REGION_SHIFT: u32 = 40;
+
+/// Returns the region index of file offset `offset`, and the offset within that region.
+pub const fn region_of(offset: u64) -> (u64, u64) {
+    (offset >> REGION_SHIFT, offset & ((1 << REGION_SHIFT) - 1))
+}
+
+/// What `VFIO_DEVICE_GET_INFO` reports of a device ([`DeviceOps::device_info`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeviceInfo {
+    /// `VFIO_DEVICE_FLAGS_*` of the device's type. The abstraction sets
+    /// `VFIO_DEVICE_FLAGS_RESET` when the driver implements [`DeviceOps::reset`], and clears it
+    /// otherwise, and clears `VFIO_DEVICE_FLAGS_CAPS`.
+    pub flags: u32,
+    /// The number of regions, indexes `0..num_regions` of [`DeviceOps::region_info`].
+    pub num_regions: u32,
+    /// The number of interrupt indexes, `0..num_irqs` of [`DeviceOps::irq_info`].
+    pub num_irqs: u32,
+}
+
+/// The region can be read through the device file.
+pub const REGION_READ: u32 = bindings::VFIO_REGION_INFO_FLAG_READ;
+/// The region can be written through the device file.
+pub const REGION_WRITE: u32 = bindings::VFIO_REGION_INFO_FLAG_WRITE;
+/// The region, or the areas of its sparse-mmap capability, can be mapped ([`DeviceOps::mmap`]).
+pub const REGION_MMAP: u32 = bindings::VFIO_REGION_INFO_FLAG_MMAP;
+
+/// What `VFIO_DEVICE_GET_REGION_INFO` reports of a region ([`DeviceOps::region_info`]); its
+/// offset is the abstraction's (see [`REGION_SHIFT`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegionInfo {
+    /// The size of the region in bytes.
+    pub size: u64,
+    /// [`REGION_READ`], [`REGION_WRITE`], [`REGION_MMAP`].
+    pub flags: u32,
+}
+
+/// The capability chain of a `VFIO_DEVICE_GET_REGION_INFO` reply, which the VFIO core copies
+/// to user space after the reply (or reports the size it needs).
+pub struct RegionCaps<'a> {
+    caps: *mut bindings::vfio_info_cap,
+    _call: PhantomData<&'a mut bindings::vfio_info_cap>,
+}
+
+impl RegionCaps<'_> {
+    /// Adds an entry of `size` bytes with capability `id` of `version`, zeroed past its header.
+    fn add(
+        &mut self,
+        size: usize,
+        id: u32,
+        version: u16,
+    ) -> Result<*mut bindings::vfio_info_cap_header> {
+        let id = u16::try_from(id)?;
+        // SAFETY: `caps` is the VFIO core's chain for the call, which `vfio_info_cap_add`
+        // grows (or frees, on failure).
+        from_err_ptr(unsafe { bindings::vfio_info_cap_add(self.caps, size, id, version) })
+    }
+
+    /// Adds `VFIO_REGION_INFO_CAP_SPARSE_MMAP`: of the region, only `areas`, each an offset in
+    /// the region and a size, can be mapped.
+    pub fn add_sparse_mmap(&mut self, areas: &[(u64, u64)]) -> Result {
+        type Cap = bindings::vfio_region_info_cap_sparse_mmap;
+        type Area = bindings::vfio_region_sparse_mmap_area;
+        let nr_areas = u32::try_from(areas.len())?;
+        let size = areas
+            .len()
+            .checked_mul(mem::size_of::<Area>())
+            .and_then(|n| n.checked_add(mem::size_of::<Cap>()))
+            .ok_or(EINVAL)?;
+        let cap = self
+            .add(size, bindings::VFIO_REGION_INFO_CAP_SPARSE_MMAP, 1)?
+            .cast::<Cap>();
+        // SAFETY: `cap` is a zeroed entry of `size` bytes, aligned for `u64`: the capability,
+        // then room for `areas`.
+        unsafe {
+            (*cap).nr_areas = nr_areas;
+            let first = cap.add(1).cast::<Area>();
+            for (i, &(offset, size)) in areas.iter().enumerate() {
+                first.add(i).write(Area { offset, size });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `VFIO_REGION_INFO_CAP_TYPE`: the region's type and subtype
+    /// (`VFIO_REGION_TYPE_*`, `VFIO_REGION_SUBTYPE_*`).
+    pub fn add_type(&mut self, ty: u32, subtype: u32) -> Result {
+        type Cap = bindings::vfio_region_info_cap_type;
+        let cap = self
+            .add(
+                mem::size_of::<Cap>(),
+                bindings::VFIO_REGION_INFO_CAP_TYPE,
+                1,
+            )?
+            .cast::<Cap>();
+        // SAFETY: `cap` is a zeroed entry the size of the capability.
+        unsafe {
+            (*cap).type_ = ty;
+            (*cap).subtype = subtype;
+        }
+        Ok(())
+    }
+}
+
+/// What `VFIO_DEVICE_GET_IRQ_INFO` reports of an interrupt index ([`DeviceOps::irq_info`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IrqInfo {
+    /// `VFIO_IRQ_INFO_*`: [`IRQ_EVENTFD`], [`IRQ_MASKABLE`], [`IRQ_AUTOMASKED`],
+    /// [`IRQ_NORESIZE`].
+    pub flags: u32,
+    /// The number of interrupts of the index.
+    pub count: u32,
+}
+
+/// The interrupts of the index can signal an eventfd.
+pub const IRQ_EVENTFD: u32 = bindings::VFIO_IRQ_INFO_EVENTFD;
+/// The interrupts of the index can be masked.
+pub const IRQ_MASKABLE: u32 = bindings::VFIO_IRQ_INFO_MASKABLE;
+/// The interrupts of the index mask themselves when they fire.
+pub const IRQ_AUTOMASKED: u32 = bindings::VFIO_IRQ_INFO_AUTOMASKED;
+/// The number of interrupts of the index cannot change while they are enabled.
+pub const IRQ_NORESIZE: u32 = bindings::VFIO_IRQ_INFO_NORESIZE;
+
+/// The action of a `VFIO_DEVICE_SET_IRQS` request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqAction {
+    /// `VFIO_IRQ_SET_ACTION_MASK`.
+    Mask,
+    /// `VFIO_IRQ_SET_ACTION_UNMASK`.
+    Unmask,
+    /// `VFIO_IRQ_SET_ACTION_TRIGGER`.
+    Trigger,
+}
+
+/// The data of a `VFIO_DEVICE_SET_IRQS` request, one entry per interrupt of its range.
+pub enum IrqData {
+    /// `VFIO_IRQ_SET_DATA_NONE`: the action applies to every interrupt of the range (with a
+    /// trigger: fire them, or, for an empty range, disable the index).
+    None,
+    /// `VFIO_IRQ_SET_DATA_BOOL`: the action applies to the interrupts whose entry is true.
+    Bool(KVec<bool>),
+    /// `VFIO_IRQ_SET_DATA_EVENTFD`: the eventfd of each interrupt, `None` where user space
+    /// passed a negative descriptor (remove it). The abstraction resolved every descriptor, or
+    /// failed the request, before the driver sees it.
+    EventFd(KVec<Option<EventFd>>),
+}
+
+/// A `VFIO_DEVICE_SET_IRQS` request, checked against [`DeviceOps::device_info`] and
+/// [`DeviceOps::irq_info`] (`vfio_set_irqs_validate_and_prepare`).
+pub struct IrqSet {
+    /// The interrupt index.
+    pub index: u32,
+    /// The first interrupt of the range.
+    pub start: u32,
+    /// The number of interrupts in the range, within the index's count.
+    pub count: u32,
+    /// What to do.
+    pub action: IrqAction,
+    /// With what.
+    pub data: IrqData,
+}
+
+/// An eventfd that user space passed to the device: a reference to its `struct eventfd_ctx`.
+pub struct EventFd(NonNull<bindings::eventfd_ctx>);
+
+// SAFETY: An eventfd context is reference counted and may be signalled and released from any
+// thread.
+unsafe impl Send for EventFd {}
+
+// SAFETY: See `Send`: `signal` may run on several threads at once.
+unsafe impl Sync for EventFd {}
+
+impl EventFd {
+    /// Takes a reference to the eventfd of the current task's file descriptor `fd`.
+    pub fn from_fd(fd: i32) -> Result<Self> {
+        // SAFETY: Any `fd` can be looked up; the context is returned with a reference.
+        let ctx = from_err_ptr(unsafe { bindings::eventfd_ctx_fdget(fd) })?;
+        Ok(Self(NonNull::new(ctx).ok_or(EINVAL)?))
+    }
+
+    /// Adds one to the eventfd's counter, waking its readers.
+    pub fn signal(&self) {
+        // SAFETY: `self` holds a reference to the context.
+        unsafe { bindings::eventfd_signal_mask(self.0.as_ptr(), 0) };
+    }
+}
+
+impl Drop for EventFd {
+    fn drop(&mut self) {
+        // SAFETY: `self` holds a reference to the context, given up here.
+        unsafe { bindings::eventfd_ctx_put(self.0.as_ptr()) };
+    }
+}
+
+/// A page of memory that a device shares with user space: user space maps it
+/// ([`UserPage::map`], from [`DeviceOps::mmap`]) and reads and writes it at any time, so the
+/// driver only copies to and from it, making no reference to its contents. A mapping holds its
+/// own reference to the page, so the page lives as long as the longer of the two.
+pub struct UserPage(Page);
+
+impl UserPage {
+    /// Allocates a zeroed page.
+    pub fn new() -> Result<Self> {
+        Ok(Self(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?))
+    }
+
+    /// Checks that `[offset, offset + len)` is within the page.
+    fn check(offset: usize, len: usize) -> Result {
+        match offset.checked_add(len) {
+            Some(end) if end <= PAGE_SIZE => Ok(()),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Copies the bytes at `offset` into `out`.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result {
+        Self::check(offset, out.len())?;
+        // SAFETY: The range is within the page, which `self` owns; `out` is valid for writes of
+        // its length. The copy makes no reference to the page's contents.
+        unsafe {
+            bindings::memcpy_from_page(out.as_mut_ptr().cast(), self.0.as_ptr(), offset, out.len())
+        };
+        Ok(())
+    }
+
+    /// Copies `data` into the page at `offset`.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
+        Self::check(offset, data.len())?;
+        // SAFETY: As in `read`; `data` is valid for reads of its length.
+        unsafe {
+            bindings::memcpy_to_page(self.0.as_ptr(), offset, data.as_ptr().cast(), data.len())
+        };
+        Ok(())
+    }
+
+    /// Zeroes the page.
+    pub fn clear(&self) {
+        let zeroes = [0u8; 256];
+        for offset in (0..PAGE_SIZE).step_by(zeroes.len()) {
+            // The chunks tile the page.
+            let _ = self.write(offset, &zeroes);
+        }
+    }
+
+    /// Maps the page into `vma`, a shared mapping of exactly one page; its size cannot change
+    /// afterwards (`VM_DONTEXPAND`).
+    pub fn map(&self, vma: &VmaNew) -> Result {
+        if vma.end() - vma.start() != PAGE_SIZE || vma.flags() & vm_flags::SHARED == 0 {
+            return Err(EINVAL);
+        }
+        vma.set_dontexpand();
+        vma.set_mixedmap().vm_insert_page(vma.start(), &self.0)
     }
 }
 
@@ -757,6 +1174,7 @@ impl Standalone for Emulated {
 /// impl vfio::DeviceOps for MyDriver {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
+///     type OpenData = ();
 ///     const NAME: &'static CStr = c"my-vfio";
 /// }
 /// ```
@@ -773,6 +1191,7 @@ impl Standalone for Emulated {
 /// impl vfio::DeviceOps for Logging {
 ///     type Data = ();
 ///     type Iommu = vfio::Physical;
+///     type OpenData = ();
 ///     const NAME: &'static CStr = c"logging-vfio";
 ///
 ///     fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
@@ -789,8 +1208,12 @@ impl Standalone for Emulated {
 /// ```
 #[vtable]
 pub trait DeviceOps: Sized + 'static {
-    /// The driver's data, stored in the [`Device`] and initialised in place.
+    /// The driver's data, stored in the [`Device`] and initialised in place; it lives while the
+    /// device does, which the VFIO core calls only while the parent is bound.
     type Data: Send + Sync;
+
+    /// The driver's state of an open of the device ([`PerOpen`]), `()` for none.
+    type OpenData: PerOpen<Self>;
 
     /// How the device reaches memory: [`Physical`] or [`Emulated`].
     type Iommu: IommuKind;
@@ -798,12 +1221,14 @@ pub trait DeviceOps: Sized + 'static {
     /// The driver's name (`vfio_device_ops.name`).
     const NAME: &'static CStr;
 
-    /// Prepares the device for user space, when it opens the device.
+    /// Prepares the device for user space, when it opens the device, after its
+    /// [`DeviceOps::OpenData`] is made. An error fails the open.
     fn open_device(_dev: &Device<Self>) -> Result {
         Ok(())
     }
 
-    /// Undoes [`DeviceOps::open_device`], when user space closes the device.
+    /// Undoes [`DeviceOps::open_device`], when user space closes the device, before its
+    /// [`DeviceOps::OpenData`] is dropped.
     fn close_device(_dev: &Device<Self>) {}
 
     /// Runs after the VFIO core bound the device to an iommufd context as `device_id`. An
@@ -827,6 +1252,16 @@ pub trait DeviceOps: Sized + 'static {
     /// called when it is not attached.
     fn detach_ioas(_dev: &Locked<'_, Self>) {}
 
+    /// As [`DeviceOps::attach_ioas`], for `pasid` of the device: runs after the VFIO core
+    /// attached it, or replaced its page table, with the result. Only for the kinds with
+    /// PASIDs ([`Physical`]); overriding it for [`Emulated`] does not compile.
+    fn pasid_attach_ioas(_dev: &Locked<'_, Self>, _pasid: u32, _attached: Result<u32>) {}
+
+    /// As [`DeviceOps::detach_ioas`], for `pasid`: runs before the VFIO core detaches it, each
+    /// time it stops being attached, on a detach request or an unbind (before the device's
+    /// own `detach_ioas`, as the core detaches the PASIDs first).
+    fn pasid_detach_ioas(_dev: &Locked<'_, Self>, _pasid: u32) {}
+
     /// Runs when iommufd unmaps `[iova, iova + length)` for an [`Emulated`] device, before the
     /// abstraction waits for the device's pins taken before the call. Never called for a
     /// [`Physical`] device; overriding it there does not compile.
@@ -841,6 +1276,52 @@ pub trait DeviceOps: Sized + 'static {
     fn write(_dev: &Open<'_, Self>, _buf: UserSliceReader, _offset: u64) -> Result<usize> {
         Err(EINVAL)
     }
+
+    /// Answers `VFIO_DEVICE_GET_INFO`. The abstraction checks and copies the arguments.
+    fn device_info(_dev: &Open<'_, Self>) -> Result<DeviceInfo> {
+        Err(ENOTTY)
+    }
+
+    /// Answers `VFIO_DEVICE_GET_REGION_INFO` for region `index`, adding its capabilities to
+    /// `caps`; `EINVAL` for an index the device does not have. The region's offset is
+    /// `index << REGION_SHIFT`.
+    fn region_info(
+        _dev: &Open<'_, Self>,
+        _index: u32,
+        _caps: &mut RegionCaps<'_>,
+    ) -> Result<RegionInfo> {
+        Err(EINVAL)
+    }
+
+    /// Answers `VFIO_DEVICE_GET_IRQ_INFO` for interrupt index `index`, below
+    /// [`DeviceInfo::num_irqs`]; `EINVAL` for one the device does not have.
+    fn irq_info(_dev: &Open<'_, Self>, _index: u32) -> Result<IrqInfo> {
+        Err(EINVAL)
+    }
+
+    /// Carries out `VFIO_DEVICE_SET_IRQS`, a request the abstraction checked against
+    /// [`DeviceOps::device_info`] and [`DeviceOps::irq_info`], with its data copied in and its
+    /// eventfds resolved. Overridden with [`DeviceOps::irq_info`], or neither.
+    fn set_irqs(_dev: &Open<'_, Self>, _set: IrqSet) -> Result {
+        Err(EINVAL)
+    }
+
+    /// Carries out `VFIO_DEVICE_RESET`; with it, [`DeviceInfo::flags`] has
+    /// `VFIO_DEVICE_FLAGS_RESET`.
+    fn reset(_dev: &Open<'_, Self>) -> Result {
+        Err(ENOTTY)
+    }
+
+    /// Maps `vma` at `offset` of region `index` (the abstraction decodes the file offset), for
+    /// instance with [`UserPage::map`].
+    fn mmap(_dev: &Open<'_, Self>, _vma: &VmaNew, _index: u64, _offset: u64) -> Result {
+        Err(EINVAL)
+    }
+
+    /// Asks user space to close the device, as its unregistration waits for that: called
+    /// again, with `count` the number of times before, until it is closed. Then, for a kind
+    /// with one, the VFIO core's request runs.
+    fn request(_dev: &Device<Self>, _count: u32) {}
 }
 
 /// A registered [`Device`]: user space can find and open it until this is dropped or its
@@ -875,6 +1356,7 @@ pub trait DeviceOps: Sized + 'static {
 /// impl vfio::DeviceOps for Faux {
 ///     type Data = ();
 ///     type Iommu = vfio::Emulated;
+///     type OpenData = ();
 ///     const NAME: &'static CStr = c"faux-vfio";
 /// }
 ///
@@ -900,6 +1382,7 @@ pub trait DeviceOps: Sized + 'static {
 /// impl vfio::DeviceOps for Faux {
 ///     type Data = ();
 ///     type Iommu = vfio::Emulated;
+///     type OpenData = ();
 ///     const NAME: &'static CStr = c"faux-vfio";
 /// }
 ///
@@ -935,6 +1418,7 @@ pub trait DeviceOps: Sized + 'static {
 /// impl vfio::DeviceOps for SelfDropping {
 ///     type Data = Mutex<Option<vfio::Registration<'static, SelfDropping>>>;
 ///     type Iommu = vfio::Emulated;
+///     type OpenData = ();
 ///     const NAME: &'static CStr = c"self-dropping-vfio";
 ///
 ///     fn close_device(dev: &vfio::Device<Self>) {
@@ -1175,6 +1659,43 @@ impl Unregister {
     }
 }
 
+/// `VFIO_DEVICE_GET_INFO`.
+const GET_INFO: c_uint = ioctl::_IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 7);
+/// `VFIO_DEVICE_GET_IRQ_INFO`.
+const GET_IRQ_INFO: c_uint = ioctl::_IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 9);
+/// `VFIO_DEVICE_SET_IRQS`.
+const SET_IRQS: c_uint = ioctl::_IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 10);
+/// `VFIO_DEVICE_RESET`.
+const RESET: c_uint = ioctl::_IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 11);
+
+/// Reads the first `len` bytes of an ioctl's argument structure `S` from user address `arg`;
+/// the rest of it is zero.
+///
+/// `S` must be a uAPI structure of integers, for which any bytes are a value.
+fn read_arg<S>(arg: UserPtr, len: usize) -> Result<S> {
+    build_assert!(mem::size_of::<S>() <= 64);
+    if len > mem::size_of::<S>() {
+        return Err(EINVAL);
+    }
+    let mut bytes = [0u8; 64];
+    UserSlice::new(arg, len)
+        .reader()
+        .read_slice(&mut bytes[..len])?;
+    // SAFETY: `bytes` holds at least `size_of::<S>()` bytes, and any bytes are an `S`.
+    Ok(unsafe { ptr::read_unaligned(bytes.as_ptr().cast::<S>()) })
+}
+
+/// Writes the first `len` bytes of `value` to user address `arg`.
+fn write_arg<S>(arg: UserPtr, value: &S, len: usize) -> Result {
+    if len > mem::size_of::<S>() {
+        return Err(EINVAL);
+    }
+    // SAFETY: `value` is valid for reads of `size_of::<S>()` bytes, and a uAPI structure has no
+    // padding bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr::from_ref(value).cast::<u8>(), len) };
+    UserSlice::new(arg, len).writer().write_slice(bytes)
+}
+
 struct VTable<T: DeviceOps>(PhantomData<T>);
 
 impl<T: DeviceOps> VTable<T> {
@@ -1194,7 +1715,35 @@ impl<T: DeviceOps> VTable<T> {
             T::Iommu::EMULATED || !T::HAS_DMA_UNMAP,
             "dma_unmap is only called for vfio::Emulated devices"
         );
+        assert!(
+            T::HAS_PASID_ATTACH_IOAS == T::HAS_PASID_DETACH_IOAS,
+            "a vfio::DeviceOps that overrides pasid_attach_ioas must override pasid_detach_ioas, \
+             and the reverse"
+        );
+        assert!(
+            T::Iommu::PASID_ATTACH.is_some() || !T::HAS_PASID_ATTACH_IOAS,
+            "a vfio::DeviceOps whose kind has no PASIDs cannot hook their attach and detach"
+        );
+        assert!(
+            T::HAS_IRQ_INFO == T::HAS_SET_IRQS,
+            "a vfio::DeviceOps that overrides irq_info must override set_irqs, and the reverse"
+        );
+        assert!(
+            T::Iommu::BASE_OPS.ioctl.is_some()
+                || T::HAS_DEVICE_INFO
+                || !(T::HAS_REGION_INFO || T::HAS_IRQ_INFO || T::HAS_RESET),
+            "a vfio::DeviceOps with regions, interrupts or a reset must override device_info, \
+             which counts them"
+        );
+        assert!(
+            T::Iommu::BASE_OPS.get_region_info_caps.is_some() || T::HAS_REGION_INFO || !T::HAS_MMAP,
+            "a vfio::DeviceOps that overrides mmap must override region_info, which says what \
+             can be mapped"
+        );
     };
+
+    /// Whether the driver answers one of the device ioctls itself.
+    const HAS_IOCTL: bool = T::HAS_DEVICE_INFO || T::HAS_IRQ_INFO || T::HAS_RESET;
 
     const VTABLE: bindings::vfio_device_ops = {
         #[allow(clippy::let_unit_value)]
@@ -1209,12 +1758,14 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 T::Iommu::BIND
             }),
-            // The unbind detaches an attached device, which the detach hook must see.
-            unbind_iommufd: Some(if T::HAS_UNBIND_IOMMUFD || T::HAS_DETACH_IOAS {
-                Self::unbind_iommufd_callback
-            } else {
-                T::Iommu::UNBIND
-            }),
+            // The unbind detaches an attached device, which the detach hooks must see.
+            unbind_iommufd: Some(
+                if T::HAS_UNBIND_IOMMUFD || T::HAS_DETACH_IOAS || T::HAS_PASID_DETACH_IOAS {
+                    Self::unbind_iommufd_callback
+                } else {
+                    T::Iommu::UNBIND
+                },
+            ),
             attach_ioas: Some(if T::HAS_ATTACH_IOAS {
                 Self::attach_ioas_callback
             } else {
@@ -1225,19 +1776,20 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 T::Iommu::DETACH
             }),
-            pasid_attach_ioas: T::Iommu::PASID_ATTACH,
-            pasid_detach_ioas: T::Iommu::PASID_DETACH,
-            // The trampoline also runs the kind's own part of the open, if it has one.
-            open_device: if T::HAS_OPEN_DEVICE || T::Iommu::OPEN.is_some() {
-                Some(Self::open_device_callback)
+            pasid_attach_ioas: if T::HAS_PASID_ATTACH_IOAS {
+                Some(Self::pasid_attach_ioas_callback)
             } else {
-                None
+                T::Iommu::PASID_ATTACH
             },
-            close_device: if T::HAS_CLOSE_DEVICE {
-                Some(Self::close_device_callback)
+            pasid_detach_ioas: if T::HAS_PASID_DETACH_IOAS {
+                Some(Self::pasid_detach_ioas_callback)
             } else {
-                T::Iommu::BASE_OPS.close_device
+                T::Iommu::PASID_DETACH
             },
+            // The trampolines make and drop the open data, and run the kind's own part of the
+            // open and close, if it has one.
+            open_device: Some(Self::open_device_callback),
+            close_device: Some(Self::close_device_callback),
             read: if T::HAS_READ {
                 Some(Self::read_callback)
             } else {
@@ -1248,6 +1800,26 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 T::Iommu::BASE_OPS.write
             },
+            ioctl: if Self::HAS_IOCTL {
+                Some(Self::ioctl_callback)
+            } else {
+                T::Iommu::BASE_OPS.ioctl
+            },
+            get_region_info_caps: if T::HAS_REGION_INFO {
+                Some(Self::region_info_callback)
+            } else {
+                T::Iommu::BASE_OPS.get_region_info_caps
+            },
+            mmap: if T::HAS_MMAP {
+                Some(Self::mmap_callback)
+            } else {
+                T::Iommu::BASE_OPS.mmap
+            },
+            request: if T::HAS_REQUEST {
+                Some(Self::request_callback)
+            } else {
+                T::Iommu::BASE_OPS.request
+            },
             // Every emulated device waits for its pins in `dma_unmap`, and `vfio_pin_pages`
             // needs one.
             dma_unmap: if T::Iommu::EMULATED {
@@ -1255,8 +1827,8 @@ impl<T: DeviceOps> VTable<T> {
             } else {
                 None
             },
-            // The kind's core callbacks for the rest: `init`, `ioctl`, `mmap`, `request` and
-            // others for a vfio-pci variant driver; none for the other kinds.
+            // The kind's core callbacks for the rest: `init`, the device features and `match`
+            // for a vfio-pci variant driver; none for the other kinds.
             ..T::Iommu::BASE_OPS
         }
     };
@@ -1278,6 +1850,11 @@ impl<T: DeviceOps> VTable<T> {
         // SAFETY: `parent`, `pins`, `callers` and `bus_registration` were initialised in
         // `Device::new`, `data` if `data_ready` is set, and nothing uses them any more.
         unsafe {
+            // Only a device whose close never came, which the VFIO core does not do, still has
+            // its open data.
+            if (*this).opened.load(Ordering::Relaxed) {
+                ptr::drop_in_place((*(*this).open_data.get()).as_mut_ptr());
+            }
             if (*this).data_ready {
                 ptr::drop_in_place(ptr::addr_of_mut!((*this).data));
             }
@@ -1323,7 +1900,10 @@ impl<T: DeviceOps> VTable<T> {
         // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
         let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
         dev.callers.run(|| {
-            // The unbind detaches the device if it is attached.
+            // The unbind detaches the device's PASIDs, then the device, if they are attached.
+            if T::HAS_PASID_DETACH_IOAS {
+                dev.for_each_attached_pasid(|pasid| T::pasid_detach_ioas(&dev, pasid));
+            }
             if T::HAS_DETACH_IOAS && dev.iommufd_attached() {
                 T::detach_ioas(&dev);
             }
@@ -1380,7 +1960,8 @@ impl<T: DeviceOps> VTable<T> {
                 return ret;
             }
         }
-        match dev.callers.run(|| T::open_device(dev)) {
+        // SAFETY: The VFIO core opens the device, under `dev_set->lock`.
+        match dev.callers.run(|| unsafe { Self::open_with_data(dev) }) {
             Ok(()) => {
                 if let Some((_, finish, _)) = T::Iommu::OPEN {
                     // SAFETY: The core's part succeeded above, and the driver's.
@@ -1404,7 +1985,12 @@ impl<T: DeviceOps> VTable<T> {
     unsafe extern "C" fn close_device_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: The VFIO core passes a live device of `T`.
         let dev = unsafe { Device::<T>::from_raw(vdev) };
-        dev.callers.run(|| T::close_device(dev));
+        dev.callers.run(|| {
+            T::close_device(dev);
+            // SAFETY: The device is open, and the VFIO core closes it, under `dev_set->lock`;
+            // no call that has an `Open` of it is left.
+            unsafe { Self::drop_open_data(dev) };
+        });
         if let Some(close) = T::Iommu::BASE_OPS.close_device {
             // SAFETY: The VFIO core closes the device: the core's part comes last.
             unsafe { close(vdev) };
@@ -1465,6 +2051,282 @@ impl<T: DeviceOps> VTable<T> {
             Self::advance(ppos, count, |offset| {
                 dev.callers.run(|| T::write(&dev, reader, offset))
             })
+        }
+    }
+
+    /// Makes the open data of `dev`, then runs the driver's `open_device`; drops the data again
+    /// if that fails.
+    ///
+    /// # Safety
+    ///
+    /// The VFIO core must be opening `dev`, under `dev_set->lock`.
+    unsafe fn open_with_data(dev: &Device<T>) -> Result {
+        let slot = dev.open_data.get().cast::<T::OpenData>();
+        // SAFETY: The device is closed, so the slot is not initialised and nothing reads it;
+        // it never moves. On failure the initialiser leaves it uninitialised.
+        unsafe { T::OpenData::open(dev).__init(slot)? };
+        dev.opened.store(true, Ordering::Relaxed);
+        T::open_device(dev).inspect_err(|_| {
+            // SAFETY: The data was made above and the open fails: no `Open` of it exists.
+            unsafe { Self::drop_open_data(dev) };
+        })
+    }
+
+    /// Drops the open data of `dev`.
+    ///
+    /// # Safety
+    ///
+    /// The device's open data must be initialised, its `dev_set->lock` held, and no call that
+    /// has an `Open` of it left.
+    unsafe fn drop_open_data(dev: &Device<T>) {
+        dev.opened.store(false, Ordering::Relaxed);
+        // SAFETY: The caller guarantees that the data is initialised and no longer used.
+        unsafe { ptr::drop_in_place(dev.open_data.get().cast::<T::OpenData>()) };
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live, bound device of `T`, with `dev_set->lock` held.
+    unsafe extern "C" fn pasid_attach_ioas_callback(
+        vdev: *mut bindings::vfio_device,
+        pasid: u32,
+        pt_id: *mut u32,
+    ) -> c_int {
+        // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
+        let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
+        let Some(attach) = T::Iommu::PASID_ATTACH else {
+            return EOPNOTSUPP.to_errno();
+        };
+        // SAFETY: The device is of this kind and bound, the lock is held, and `pt_id` valid for
+        // reads and writes.
+        let ret = unsafe { attach(vdev, pasid, pt_id) };
+        let attached = match ret {
+            // SAFETY: The attach succeeded, so `pt_id` holds the page table it attached to.
+            0 => Ok(unsafe { *pt_id }),
+            _ => Err(Error::from_errno(ret)),
+        };
+        dev.callers
+            .run(|| T::pasid_attach_ioas(&dev, pasid, attached));
+        ret
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live, bound device of `T`, with `dev_set->lock` held.
+    unsafe extern "C" fn pasid_detach_ioas_callback(vdev: *mut bindings::vfio_device, pasid: u32) {
+        // SAFETY: The VFIO core passes a live device of `T` and holds its `dev_set->lock`.
+        let dev = unsafe { Locked::new(Device::<T>::from_raw(vdev)) };
+        let Some(detach) = T::Iommu::PASID_DETACH else {
+            return;
+        };
+        if dev.pasid_attached(pasid) {
+            dev.callers.run(|| T::pasid_detach_ioas(&dev, pasid));
+        }
+        // SAFETY: The device is of this kind and bound, and the lock is held.
+        unsafe { detach(vdev, pasid) };
+    }
+
+    /// `VFIO_DEVICE_GET_INFO`, at user address `arg`.
+    fn get_info(dev: &Open<'_, T>, arg: UserPtr) -> Result {
+        type Info = bindings::vfio_device_info;
+        let minsz = mem::offset_of!(Info, num_irqs) + mem::size_of::<u32>();
+        let mut info: Info = read_arg(arg, minsz)?;
+        if (info.argsz as usize) < minsz {
+            return Err(EINVAL);
+        }
+        let reported = dev.callers.run(|| T::device_info(dev))?;
+        let reset = if T::HAS_RESET {
+            bindings::VFIO_DEVICE_FLAGS_RESET
+        } else {
+            0
+        };
+        info.flags = (reported.flags
+            & !(bindings::VFIO_DEVICE_FLAGS_RESET | bindings::VFIO_DEVICE_FLAGS_CAPS))
+            | reset;
+        info.num_regions = reported.num_regions;
+        info.num_irqs = reported.num_irqs;
+        write_arg(arg, &info, minsz)
+    }
+
+    /// `VFIO_DEVICE_GET_IRQ_INFO`, at user address `arg`.
+    fn get_irq_info(dev: &Open<'_, T>, arg: UserPtr) -> Result {
+        type Info = bindings::vfio_irq_info;
+        let minsz = mem::offset_of!(Info, count) + mem::size_of::<u32>();
+        let mut info: Info = read_arg(arg, minsz)?;
+        if (info.argsz as usize) < minsz {
+            return Err(EINVAL);
+        }
+        let num_irqs = dev.callers.run(|| T::device_info(dev))?.num_irqs;
+        if info.index >= num_irqs {
+            return Err(EINVAL);
+        }
+        let reported = dev.callers.run(|| T::irq_info(dev, info.index))?;
+        info.flags = reported.flags;
+        info.count = reported.count;
+        write_arg(arg, &info, minsz)
+    }
+
+    /// `VFIO_DEVICE_SET_IRQS`, at user address `arg`.
+    fn set_irqs(dev: &Open<'_, T>, arg: UserPtr) -> Result {
+        type Set = bindings::vfio_irq_set;
+        let minsz = mem::offset_of!(Set, count) + mem::size_of::<u32>();
+        let mut hdr: Set = read_arg(arg, minsz)?;
+        let num_irqs = dev.callers.run(|| T::device_info(dev))?.num_irqs;
+        // An index out of range fails the check below.
+        let count = if hdr.index < num_irqs {
+            dev.callers.run(|| T::irq_info(dev, hdr.index))?.count
+        } else {
+            0
+        };
+        let mut data_size = 0usize;
+        // SAFETY: `hdr` is valid for reads and writes, `data_size` for writes.
+        to_result(unsafe {
+            bindings::vfio_set_irqs_validate_and_prepare(
+                &mut hdr,
+                c_int::try_from(count)?,
+                c_int::try_from(num_irqs)?,
+                &mut data_size,
+            )
+        })?;
+        let action = match hdr.flags & bindings::VFIO_IRQ_SET_ACTION_TYPE_MASK {
+            bindings::VFIO_IRQ_SET_ACTION_MASK => IrqAction::Mask,
+            bindings::VFIO_IRQ_SET_ACTION_UNMASK => IrqAction::Unmask,
+            bindings::VFIO_IRQ_SET_ACTION_TRIGGER => IrqAction::Trigger,
+            _ => return Err(EINVAL),
+        };
+        let mut bytes = KVec::from_elem(0u8, data_size, GFP_KERNEL)?;
+        UserSlice::new(arg.wrapping_byte_add(minsz), data_size)
+            .reader()
+            .read_slice(&mut bytes)?;
+        let data = match hdr.flags & bindings::VFIO_IRQ_SET_DATA_TYPE_MASK {
+            bindings::VFIO_IRQ_SET_DATA_BOOL => {
+                let mut flags = KVec::with_capacity(bytes.len(), GFP_KERNEL)?;
+                for &b in bytes.iter() {
+                    flags.push(b != 0, GFP_KERNEL)?;
+                }
+                IrqData::Bool(flags)
+            }
+            bindings::VFIO_IRQ_SET_DATA_EVENTFD => {
+                let mut fds = KVec::with_capacity(bytes.len() / 4, GFP_KERNEL)?;
+                for fd in bytes.chunks_exact(4) {
+                    let fd = i32::from_ne_bytes([fd[0], fd[1], fd[2], fd[3]]);
+                    let eventfd = if fd < 0 {
+                        None
+                    } else {
+                        Some(EventFd::from_fd(fd)?)
+                    };
+                    fds.push(eventfd, GFP_KERNEL)?;
+                }
+                IrqData::EventFd(fds)
+            }
+            _ => IrqData::None,
+        };
+        let set = IrqSet {
+            index: hdr.index,
+            start: hdr.start,
+            count: hdr.count,
+            action,
+            data,
+        };
+        dev.callers.run(|| T::set_irqs(dev, set))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live device of `T` that user space has open and bound.
+    unsafe extern "C" fn ioctl_callback(
+        vdev: *mut bindings::vfio_device,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        // SAFETY: The VFIO core passes a live device of `T` that is open.
+        let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
+        let uarg = UserPtr::from_addr(arg);
+        let result = match cmd {
+            GET_INFO if T::HAS_DEVICE_INFO => Self::get_info(&dev, uarg),
+            GET_IRQ_INFO if T::HAS_IRQ_INFO => Self::get_irq_info(&dev, uarg),
+            SET_IRQS if T::HAS_SET_IRQS => Self::set_irqs(&dev, uarg),
+            RESET if T::HAS_RESET => dev.callers.run(|| T::reset(&dev)),
+            _ => {
+                return match T::Iommu::BASE_OPS.ioctl {
+                    // SAFETY: The kind's core handles the device's other ioctls.
+                    Some(ioctl) => unsafe { ioctl(vdev, cmd, arg) },
+                    None => ENOTTY.to_errno() as c_long,
+                };
+            }
+        };
+        match result {
+            Ok(()) => 0,
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live device of `T` that user space has open and bound,
+    /// with `info` and `caps` valid for reads and writes.
+    unsafe extern "C" fn region_info_callback(
+        vdev: *mut bindings::vfio_device,
+        info: *mut bindings::vfio_region_info,
+        caps: *mut bindings::vfio_info_cap,
+    ) -> c_int {
+        // SAFETY: The VFIO core passes a live device of `T` that is open.
+        let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
+        // SAFETY: `info` is valid for reads.
+        let index = unsafe { (*info).index };
+        let mut chain = RegionCaps {
+            caps,
+            _call: PhantomData,
+        };
+        match dev.callers.run(|| T::region_info(&dev, index, &mut chain)) {
+            Ok(region) => {
+                // SAFETY: `info` is valid for writes.
+                unsafe {
+                    (*info).offset = u64::from(index) << REGION_SHIFT;
+                    (*info).size = region.size;
+                    (*info).flags = region.flags;
+                }
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live device of `T` that user space has open and bound,
+    /// from the `mmap` of its file, with `vma` being set up.
+    unsafe extern "C" fn mmap_callback(
+        vdev: *mut bindings::vfio_device,
+        vma: *mut bindings::vm_area_struct,
+    ) -> c_int {
+        // SAFETY: The VFIO core passes a live device of `T` that is open.
+        let dev = unsafe { Open::new(Device::<T>::from_raw(vdev)) };
+        // SAFETY: `vma` is being set up for the duration of the call.
+        let vma = unsafe { VmaNew::from_raw(vma) };
+        // SAFETY: `vma` is live.
+        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff } as u64;
+        if pgoff >> (u64::BITS - bindings::PAGE_SHIFT) != 0 {
+            return EINVAL.to_errno();
+        }
+        let (index, offset) = region_of(pgoff << bindings::PAGE_SHIFT);
+        match dev.callers.run(|| T::mmap(&dev, vma, index, offset)) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFIO core for a live device of `T` whose unregistration waits for user
+    /// space to close it.
+    unsafe extern "C" fn request_callback(vdev: *mut bindings::vfio_device, count: c_uint) {
+        // SAFETY: The VFIO core passes a live device of `T`.
+        let dev = unsafe { Device::<T>::from_raw(vdev) };
+        dev.callers.run(|| T::request(dev, count));
+        if let Some(request) = T::Iommu::BASE_OPS.request {
+            // SAFETY: As for the driver's hook: the core's part comes last.
+            unsafe { request(vdev, count) };
         }
     }
 
@@ -1801,6 +2663,7 @@ pub mod testing {
     /// impl vfio::DeviceOps for Paired {
     ///     type Data = Counted;
     ///     type Iommu = vfio::Emulated;
+    ///     type OpenData = ();
     ///     const NAME: &'static CStr = c"paired-vfio";
     ///
     ///     // Refuses the first bind, which the core has made when the hook runs.
@@ -1879,6 +2742,103 @@ pub mod testing {
     /// # Ok::<(), Error>(())
     /// ```
     ///
+    /// The PASID hooks are paired as the device's: a failed attach reaches `pasid_attach_ioas`
+    /// with its error, a detach of a PASID that is not attached reaches no hook, and an unbind
+    /// reaches `pasid_detach_ioas` for each attached PASID, before `detach_ioas`. A `request`
+    /// hook runs each time the VFIO core asks user space to close the device.
+    ///
+    /// ```
+    /// use core::{
+    ///     ptr,
+    ///     sync::atomic::{AtomicU32, Ordering},
+    /// };
+    /// use kernel::{bindings, new_mutex, prelude::*, sync::Mutex, vfio, vfio::testing::TestDevice};
+    ///
+    /// static ATTACHED: AtomicU32 = AtomicU32::new(0);
+    /// static FAILED: AtomicU32 = AtomicU32::new(0);
+    /// static REQUESTS: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// struct Pasids;
+    ///
+    /// #[vtable]
+    /// impl vfio::DeviceOps for Pasids {
+    ///     // The order of the detaches: PASIDs, then 0 for the device.
+    ///     type Data = Mutex<KVec<u32>>;
+    ///     type Iommu = vfio::Physical;
+    ///     type OpenData = ();
+    ///     const NAME: &'static CStr = c"pasids-vfio";
+    ///
+    ///     fn attach_ioas(_dev: &vfio::Locked<'_, Self>, _attached: Result<u32>) {}
+    ///
+    ///     fn detach_ioas(dev: &vfio::Locked<'_, Self>) {
+    ///         dev.data().lock().push(0, GFP_KERNEL).unwrap();
+    ///     }
+    ///
+    ///     fn pasid_attach_ioas(dev: &vfio::Locked<'_, Self>, pasid: u32, attached: Result<u32>) {
+    ///         assert_eq!(attached.is_ok(), dev.pasid_attached(pasid));
+    ///         let count = if attached.is_ok() { &ATTACHED } else { &FAILED };
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    ///
+    ///     fn pasid_detach_ioas(dev: &vfio::Locked<'_, Self>, pasid: u32) {
+    ///         assert!(dev.pasid_attached(pasid));
+    ///         dev.data().lock().push(pasid, GFP_KERNEL).unwrap();
+    ///     }
+    ///
+    ///     fn request(_dev: &vfio::Device<Self>, count: u32) {
+    ///         assert_eq!(REQUESTS.fetch_add(1, Ordering::Relaxed), count);
+    ///     }
+    /// }
+    ///
+    /// let dev = TestDevice::<Pasids>::new_mock(None, new_mutex!(KVec::new()))?;
+    /// let vdev = ptr::from_ref(dev.device()).cast_mut().cast::<bindings::vfio_device>();
+    /// let detaches = |order: &[u32]| assert_eq!(dev.device().data().lock().as_slice(), order);
+    /// // SAFETY: `vdev` is live; the context is checked; the ops are called as the VFIO core
+    /// // calls them, under `dev_set->lock`, in an order it allows.
+    /// unsafe {
+    ///     let ictx = bindings::iommufd_test_ctx_create();
+    ///     assert!(!bindings::IS_ERR(ictx.cast()));
+    ///     let mut ioas = 0;
+    ///     assert_eq!(bindings::iommufd_test_ioas_alloc(ictx, &mut ioas), 0);
+    ///     let ops = &*(*vdev).ops;
+    ///     let lock = ptr::addr_of_mut!((*(*vdev).dev_set).lock);
+    ///     bindings::mutex_lock(lock);
+    ///     let mut id = 0;
+    ///     assert_eq!(ops.bind_iommufd.unwrap()(vdev, ictx, &mut id), 0);
+    ///     let flags = bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_PASID;
+    ///     let (mut rid_hwpt, mut hwpt) = (0, 0);
+    ///     assert_eq!(bindings::iommufd_test_hwpt_alloc(ictx, id, ioas, flags, &mut rid_hwpt), 0);
+    ///     assert_eq!(bindings::iommufd_test_hwpt_alloc(ictx, id, ioas, flags, &mut hwpt), 0);
+    ///     assert_eq!(ops.attach_ioas.unwrap()(vdev, &mut rid_hwpt), 0);
+    ///     // An attach and a replace of PASID 1; PASID 2 straight to the IOAS fails.
+    ///     let mut pt_id = hwpt;
+    ///     assert_eq!(ops.pasid_attach_ioas.unwrap()(vdev, 1, &mut pt_id), 0);
+    ///     assert_eq!(ops.pasid_attach_ioas.unwrap()(vdev, 1, &mut pt_id), 0);
+    ///     let mut pt_id = ioas;
+    ///     assert!(ops.pasid_attach_ioas.unwrap()(vdev, 2, &mut pt_id) < 0);
+    ///     assert_eq!((ATTACHED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed)), (2, 1));
+    ///     // A detach of PASID 2, which is not attached, then of PASID 1, then an attach again.
+    ///     ops.pasid_detach_ioas.unwrap()(vdev, 2);
+    ///     ops.pasid_detach_ioas.unwrap()(vdev, 1);
+    ///     detaches(&[1]);
+    ///     let mut pt_id = hwpt;
+    ///     assert_eq!(ops.pasid_attach_ioas.unwrap()(vdev, 3, &mut pt_id), 0);
+    ///     // The unbind detaches PASID 3, then the device.
+    ///     ops.unbind_iommufd.unwrap()(vdev);
+    ///     detaches(&[1, 3, 0]);
+    ///     bindings::mutex_unlock(lock);
+    ///     ops.request.unwrap()(vdev, 0);
+    ///     ops.request.unwrap()(vdev, 1);
+    ///     assert_eq!(REQUESTS.load(Ordering::Relaxed), 2);
+    ///     assert_eq!(bindings::iommufd_test_destroy(ictx, hwpt), 0);
+    ///     assert_eq!(bindings::iommufd_test_destroy(ictx, rid_hwpt), 0);
+    ///     assert_eq!(bindings::iommufd_test_destroy(ictx, ioas), 0);
+    ///     bindings::iommufd_test_ctx_destroy(ictx);
+    /// }
+    /// drop(dev);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
     /// A device dropped from its own `close_device`, where unregistering it would wait for the
     /// very call that drops it, is unregistered by a work item once the call has returned:
     ///
@@ -1913,6 +2873,7 @@ pub mod testing {
     /// impl vfio::DeviceOps for SelfDropping {
     ///     type Data = Slot;
     ///     type Iommu = vfio::Emulated;
+    ///     type OpenData = ();
     ///     const NAME: &'static CStr = c"self-dropping-vfio";
     ///
     ///     fn close_device(dev: &vfio::Device<Self>) {

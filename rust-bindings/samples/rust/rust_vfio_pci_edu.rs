@@ -46,6 +46,7 @@ struct EduData {
 impl vfio::DeviceOps for RustVfioPciEdu {
     type Data = EduData;
     type Iommu = vfio::pci::Core;
+    type OpenData = ();
     const NAME: &'static CStr = c"rust-vfio-pci-edu";
 
     fn close_device(dev: &vfio::Device<Self>) {

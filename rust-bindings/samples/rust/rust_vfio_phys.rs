@@ -8,7 +8,7 @@
 //! `detach_ioas`, as a driver with work to do around them would, and counts the attaches the
 //! core made and the detaches; binding, attaching and detaching themselves are the VFIO core's.
 //! Its mock devices have PASIDs, which the core's PASID helpers attach and detach, as
-//! vfio-pci's. The KUnit suite
+//! vfio-pci's; it hooks those too, and counts them. The KUnit suite
 //! `vfio_iommufd` makes its devices through the factory at the end.
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -35,16 +35,20 @@ impl kernel::Module for RustVfioPhys {
     }
 }
 
-/// The driver's data: how many times the device became attached, and stopped being attached.
+/// The driver's data: how many times the device, and its PASIDs, became attached, and stopped
+/// being attached.
 struct PhysData {
     attaches: AtomicU32,
     detaches: AtomicU32,
+    pasid_attaches: AtomicU32,
+    pasid_detaches: AtomicU32,
 }
 
 #[vtable]
 impl vfio::DeviceOps for RustVfioPhys {
     type Data = PhysData;
     type Iommu = vfio::Physical;
+    type OpenData = ();
     const NAME: &'static CStr = c"rust-vfio-phys";
 
     fn attach_ioas(dev: &vfio::Locked<'_, Self>, attached: Result<u32>) {
@@ -61,6 +65,18 @@ impl vfio::DeviceOps for RustVfioPhys {
         let n = dev.data().detaches.fetch_add(1, Ordering::Relaxed) + 1;
         dev_dbg!(dev.parent(), "detach {}\n", n);
     }
+
+    fn pasid_attach_ioas(dev: &vfio::Locked<'_, Self>, pasid: u32, attached: Result<u32>) {
+        if let Ok(pt_id) = attached {
+            let n = dev.data().pasid_attaches.fetch_add(1, Ordering::Relaxed) + 1;
+            dev_dbg!(dev.parent(), "PASID {} attach {} to {}\n", pasid, n, pt_id);
+        }
+    }
+
+    fn pasid_detach_ioas(dev: &vfio::Locked<'_, Self>, pasid: u32) {
+        let n = dev.data().pasid_detaches.fetch_add(1, Ordering::Relaxed) + 1;
+        dev_dbg!(dev.parent(), "PASID {} detach {}\n", pasid, n);
+    }
 }
 
 impl TestDriver for RustVfioPhys {
@@ -68,6 +84,8 @@ impl TestDriver for RustVfioPhys {
         let data = PhysData {
             attaches: AtomicU32::new(0),
             detaches: AtomicU32::new(0),
+            pasid_attaches: AtomicU32::new(0),
+            pasid_detaches: AtomicU32::new(0),
         };
         TestDevice::new_mock(group_peer, data)
     }

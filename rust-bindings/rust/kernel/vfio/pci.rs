@@ -140,6 +140,7 @@ unsafe fn unregister(vdev: *mut bindings::vfio_device) {
 /// impl vfio::DeviceOps for Edu {
 ///     type Data = ();
 ///     type Iommu = vfio::pci::Core;
+///     type OpenData = ();
 ///     const NAME: &'static CStr = c"edu-vfio-pci";
 /// }
 ///

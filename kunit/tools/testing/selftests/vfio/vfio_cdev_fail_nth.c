@@ -28,6 +28,12 @@
  *   DMA           emulated: pread() and pwrite() of the device fd at that
  *                 IOVA, through vfio_dma_rw() (region 0) and
  *                 vfio_pin_pages() (region 1)
+ *   REGION_INFO   emulated: VFIO_DEVICE_GET_REGION_INFO of the mailbox,
+ *                 whose capability the core allocates
+ *   SET_IRQS      emulated: VFIO_DEVICE_SET_IRQS of an eventfd for its
+ *                 doorbell interrupt
+ *   ring          emulated: pwrite() of the doorbell register, which
+ *                 signals that eventfd exactly once
  *   PASID DETACH  a device with PASIDs: DETACH of PASID 1 (test
  *                 qemu_order; test close_attached leaves it out)
  *   DETACH        VFIO_DEVICE_DETACH_IOMMUFD_PT (test qemu_order; test
@@ -306,6 +312,9 @@ enum step_id {
 	STEP_DMA_WRITE_RW,
 	STEP_DMA_READ_PIN,
 	STEP_DMA_WRITE_PIN,
+	STEP_REGION_INFO,
+	STEP_SET_IRQS,
+	STEP_DOORBELL,
 	STEP_PASID_DETACH,
 	STEP_DETACH,
 	STEP_CLOSE,
@@ -326,6 +335,9 @@ static const char * const step_names[NR_STEPS] = {
 	[STEP_DMA_WRITE_RW] = "pwrite of region 0 (vfio_dma_rw)",
 	[STEP_DMA_READ_PIN] = "pread of region 1 (vfio_pin_pages)",
 	[STEP_DMA_WRITE_PIN] = "pwrite of region 1 (vfio_pin_pages)",
+	[STEP_REGION_INFO] = "VFIO_DEVICE_GET_REGION_INFO of the mailbox",
+	[STEP_SET_IRQS] = "VFIO_DEVICE_SET_IRQS of the doorbell",
+	[STEP_DOORBELL] = "pwrite of the doorbell register",
 	[STEP_PASID_DETACH] = "VFIO_DEVICE_DETACH_IOMMUFD_PT of PASID 1",
 	[STEP_DETACH] = "VFIO_DEVICE_DETACH_IOMMUFD_PT",
 	[STEP_CLOSE] = "close",
@@ -350,6 +362,8 @@ struct sequence {
 	__u32 auto_hwpt;		/* physical: attached to IOAS A as */
 	bool pasid;			/* the device has PASIDs */
 	bool mapped;
+	int efd;			/* emulated: the doorbell's eventfd */
+	bool rang;			/* emulated: the doorbell rang */
 	enum step_id failed;		/* the call that failed, or STEP_NONE */
 	int err;			/* its errno; 0: it did the wrong thing */
 	long ret;			/* what it returned */
@@ -407,8 +421,35 @@ static bool dma_step(struct sequence *s, enum step_id step, int region,
 }
 
 /*
+ * An emulated device's region info, with its capability, its doorbell's
+ * eventfd and a ring of it; no system call but those
+ */
+static bool irq_steps(struct sequence *s)
+{
+	struct {
+		struct vfio_region_info info;
+		__u8 caps[64];
+	} region = {
+		.info = { .argsz = sizeof(region), .index = MAILBOX_REGION },
+	};
+
+	if (!step_ok(s, STEP_REGION_INFO,
+		     ioctl(s->fd, VFIO_DEVICE_GET_REGION_INFO, &region), 0))
+		return false;
+	if (region.info.cap_offset != sizeof(region.info))
+		return step_failed(s, STEP_REGION_INFO, 0, 0);
+	if (!step_ok(s, STEP_SET_IRQS,
+		     set_trigger(s->fd, IRQ_DOORBELL, s->efd), 0) ||
+	    !step_ok(s, STEP_DOORBELL, ring_doorbell(s->fd), sizeof(__u32)))
+		return false;
+	s->rang = true;
+	return true;
+}
+
+/*
  * open, BIND, IOAS_ALLOC, ATTACH, HWPT_ALLOC (or IOAS B), replace, PASID
- * ATTACH, IOAS_MAP, DMA, PASID DETACH and DETACH (unless @close_attached)
+ * ATTACH, IOAS_MAP, DMA, the mailbox and the doorbell, PASID DETACH and
+ * DETACH (unless @close_attached)
  * and close, up to the
  * first call that fails or does the wrong thing. Runs while failures are
  * injected (up to DETACH or close if @s->stop_before_teardown is
@@ -483,7 +524,8 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
 	    (!dma_step(s, STEP_DMA_READ_RW, DMA_REGION_RW, false) ||
 	     !dma_step(s, STEP_DMA_WRITE_RW, DMA_REGION_RW, true) ||
 	     !dma_step(s, STEP_DMA_READ_PIN, DMA_REGION_PIN, false) ||
-	     !dma_step(s, STEP_DMA_WRITE_PIN, DMA_REGION_PIN, true)))
+	     !dma_step(s, STEP_DMA_WRITE_PIN, DMA_REGION_PIN, true) ||
+	     !irq_steps(s)))
 		return;
 
 	if (s->stop_before_teardown >= 0) {
@@ -519,7 +561,9 @@ static void run_sequence(struct vfio_dut *d, struct sequence *s,
  *     (iopt_pages_fill_xarray(), DMA through vfio_pin_pages()), ENOMEM
  *     and EFAULT from pinning the user pages (IOAS_MAP, DMA).
  * A DMA through vfio_dma_rw() copies with copy_to_user() or
- * copy_from_user() (the memory is the caller's own). A PASID ATTACH fails
+ * copy_from_user() (the memory is the caller's own). The mailbox's region
+ * info allocates its capability, SET_IRQS and the doorbell's write copy
+ * their data (and, in the Rust sample, allocate for it). A PASID ATTACH fails
  * as a replace does; DETACH, of the RID or of a PASID, can only fail to
  * copy its arguments, and the release of the device fd cannot fail.
  */
@@ -550,6 +594,9 @@ static const unsigned int explained[NR_STEPS][2] = {
 	[STEP_DMA_WRITE_RW] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
 	[STEP_DMA_READ_PIN] = { 0, ERR(ENOMEM) | ERR(EFAULT) | ERR(EINVAL) },
 	[STEP_DMA_WRITE_PIN] = { 0, ERR(ENOMEM) | ERR(EFAULT) | ERR(EINVAL) },
+	[STEP_REGION_INFO] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_SET_IRQS] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
+	[STEP_DOORBELL] = { 0, ERR(ENOMEM) | ERR(EFAULT) },
 	[STEP_PASID_ATTACH] = {
 		ERR(ENOMEM) | ERR(EFAULT) | ERR(ENOENT) | ERR(EINVAL), 0 },
 	[STEP_PASID_DETACH] = { ERR(EFAULT), 0 },
@@ -600,7 +647,8 @@ static void check_device_works(struct __test_metadata *_metadata,
 
 /*
  * After a run of the sequence: close the device fd, after a DETACH if
- * @detach; then the device's id and its automatic HWPT are gone, the
+ * @detach; then the device's id and its automatic HWPT are gone, an
+ * emulated device's doorbell signalled its eventfd once if it rang, the
  * HWPT still maps the memory if IOMMU_IOAS_MAP succeeded, every HWPT and
  * IOAS destroys, no page of the memory is pinned, the group is not
  * blocked (a BIND blocks it, and must unblock it on every way out), and
@@ -620,6 +668,8 @@ static void check_clean(struct __test_metadata *_metadata,
 	}
 	if (s->bound)
 		ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, s->devid));
+	if (d->emulated)
+		ASSERT_EQ((__u64)s->rang, eventfd_count(s->efd));
 	if (s->auto_hwpt)
 		ASSERT_ERRNO(ENOENT, iommufd_destroy(d->iommufd, s->auto_hwpt));
 	if (s->hwpt) {
@@ -710,11 +760,12 @@ static void log_fails(struct __test_metadata *_metadata,
  * stops before its teardown if @stop_before_teardown is fail-nth (not -1)
  */
 static void sequence_init(struct sequence *s, unsigned char *mem,
-			  size_t len, int stop_before_teardown, bool pasid)
+			  size_t len, int stop_before_teardown, bool pasid,
+			  int efd)
 {
 	*s = (struct sequence){ .mem = mem, .len = len, .failed = STEP_NONE,
 				.stop_before_teardown = stop_before_teardown,
-				.pasid = pasid };
+				.pasid = pasid, .efd = efd };
 }
 
 /*
@@ -750,9 +801,11 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	double start = now();
 	struct sequence s;
 	char types[80];
-	int fail_nth, stop, i;
+	int fail_nth, stop, efd, i;
 
 	mem = guest_mem(_metadata, len);
+	efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
 	page = guest_mem(_metadata, page_size());
 	fail_nth = fail_nth_open(_metadata);
 	stop = inject_teardown ? -1 : fail_nth;
@@ -764,7 +817,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	 * set beyond them, the count left says how many were passed
 	 */
 	for (i = 0; i < 2; i++) {
-		sequence_init(&s, mem, len, stop, pasid);
+		sequence_init(&s, mem, len, stop, pasid, efd);
 		fail_nth_arm(_metadata, fail_nth, i ? UINT_MAX : 0);
 		run_sequence(d, &s, close_attached);
 		left = sequence_left(_metadata, &s, fail_nth);
@@ -777,7 +830,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 	for (nth = 1; ; nth++) {
 		ASSERT_GT(MAX_NTH, nth)
 			TH_LOG("the sequence still fails at nth %u", nth);
-		sequence_init(&s, mem, len, stop, pasid);
+		sequence_init(&s, mem, len, stop, pasid, efd);
 		fail_nth_arm(_metadata, fail_nth, nth);
 		run_sequence(d, &s, close_attached);
 		left = sequence_left(_metadata, &s, fail_nth);
@@ -792,6 +845,7 @@ static void fail_each_site(struct __test_metadata *_metadata,
 			break;
 	}
 	ASSERT_EQ(0, close(fail_nth));
+	ASSERT_EQ(0, close(efd));
 	ASSERT_EQ(0, munmap(page, page_size()));
 	ASSERT_EQ(0, munmap(mem, len));
 

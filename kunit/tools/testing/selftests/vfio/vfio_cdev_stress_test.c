@@ -21,6 +21,10 @@
  *   second-open   open() of the device's cdev and BIND, which must fail
  *                 with EINVAL while the device is bound, then ATTACH and
  *                 read() on that unbound fd, which must fail with EINVAL
+ *   irq           (emulated devices) VFIO_DEVICE_SET_IRQS of an eventfd of
+ *                 its own for the doorbell, and of none, in turn
+ *   doorbell      (emulated devices) rings of the doorbell, which signal
+ *                 whatever eventfd is set, and VFIO_DEVICE_RESET
  *
  * in rounds of a fixed number of attach and map cycles. Every call must
  * succeed, or fail with an errno the race explains: DMA gets ENOENT while
@@ -278,6 +282,58 @@ static void *second_open_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * The doorbell's eventfd set and removed in turn, while the doorbell
+ * worker rings: the device must never signal an eventfd it dropped
+ */
+static void *irq_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	int efd, ret;
+
+	efd = eventfd(0, EFD_NONBLOCK);
+	if (efd < 0)
+		return worker_fail(w, "eventfd", efd);
+	pthread_barrier_wait(&s->start);
+	while (worker_runs(w)) {
+		ret = set_trigger(s->d->fd, IRQ_DOORBELL,
+				  w->cycles & 1 ? -1 : efd);
+		if (ret) {
+			close(efd);
+			return worker_fail(w, "SET_IRQS", ret);
+		}
+		eventfd_count(efd);
+		w->cycles++;
+	}
+	close(efd);
+	return NULL;
+}
+
+/* Rings of the doorbell, and a reset every 64 of them */
+static void *doorbell_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	ssize_t ret;
+
+	pthread_barrier_wait(&s->start);
+	while (worker_runs(w)) {
+		if (w->cycles % 64 == 63) {
+			ret = ioctl(s->d->fd, VFIO_DEVICE_RESET);
+			if (ret)
+				return worker_fail(w, "RESET", ret);
+		} else {
+			ret = ring_doorbell(s->d->fd);
+			if (ret != sizeof(__u32))
+				return worker_fail(w, "pwrite of the doorbell",
+						   ret);
+		}
+		w->cycles++;
+	}
+	return NULL;
+}
+
 /* Test helpers that assert */
 
 /* Open the cdev and BIND it to the device's iommufd */
@@ -330,6 +386,8 @@ static const struct worker workers[] = {
 	{ .name = "dma", .fn = dma_worker, .region = DMA_REGION_RW },
 	{ .name = "pin-rd", .fn = dma_worker, .region = DMA_REGION_PIN },
 	{ .name = "pin-wr", .fn = dma_worker, .region = DMA_REGION_PIN },
+	{ .name = "irq", .fn = irq_worker },
+	{ .name = "doorbell", .fn = doorbell_worker },
 };
 
 #define NR_WORKERS		ARRAY_SIZE(workers)

@@ -1117,6 +1117,261 @@ TEST_F(vfio_emulated, pasid_flag_unsupported)
 	dut_detach_ioas(_metadata, d, ioas_id, pt_id);
 }
 
+/*
+ * The emulated samples' device ioctls, mailbox and interrupts (see
+ * samples/vfio/vfio_sample_emul.c)
+ */
+
+/* The doorbell register: the rings since the last reset */
+static __u32 doorbells(struct __test_metadata *_metadata, int fd)
+{
+	__u32 val;
+
+	ASSERT_EQ(sizeof(val), pread(fd, &val, sizeof(val),
+				     mailbox_offset(page_size())));
+	return val;
+}
+
+/* VFIO_DEVICE_SET_IRQS on one interrupt of @index, with @data if any */
+static int set_irq(int fd, __u32 index, __u32 flags, __u32 count,
+		   const void *data, size_t len)
+{
+	struct {
+		struct vfio_irq_set set;
+		__u8 data[8];
+	} arg = {
+		.set = {
+			.argsz = sizeof(arg.set) + len,
+			.flags = flags,
+			.index = index,
+			.count = count,
+		},
+	};
+
+	memcpy(arg.data, data, len);
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &arg);
+}
+
+/*
+ * GET_INFO: a reset, three regions and two interrupts; an argsz below the
+ * fields is refused
+ */
+TEST_F(vfio_emulated, device_info)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_dut *d = &self->d;
+
+	dut_bind(_metadata, d);
+	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_EQ(VFIO_DEVICE_FLAGS_RESET, info.flags);
+	ASSERT_EQ(NUM_REGIONS, info.num_regions);
+	ASSERT_EQ(NUM_IRQS, info.num_irqs);
+
+	info.argsz = offsetof(struct vfio_device_info, num_irqs);
+	ASSERT_ERRNO(EINVAL, ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_ERRNO(ENOTTY, ioctl(d->fd, VFIO_DEVICE_GET_INFO + 0x40, &info));
+}
+
+/*
+ * GET_REGION_INFO: each region at its index << 40; the mailbox's sparse
+ * mmap capability names its first page. An argsz too small for the
+ * capability gets the size it needs back, and no capability
+ */
+TEST_F(vfio_emulated, region_info)
+{
+	struct {
+		struct vfio_region_info info;
+		struct vfio_region_info_cap_sparse_mmap sparse;
+		struct vfio_region_sparse_mmap_area area;
+	} arg = {};
+	struct vfio_region_info info;
+	struct vfio_dut *d = &self->d;
+	__u32 i;
+
+	dut_bind(_metadata, d);
+	for (i = 0; i < MAILBOX_REGION; i++) {
+		ASSERT_EQ(0, vfio_region_info(d->fd, i, &info));
+		ASSERT_EQ((__u64)i << DMA_REGION_SHIFT, info.offset);
+		ASSERT_EQ(1ULL << DMA_REGION_SHIFT, info.size);
+		ASSERT_EQ(VFIO_REGION_INFO_FLAG_READ |
+			  VFIO_REGION_INFO_FLAG_WRITE, info.flags);
+	}
+	ASSERT_ERRNO(EINVAL, vfio_region_info(d->fd, NUM_REGIONS, &info));
+
+	ASSERT_EQ(0, vfio_region_info(d->fd, MAILBOX_REGION, &info));
+	ASSERT_EQ(mailbox_offset(0), info.offset);
+	ASSERT_EQ(2 * page_size(), info.size);
+	ASSERT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS,
+		  info.flags);
+	ASSERT_EQ(sizeof(arg), info.argsz);
+	ASSERT_EQ(0, info.cap_offset);
+
+	arg.info.argsz = sizeof(arg);
+	arg.info.index = MAILBOX_REGION;
+	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &arg));
+	ASSERT_EQ(sizeof(arg.info), arg.info.cap_offset);
+	ASSERT_EQ(VFIO_REGION_INFO_CAP_SPARSE_MMAP, arg.sparse.header.id);
+	ASSERT_EQ(1, arg.sparse.header.version);
+	ASSERT_EQ(0, arg.sparse.header.next);
+	ASSERT_EQ(1, arg.sparse.nr_areas);
+	ASSERT_EQ(0, arg.area.offset);
+	ASSERT_EQ(page_size(), arg.area.size);
+}
+
+/* GET_IRQ_INFO: one eventfd interrupt at each index, none past them */
+TEST_F(vfio_emulated, irq_info)
+{
+	struct vfio_irq_info irq = { .argsz = sizeof(irq) };
+	struct vfio_dut *d = &self->d;
+
+	dut_bind(_metadata, d);
+	for (irq.index = 0; irq.index < NUM_IRQS; irq.index++) {
+		ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+		ASSERT_EQ(VFIO_IRQ_INFO_EVENTFD, irq.flags);
+		ASSERT_EQ(1, irq.count);
+	}
+	ASSERT_ERRNO(EINVAL, ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+	irq.index = 0;
+	irq.argsz = offsetof(struct vfio_irq_info, count);
+	ASSERT_ERRNO(EINVAL, ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq));
+}
+
+/*
+ * SET_IRQS: a ring signals the eventfd set for it, as does a trigger without
+ * data or with true; removing the eventfd stops that. Requests the device
+ * cannot carry out are refused and change nothing
+ */
+TEST_F(vfio_emulated, doorbell_eventfd)
+{
+	struct vfio_dut *d = &self->d;
+	__u8 yes = 1, no = 0;
+	int efd, other;
+
+	dut_bind(_metadata, d);
+	efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_trigger(d->fd, IRQ_DOORBELL, efd));
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+	ASSERT_EQ(2, eventfd_count(efd));
+	ASSERT_EQ(2, doorbells(_metadata, d->fd));
+
+	ASSERT_EQ(0, set_irq(d->fd, IRQ_DOORBELL, VFIO_IRQ_SET_DATA_NONE |
+		  VFIO_IRQ_SET_ACTION_TRIGGER, 1, NULL, 0));
+	ASSERT_EQ(0, set_irq(d->fd, IRQ_DOORBELL, VFIO_IRQ_SET_DATA_BOOL |
+		  VFIO_IRQ_SET_ACTION_TRIGGER, 1, &no, 1));
+	ASSERT_EQ(1, eventfd_count(efd));
+	ASSERT_EQ(0, set_irq(d->fd, IRQ_DOORBELL, VFIO_IRQ_SET_DATA_BOOL |
+		  VFIO_IRQ_SET_ACTION_TRIGGER, 1, &yes, 1));
+	ASSERT_EQ(1, eventfd_count(efd));
+
+	/* Not an eventfd, not a file, another action, out of range */
+	other = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, other);
+	ASSERT_ERRNO(EINVAL, set_trigger(d->fd, IRQ_DOORBELL, other));
+	ASSERT_ERRNO(EBADF, set_trigger(d->fd, IRQ_DOORBELL, 1000000));
+	ASSERT_ERRNO(EINVAL, set_irq(d->fd, IRQ_DOORBELL,
+				     VFIO_IRQ_SET_DATA_NONE |
+				     VFIO_IRQ_SET_ACTION_MASK, 1, NULL, 0));
+	ASSERT_ERRNO(EINVAL, set_irq(d->fd, NUM_IRQS,
+				     VFIO_IRQ_SET_DATA_NONE |
+				     VFIO_IRQ_SET_ACTION_TRIGGER, 1, NULL, 0));
+	ASSERT_ERRNO(EINVAL, set_irq(d->fd, IRQ_DOORBELL,
+				     VFIO_IRQ_SET_DATA_NONE |
+				     VFIO_IRQ_SET_ACTION_TRIGGER, 2, NULL, 0));
+	ASSERT_ERRNO(EINVAL, set_irq(d->fd, IRQ_DOORBELL,
+				     VFIO_IRQ_SET_DATA_EVENTFD |
+				     VFIO_IRQ_SET_ACTION_TRIGGER, 1, NULL, 0));
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+	ASSERT_EQ(1, eventfd_count(efd));
+
+	ASSERT_EQ(0, set_trigger(d->fd, IRQ_DOORBELL, -1));
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+	ASSERT_EQ(0, eventfd_count(efd));
+	ASSERT_EQ(0, set_trigger(d->fd, IRQ_DOORBELL, efd));
+	ASSERT_EQ(0, set_irq(d->fd, IRQ_DOORBELL, VFIO_IRQ_SET_DATA_NONE |
+		  VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL, 0));
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+	ASSERT_EQ(0, eventfd_count(efd));
+	close(other);
+	close(efd);
+}
+
+/*
+ * The eventfds live as long as the open that set them: once the device is
+ * closed and opened again, a ring signals nothing, and the eventfd holds no
+ * reference to the device
+ */
+TEST_F(vfio_emulated, triggers_end_with_the_open)
+{
+	struct vfio_dut *d = &self->d;
+	int efd;
+
+	dut_bind(_metadata, d);
+	efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_trigger(d->fd, IRQ_DOORBELL, efd));
+	ASSERT_EQ(0, set_trigger(d->fd, IRQ_REQ, efd));
+	ASSERT_EQ(0, close(d->fd));
+
+	d->fd = open(d->cdev, O_RDWR);
+	ASSERT_LE(0, d->fd);
+	dut_bind(_metadata, d);
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+	ASSERT_EQ(0, eventfd_count(efd));
+	close(efd);
+}
+
+/*
+ * The mailbox: what user space writes through its mapping, the device reads
+ * through the file, and the reverse; RESET zeroes it and the doorbell count.
+ * Only its page maps, shared, one page at a time
+ */
+TEST_F(vfio_emulated, mailbox_mmap)
+{
+	unsigned char buf[DMA_LEN], zero[DMA_LEN] = {};
+	struct vfio_dut *d = &self->d;
+	size_t ps = page_size();
+	unsigned char *map;
+
+	dut_bind(_metadata, d);
+	map = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
+		   mailbox_offset(0));
+	ASSERT_NE(MAP_FAILED, map);
+	fill(map + 100, DMA_LEN, 7);
+	ASSERT_EQ(DMA_LEN, pread(d->fd, buf, DMA_LEN, mailbox_offset(100)));
+	ASSERT_EQ(0, memcmp(buf, map + 100, DMA_LEN));
+	fill(buf, DMA_LEN, 9);
+	ASSERT_EQ(DMA_LEN, pwrite(d->fd, buf, DMA_LEN, mailbox_offset(ps - DMA_LEN)));
+	ASSERT_EQ(0, memcmp(buf, map + ps - DMA_LEN, DMA_LEN));
+	ASSERT_EQ(sizeof(__u32), ring_doorbell(d->fd));
+
+	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, memcmp(zero, map + 100, DMA_LEN));
+	ASSERT_EQ(0, memcmp(zero, map + ps - DMA_LEN, DMA_LEN));
+	ASSERT_EQ(0, doorbells(_metadata, d->fd));
+
+	/* The registers, a private mapping, two pages, another region */
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, ps, PROT_READ, MAP_SHARED, d->fd,
+				   mailbox_offset(ps)));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, ps, PROT_READ, MAP_PRIVATE, d->fd,
+				   mailbox_offset(0)));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, 2 * ps, PROT_READ, MAP_SHARED, d->fd,
+				   mailbox_offset(0)));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, ps, PROT_READ, MAP_SHARED, d->fd, 0));
+	ASSERT_EQ(EINVAL, errno);
+
+	/* The mapping outlives the open, and keeps its page */
+	ASSERT_EQ(0, close(d->fd));
+	d->fd = -1;
+	map[0] = 1;
+	ASSERT_EQ(0, munmap(map, ps));
+}
+
 /* Physical devices: HWPTs of their own */
 
 FIXTURE(vfio_physical)

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -64,6 +65,16 @@
 #define DMA_REGION_SHIFT	40
 #define DMA_REGION_RW		0	/* vfio_dma_rw() */
 #define DMA_REGION_PIN		1	/* vfio_pin_pages() */
+/*
+ * Its mailbox region: a page user space maps, then a page of registers
+ * whose first rings a doorbell; its interrupts: a ring, and a request to
+ * close the device (see samples/vfio/vfio_sample_emul.c)
+ */
+#define MAILBOX_REGION		2
+#define NUM_REGIONS		3
+#define IRQ_DOORBELL		0
+#define IRQ_REQ			1
+#define NUM_IRQS		2
 
 /* An IOVA inside the mock IOMMU's aperture, used for every device */
 #define TEST_IOVA		((__u64)MOCK_APERTURE_START)
@@ -208,6 +219,50 @@ static inline ssize_t dma_write(int fd, int region, __u64 iova,
 				const void *buf, size_t len)
 {
 	return pwrite(fd, buf, len, (__u64)region << DMA_REGION_SHIFT | iova);
+}
+
+/* The file offset of @off in an emulated device's mailbox region */
+static inline __u64 mailbox_offset(__u64 off)
+{
+	return (__u64)MAILBOX_REGION << DMA_REGION_SHIFT | off;
+}
+
+/* Ring an emulated device's doorbell: write its register */
+static inline ssize_t ring_doorbell(int fd)
+{
+	__u32 val = 1;
+
+	return pwrite(fd, &val, sizeof(val), mailbox_offset(page_size()));
+}
+
+/* Set (@efd >= 0) or remove (-1) the eventfd of interrupt @index */
+static inline int set_trigger(int fd, __u32 index, __s32 efd)
+{
+	struct {
+		struct vfio_irq_set set;
+		__s32 efd;
+	} arg = {
+		.set = {
+			.argsz = sizeof(arg),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = index,
+			.count = 1,
+		},
+		.efd = efd,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &arg);
+}
+
+/* The count of the eventfd @efd (non-blocking), 0 if it was not signalled */
+static inline __u64 eventfd_count(int efd)
+{
+	__u64 count;
+
+	if (read(efd, &count, sizeof(count)) != sizeof(count))
+		return 0;
+	return count;
 }
 
 /* The iommufd ioctls, each returning what ioctl() returns */
