@@ -281,7 +281,8 @@ def print_matrix(group, kinds=DRIVER_KINDS, cases=KUNIT_CASES):
 # after the sample driver, as in the vfio_iommufd KUnit suite.
 UAPI_DRIVERS = {'c_physical': 'c-physical', 'c_emulated': 'c-emulated',
 		'rust_physical': 'rust-physical',
-		'rust_emulated': 'rust-emulated', 'vfio_pci': 'vfio-pci'}
+		'rust_emulated': 'rust-emulated', 'vfio_pci': 'vfio-pci',
+		'rust_vfio_pci': 'rust-vfio-pci'}
 
 
 def print_uapi_matrix(*results, kinds=DRIVER_KINDS, title='uAPI matrix',

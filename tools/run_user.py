@@ -39,15 +39,17 @@ X86_PRISTINE_BUILD = os.path.join(BUILD, 'pristine-x86_64')
 # The Rust vfio-pci variant driver for the edu device
 # (samples/rust/rust_vfio_pci_edu.rs), which each guest boots a second time
 # for: tools/pci-rebind.c binds the device to it through driver_override,
-# then the same VFIO tests run on it as on vfio-pci.
+# then the same VFIO tests run on it as on vfio-pci, in their variant of
+# its own (each variant requires the device bound to its driver).
 RUST_VARIANT = 'rust_vfio_pci_edu'
+RUST_VARIANT_TESTS = 'rust_vfio_pci'
 REBIND_SOURCE = os.path.join(TOP, 'tools', 'pci-rebind.c')
 # The line each test of VFIO_FAIL_NTH_PROGRAM logs (see run_common).
 FAIL_NTH_SITES = re.compile(r':(\w+):([\w-]+): (\d+) fault sites\b.*; '
 			    r'([\d.]+) s$')
 # Where there is no edu device (under UML) the VFIO test programs run
-# without their vfio_pci variant, rather than count its skips.
-VFIO_UML_ARGS = ['-V', 'vfio_pci']
+# without their variants on it, rather than count their skips.
+VFIO_UML_ARGS = ['-V', 'vfio_pci', '-V', 'rust_vfio_pci']
 
 
 def build_programs(ksrc, work, log, vfio, vfio_args=VFIO_UML_ARGS,
@@ -342,7 +344,7 @@ def rust_variant_rows(results, work, vfio, upstream, rebind, iommu,
 	results.add(f'{label}bound through driver_override', int(bound),
 		    int(not bound), '' if bound else
 		    'pci-rebind failed: the tests would not run on it')
-	step_uapi_results(results, ran, label, {'vfio-pci': 'pci'})
+	step_uapi_results(results, ran, label, {'rust-vfio-pci': 'pci'})
 	step_stress_results(results, ran, label)
 	step_fail_nth_results(results, ran, boot.log_lines(), label)
 	cells = upstream_rows(results, ran, iommu, upstream_expected, label)
@@ -398,7 +400,7 @@ def step_x86_user(results):
 	try:
 		programs = build_programs(
 			KSRC, os.path.join(work, 'programs'), log, vfio=True,
-			vfio_args=(), upstream=True,
+			vfio_args=('-V', RUST_VARIANT_TESTS), upstream=True,
 			vfio_env={'VFIO_SELFTESTS_BDF': x86_guest.EDU_BDF})
 		upstream_expected = read_upstream_expected()
 		rebind = build_rebind(os.path.join(work, 'programs',
@@ -438,7 +440,7 @@ def step_x86_user(results):
 		# The Rust variant driver: the edu device's tests only.
 		variant_work = os.path.join(guest_work, RUST_VARIANT)
 		os.makedirs(variant_work, exist_ok=True)
-		on_edu = [p._replace(args=['-v', 'vfio_pci'])
+		on_edu = [p._replace(args=['-v', RUST_VARIANT_TESTS])
 			  for p in (uapi, stress, fail_nth)]
 		cells = rust_variant_rows(results, variant_work, on_edu,
 					  upstream, rebind, iommu,

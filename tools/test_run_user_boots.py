@@ -48,7 +48,8 @@ class BuildProgramsTest(unittest.TestCase):
 				 ['vfio_cdev_uapi_test', 'vfio_cdev_stress_test',
 				  'vfio_cdev_fail_nth', *uml_user.IOMMU_PROGRAMS])
 		self.assertEqual(programs[0], Program('/out/vfio_cdev_uapi_test',
-						      ['-V', 'vfio_pci'], None, {},
+						      ['-V', 'vfio_pci', '-V',
+						       'rust_vfio_pci'], None, {},
 						      ()))
 
 	def test_upstream(self):
@@ -156,8 +157,9 @@ class X86UserTest(unittest.TestCase):
 		for kernel, _, programs, args in main:
 			self.assertEqual(kernel, 'tip.bz')
 			self.assertEqual(args, ['vfio_sample_devices.count=1'])
-			self.assertEqual(programs[:2], [(p, [], None, self.ENV, ())
-							for p in self.OURS[:2]])
+			self.assertEqual(programs[:2],
+					 [(p, ['-V', 'rust_vfio_pci'], None,
+					   self.ENV, ()) for p in self.OURS[:2]])
 			self.assertEqual(programs[2], (self.OURS[2],
 						       ['-v', 'vfio_pci'], None,
 						       self.ENV, ()))
@@ -188,8 +190,8 @@ class X86UserTest(unittest.TestCase):
 			self.assertEqual((kernel, args), ('tip.bz', []))
 			self.assertEqual(programs[0], self.REBIND)
 			self.assertEqual(programs[1:4],
-					 [(p, ['-v', 'vfio_pci'], None, self.ENV, ())
-					  for p in self.OURS])
+					 [(p, ['-v', 'rust_vfio_pci'], None,
+					   self.ENV, ()) for p in self.OURS])
 			self.assertEqual(programs[4:], [(p, [], None, self.ENV, ())
 							for p in self.UPSTREAM])
 			label = f'x86_64 {iommu} rust_vfio_pci_edu: '

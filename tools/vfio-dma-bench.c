@@ -52,8 +52,7 @@
 #include "vfio_cdev_util.h"
 
 #define PREFIX		"vfio_dma_bench: "
-
-#define __printf(a, b)	__attribute__((format(printf, a, b)))
+#include "vfio-bench.h"
 
 /* The DMA windows of an emulated sample device: DMA_REGION_RW and _PIN */
 #define NR_REGIONS		2
@@ -96,19 +95,6 @@ static struct bench_dev devs[] = {
 
 #define NR_DEVS		ARRAY_SIZE(devs)
 
-static void __printf(1, 2) fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs(PREFIX "error: ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	exit(1);
-}
-
 /* Open @d, bind it to @iommufd and attach it to @ioas_id */
 static void setup_device(struct bench_dev *d, int iommufd, __u32 ioas_id)
 {
@@ -126,14 +112,6 @@ static void setup_device(struct bench_dev *d, int iommufd, __u32 ioas_id)
 	if (vfio_attach(d->dut.fd, &pt_id))
 		fail("%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", d->name,
 		     strerror(errno));
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 /*
@@ -169,13 +147,6 @@ static double time_reads(struct bench_dev *d, int region,
 static void fill_round(unsigned char *page, unsigned int r)
 {
 	fill(page + DMA_OFFSET, DMA_LEN, 1 + r * 7);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* The median of @n values, and their first and third quartile */
