@@ -14,7 +14,10 @@
  * for each device it enumerated and "PCI: map device bdf=... bar N" for
  * each BAR it placed. Once the L2 has enumerated the device, QEMU's monitor
  * (on a pipe) is asked for "info pci", the L2's view of its PCI bus, and to
- * quit, which closes the device: QEMU detaches and unbinds it.
+ * quit, which closes the device: QEMU detaches and unbinds it. QEMU's
+ * output comes through a pipe, which this program copies to its own: QEMU
+ * makes its standard output non-blocking, and on the console that the
+ * guest's programs share, writes would fail when its buffer is full.
  *
  * Prints the driver BDF is bound to, its cdev, the firmware's lines about
  * PCI, QEMU's own output; exits 0 if the firmware enumerated the device
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -107,6 +111,31 @@ static void cdev_of(const char *bdf, char *cdev, size_t size)
 }
 
 /*
+ * Copy what QEMU wrote to @fd, waiting up to @ms milliseconds for it, to
+ * this program's output: 1 if there was some, 0 at its end, -1 if none
+ * came in time
+ */
+static int relay(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+	ssize_t n, done, w;
+
+	if (poll(&p, 1, ms) <= 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return n < 0 && errno == EINTR ? -1 : 0;
+	fflush(stdout);
+	for (done = 0; done < n; done += w) {
+		w = write(1, buf + done, n - done);
+		if (w < 0)
+			break;
+	}
+	return 1;
+}
+
+/*
  * Whether the firmware's log says it enumerated a device with id and
  * mapped one of its BARs; prints its lines about PCI if print.
  */
@@ -147,7 +176,7 @@ static int firmware_saw(const char *id, int print)
 int main(int argc, char **argv)
 {
 	char id[32], driver[64], cdev[PATH_MAX], host[64], fw[64];
-	int monitor[2], timeout, status, seen = 0, ret;
+	int monitor[2], output[2], timeout, status, seen = 0, ret;
 	time_t start = time(NULL);
 	pid_t pid;
 
@@ -173,7 +202,7 @@ int main(int argc, char **argv)
 	snprintf(host, sizeof(host), "vfio-pci,host=%s,iommufd=iommufd0",
 		 argv[3]);
 	snprintf(fw, sizeof(fw), "file,id=fw,path=%s", FIRMWARE_LOG);
-	if (pipe(monitor))
+	if (pipe(monitor) || pipe(output))
 		return 1;
 	pid = fork();
 	if (pid < 0)
@@ -197,23 +226,31 @@ int main(int argc, char **argv)
 		printf("\n");
 		fflush(stdout);
 		dup2(monitor[0], 0);
+		dup2(output[1], 1);
+		dup2(output[1], 2);
 		close(monitor[0]);
 		close(monitor[1]);
+		close(output[0]);
+		close(output[1]);
 		execv(qemu[0], qemu);
 		perror("nested-l2: exec");
 		_exit(127);
 	}
 	close(monitor[0]);
+	close(output[1]);
 
 	while (!(seen = firmware_saw(id, 0)) &&
 	       time(NULL) - start < timeout) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
+			while (relay(output[0], 100) > 0)
+				;
 			fprintf(stderr, "nested-l2: QEMU exited before the "
 				"firmware enumerated the device\n");
 			firmware_saw(id, 1);
 			return 1;
 		}
-		sleep(1);
+		if (!relay(output[0], 1000))
+			sleep(1);
 	}
 	printf("nested-l2: after %ld s, the L2's firmware %s %s\n",
 	       (long)(time(NULL) - start),
@@ -223,19 +260,22 @@ int main(int argc, char **argv)
 
 	/* The L2's PCI bus as QEMU shows it, then quit */
 	ret = write(monitor[1], "info pci\n", 9);
-	sleep(5);
+	for (start = time(NULL); time(NULL) - start < 5;)
+		relay(output[0], 1000);
 	ret = write(monitor[1], "quit\n", 5);
 	(void)ret;
 	close(monitor[1]);
-	for (start = time(NULL); waitpid(pid, &status, WNOHANG) != pid;
-	     sleep(1)) {
+	for (start = time(NULL); waitpid(pid, &status, WNOHANG) != pid;) {
 		if (time(NULL) - start > 60) {
 			fprintf(stderr, "nested-l2: QEMU did not quit\n");
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return 1;
 		}
+		relay(output[0], 1000);
 	}
+	while (relay(output[0], 100) > 0)
+		;
 	printf("\nnested-l2: QEMU exited with %d\n",
 	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return seen && WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : 1;

@@ -18,7 +18,8 @@ bookworm-backports (Debian 12's own 7.2 has no iommufd backend), fetched
 with apt-get download through an apt configuration of its own (the system's
 apt state is not touched) and unpacked into NESTED_CACHE, with the shared
 libraries it links (from this machine, as ldd finds them) at their paths
-and SeaBIOS's bios-256k.bin as its firmware.
+and SeaBIOS's bios-256k.bin as its firmware (with QEMU's kvmvapic.bin, the
+option ROM a q35 machine loads).
 
 TCG inside TCG is slow, so this is a make target of its own rather than a
 step of 'make check'. It ends with the line 'N passed, N failed' as the
@@ -131,6 +132,22 @@ def add_qemu(root, unpacked):
 	os.makedirs(data, exist_ok=True)
 	shutil.copy(os.path.join(unpacked, 'usr', 'share', 'seabios',
 				 'bios-256k.bin'), data)
+	shutil.copy(os.path.join(unpacked, 'usr', 'share', 'qemu',
+				 'kvmvapic.bin'), data)
+
+
+# A terminal control sequence: QEMU's monitor echoes what it reads with them
+CONTROL = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+
+
+def readable(line):
+	"""line as a terminal shows it, for the lines QEMU's monitor echoed
+	while it read a command (the text after the last cursor move)."""
+	if '\x1b' not in line:
+		return line
+	shown = [part for part in CONTROL.split(line) if part]
+	prompt = '(qemu) ' if line.startswith('(qemu) ') else ''
+	return prompt + shown[-1].replace(prompt, '') if shown else prompt
 
 
 def nested_rows(results, boot, nested):
@@ -148,8 +165,8 @@ def nested_rows(results, boot, nested):
 	for line in boot.log_lines():
 		if line.startswith(f'uml-init: BEGIN /{nested}'):
 			in_l2 = True
-		if in_l2:
-			print(f'  {line}')
+		if in_l2 and line.strip():
+			print(f'  {readable(line)}')
 		if line.startswith(f'uml-init: END /{nested}'):
 			in_l2 = False
 	result = ran.get(nested)

@@ -18,7 +18,11 @@ the stress test's part of the UML console, lines 131-684 of
 build/uml-user/tip/console.log, the programs' markers with their
 arguments, '-V vfio_pci', as uml-init writes them) and
 vfio-fail-nth-console.log (vfio_cdev_fail_nth's part of the same console,
-its lines 685-813).
+its lines 685-813). vfio-user-console.log was cut again on 5 Dec 2026
+(lines 131-728 of the same file, of the run of step_mainline's tip with
+the emulated samples' device tests, D1 to D3: 168 tests), and
+nested-console.log is the whole console of a 'make nested' boot of that
+day (build/nested/console.log).
 The tests break copies of them the ways a run can go wrong.
 """
 
