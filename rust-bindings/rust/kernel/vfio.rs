@@ -777,7 +777,8 @@ pub const fn region_of(offset: u64) -> (u64, u64) {
 pub struct DeviceInfo {
     /// `VFIO_DEVICE_FLAGS_*` of the device's type. The abstraction sets
     /// `VFIO_DEVICE_FLAGS_RESET` when the driver implements [`DeviceOps::reset`], and clears it
-    /// otherwise, and clears `VFIO_DEVICE_FLAGS_CAPS`.
+    /// when neither the driver nor its kind's core answers a reset; it clears
+    /// `VFIO_DEVICE_FLAGS_CAPS`.
     pub flags: u32,
     /// The number of regions, indexes `0..num_regions` of [`DeviceOps::region_info`].
     pub num_regions: u32,
@@ -2135,14 +2136,16 @@ impl<T: DeviceOps> VTable<T> {
             return Err(EINVAL);
         }
         let reported = dev.callers.run(|| T::device_info(dev))?;
-        let reset = if T::HAS_RESET {
-            bindings::VFIO_DEVICE_FLAGS_RESET
+        let reset = bindings::VFIO_DEVICE_FLAGS_RESET;
+        // A kind whose core answers the other ioctls answers a reset the driver leaves to it.
+        let flags = if T::HAS_RESET {
+            reported.flags | reset
+        } else if T::Iommu::BASE_OPS.ioctl.is_none() {
+            reported.flags & !reset
         } else {
-            0
+            reported.flags
         };
-        info.flags = (reported.flags
-            & !(bindings::VFIO_DEVICE_FLAGS_RESET | bindings::VFIO_DEVICE_FLAGS_CAPS))
-            | reset;
+        info.flags = flags & !bindings::VFIO_DEVICE_FLAGS_CAPS;
         info.num_regions = reported.num_regions;
         info.num_irqs = reported.num_irqs;
         write_arg(arg, &info, minsz)
