@@ -175,7 +175,9 @@ def step_tool_tests(results):
 			    ('test_series', 'series unit tests'),
 			    ('test_uml_user', 'uml_user unit tests'),
 			    ('test_compile_fail', 'compile-fail unit tests'),
-			    ('test_x86_guest', 'x86_guest unit tests')):
+			    ('test_x86_guest', 'x86_guest unit tests'),
+			    ('test_run_nested',
+			     'make nested and bench unit tests')):
 		suite = unittest.defaultTestLoader.loadTestsFromName(name)
 		outcome = unittest.TextTestRunner(verbosity=1).run(suite)
 		# A skipped test is no pass, nor is an expected failure.
