@@ -40,10 +40,19 @@
 //!   wait for the very call that drops it, the unregistration moves to a work item. A
 //!   registration whose parent's driver is not of the module of the ops keeps that module loaded
 //!   until it ends.
+//! - The rest of what a VMM needs of a driver is typed too. The driver's data is split by
+//!   lifetime: [`DeviceOps::Data`] while the parent is bound, [`DeviceOps::OpenData`] from open
+//!   to close ([`PerOpen`]), reached through an [`Open`] device only. The device ioctls are hooks
+//!   with typed arguments the abstraction copies and checks ([`DeviceInfo`], [`RegionInfo`] and
+//!   [`RegionCaps`], [`IrqInfo`], [`IrqSet`] with its eventfds resolved, a reset); `mmap` gets
+//!   the region decoded, and [`UserPage`] is a page shared with user space; `request` and the
+//!   PASID hooks complete the table. What a driver leaves out is its kind's core's.
 
 use crate::{
-    alloc::{flags::__GFP_ZERO, KVec},
-    alloc::{flags::GFP_KERNEL, KBox},
+    alloc::{
+        flags::{__GFP_ZERO, GFP_KERNEL},
+        KBox, KVec,
+    },
     bindings,
     build_assert::build_assert,
     device::{self, Bound},
