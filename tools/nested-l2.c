@@ -42,7 +42,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#define DEVICES		"/sys/bus/pci/devices"
+#include "pci-driver.h"
+
 #define FIRMWARE_LOG	"/nested-firmware.log"
 
 /* The first line of the sysfs file PATH, without its newline, in buf */
@@ -74,22 +75,6 @@ static int device_id(const char *bdf, char *id, size_t size)
 	/* Each reads 0xNNNN */
 	snprintf(id, size, "%s:%s", vendor + 2, device + 2);
 	return 0;
-}
-
-/* The name of the driver BDF is bound to, or "(none)" */
-static void driver_of(const char *bdf, char *name, size_t size)
-{
-	char path[PATH_MAX], target[PATH_MAX];
-	ssize_t len;
-
-	snprintf(path, sizeof(path), DEVICES "/%s/driver", bdf);
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0) {
-		snprintf(name, size, "(none)");
-		return;
-	}
-	target[len] = '\0';
-	snprintf(name, size, "%s", strrchr(target, '/') + 1);
 }
 
 /* The cdev of BDF, /dev/vfio/devices/vfioN, or "" if it has none */
@@ -175,7 +160,7 @@ static int firmware_saw(const char *id, int print)
 
 int main(int argc, char **argv)
 {
-	char id[32], driver[64], cdev[PATH_MAX], host[64], fw[64];
+	char id[32], driver[PATH_MAX], cdev[PATH_MAX], host[64], fw[64];
 	int monitor[2], output[2], timeout, status, seen = 0, ret;
 	time_t start = time(NULL);
 	pid_t pid;
@@ -189,10 +174,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nested-l2: no PCI device %s\n", argv[3]);
 		return 1;
 	}
-	driver_of(argv[3], driver, sizeof(driver));
+	if (driver_of(argv[3], driver, sizeof(driver)))
+		driver[0] = '\0';
 	cdev_of(argv[3], cdev, sizeof(cdev));
 	printf("nested-l2: %s (%s) is bound to %s, cdev %s\n", argv[3], id,
-	       driver, cdev[0] ? cdev : "(none)");
+	       driver[0] ? driver : "(none)", cdev[0] ? cdev : "(none)");
 	if (!cdev[0]) {
 		fprintf(stderr, "nested-l2: %s has no VFIO cdev\n", argv[3]);
 		return 1;

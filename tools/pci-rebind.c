@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEVICES "/sys/bus/pci/devices"
+#include "pci-driver.h"
 
 static int write_text(const char *path, const char *text)
 {
@@ -37,27 +37,6 @@ static int write_text(const char *path, const char *text)
 		return -1;
 	}
 	return close(fd);
-}
-
-/* The name of the driver BDF is bound to, in name, or "" if none. */
-static int driver_of(const char *bdf, char *name, size_t size)
-{
-	char path[PATH_MAX], target[PATH_MAX];
-	const char *base;
-	ssize_t len;
-
-	snprintf(path, sizeof(path), DEVICES "/%s/driver", bdf);
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len < 0) {
-		if (errno != ENOENT)
-			return -1;
-		name[0] = '\0';
-		return 0;
-	}
-	target[len] = '\0';
-	base = strrchr(target, '/');
-	snprintf(name, size, "%s", base ? base + 1 : target);
-	return 0;
 }
 
 int main(int argc, char *argv[])

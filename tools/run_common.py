@@ -121,6 +121,17 @@ class Results:
 		return 1 if failed else 0
 
 
+def apt_options(apt):
+	"""apt's options for an apt configuration of the project's own in the
+	folder apt (its sources.list, lists and cache), which leaves the
+	system's apt state alone, as tools/install-toolchain.sh's."""
+	return ['-o', f'Dir::Etc::sourcelist={apt}/sources.list',
+		'-o', 'Dir::Etc::sourceparts=/dev/null',
+		'-o', f'Dir::State::Lists={apt}/lists',
+		'-o', f'Dir::Cache={apt}/cache', '-o', 'Debug::NoLocking=1',
+		'-o', 'APT::Sandbox::User=root']
+
+
 def banner(msg):
 	print(f'\n==> {msg}', flush=True)
 

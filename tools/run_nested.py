@@ -37,8 +37,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import uml_user  # noqa: E402
 import x86_guest  # noqa: E402
-from run_common import (BUILD, TOP, Results, banner,  # noqa: E402
-			step_toolchain, step_tree)
+from run_common import (BUILD, TOP, Results, apt_options,  # noqa: E402
+			banner, step_toolchain, step_tree)
 from run_logcheck import step_kernel_log  # noqa: E402
 from run_user import X86_KERNEL, build_rebind  # noqa: E402
 
@@ -60,15 +60,6 @@ L1_DATA = '/qemu/data'
 # Seconds the L2 may take to enumerate the device, and the whole L1 boot
 L2_TIMEOUT = 1500
 L1_TIMEOUT = 1800
-
-
-def apt_options(apt):
-	"""apt's options for the configuration of its own in apt."""
-	return ['-o', f'Dir::Etc::sourcelist={apt}/sources.list',
-		'-o', 'Dir::Etc::sourceparts=/dev/null',
-		'-o', f'Dir::State::Lists={apt}/lists',
-		'-o', f'Dir::Cache={apt}/cache', '-o', 'Debug::NoLocking=1',
-		'-o', 'APT::Sandbox::User=root']
 
 
 def fetch_qemu(log):

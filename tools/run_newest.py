@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 
+import run_common
 import run_stable
 import series_core
 import series_export
@@ -29,13 +30,7 @@ APT = os.path.expanduser('~/.cache/vfio-contract/apt')
 def apt_options(line):
 	"""apt's options for the line's base: the private configuration for a
 	base pinned with a suite, none for one of the machine's sources."""
-	if not line.suite:
-		return []
-	return ['-o', f'Dir::Etc::sourcelist={APT}/sources.list',
-		'-o', 'Dir::Etc::sourceparts=/dev/null',
-		'-o', f'Dir::State::Lists={APT}/lists',
-		'-o', f'Dir::Cache={APT}/cache', '-o', 'Debug::NoLocking=1',
-		'-o', 'APT::Sandbox::User=root']
+	return run_common.apt_options(APT) if line.suite else []
 
 
 def newest_version(pkg, options=()):

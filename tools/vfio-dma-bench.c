@@ -149,19 +149,6 @@ static void fill_round(unsigned char *page, unsigned int r)
 	fill(page + DMA_OFFSET, DMA_LEN, 1 + r * 7);
 }
 
-/* The median of @n values, and their first and third quartile */
-static double median(const double *values, unsigned int n, double *q1,
-		     double *q3)
-{
-	double sorted[MAX_ROUNDS];
-
-	memcpy(sorted, values, n * sizeof(*values));
-	qsort(sorted, n, sizeof(*sorted), cmp_double);
-	*q1 = sorted[(n - 1) / 4];
-	*q3 = sorted[n - 1 - (n - 1) / 4];
-	return sorted[n / 2];
-}
-
 static void bad_arguments(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-n ITERATIONS] [-r ROUNDS (1 to %d)]\n",

@@ -142,17 +142,10 @@ static void run_round(struct bench_driver *drv, const char *bdf,
 	dut_close_iommufd(&d);
 }
 
-/* The @q-quantile of the @n values at @v, which it sorts */
-static double quantile(double *v, int n, double q)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[(int)(q * (n - 1) + 0.5)];
-}
-
 int main(int argc, char **argv)
 {
 	int cycles, rounds, dmas, r, i, m;
-	double median[2][NR_MEASURES];
+	double mid[2][NR_MEASURES], q1, q3;
 	unsigned char *mem;
 
 	if (argc != 6) {
@@ -182,20 +175,16 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < 2; i++)
 		for (m = 0; m < NR_MEASURES; m++) {
-			double *v = drivers[i].ns[m];
-
-			median[i][m] = quantile(v, rounds, 0.5);
+			mid[i][m] = median(drivers[i].ns[m], rounds, &q1, &q3);
 			printf(PREFIX "%s %s %.0f ns per %s (median of %d rounds; "
 			       "quartiles %.0f, %.0f)\n", drivers[i].name,
-			       measure_names[m], median[i][m],
-			       measure_units[m], rounds,
-			       quantile(v, rounds, 0.25),
-			       quantile(v, rounds, 0.75));
+			       measure_names[m], mid[i][m], measure_units[m],
+			       rounds, q1, q3);
 		}
 	for (m = 0; m < NR_MEASURES; m++)
 		printf(PREFIX "ratio %s %.3f %s/%s (%+.0f ns)\n",
-		       measure_names[m], median[1][m] / median[0][m],
+		       measure_names[m], mid[1][m] / mid[0][m],
 		       drivers[1].name, drivers[0].name,
-		       median[1][m] - median[0][m]);
+		       mid[1][m] - mid[0][m]);
 	return 0;
 }

@@ -1679,18 +1679,23 @@ const SET_IRQS: c_uint = ioctl::_IO(bindings::VFIO_TYPE as u32, bindings::VFIO_B
 const RESET: c_uint = ioctl::_IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 11);
 
 /// Reads the first `len` bytes of an ioctl's argument structure `S` from user address `arg`;
-/// the rest of it is zero.
+/// the rest of it is zero. Fails with `EINVAL` if its `argsz`, the first field of every VFIO
+/// argument structure, is below `len`.
 ///
-/// `S` must be a uAPI structure of integers, for which any bytes are a value.
+/// `S` must be such a uAPI structure of integers, for which any bytes are a value.
 fn read_arg<S>(arg: UserPtr, len: usize) -> Result<S> {
     build_assert!(mem::size_of::<S>() <= 64);
-    if len > mem::size_of::<S>() {
+    if len > mem::size_of::<S>() || len < mem::size_of::<u32>() {
         return Err(EINVAL);
     }
     let mut bytes = [0u8; 64];
     UserSlice::new(arg, len)
         .reader()
         .read_slice(&mut bytes[..len])?;
+    let argsz = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if (argsz as usize) < len {
+        return Err(EINVAL);
+    }
     // SAFETY: `bytes` holds at least `size_of::<S>()` bytes, and any bytes are an `S`.
     Ok(unsafe { ptr::read_unaligned(bytes.as_ptr().cast::<S>()) })
 }
@@ -2141,9 +2146,6 @@ impl<T: DeviceOps> VTable<T> {
         type Info = bindings::vfio_device_info;
         let minsz = mem::offset_of!(Info, num_irqs) + mem::size_of::<u32>();
         let mut info: Info = read_arg(arg, minsz)?;
-        if (info.argsz as usize) < minsz {
-            return Err(EINVAL);
-        }
         let reported = dev.callers.run(|| T::device_info(dev))?;
         let reset = bindings::VFIO_DEVICE_FLAGS_RESET;
         // A kind whose core answers the other ioctls answers a reset the driver leaves to it.
@@ -2165,9 +2167,6 @@ impl<T: DeviceOps> VTable<T> {
         type Info = bindings::vfio_irq_info;
         let minsz = mem::offset_of!(Info, count) + mem::size_of::<u32>();
         let mut info: Info = read_arg(arg, minsz)?;
-        if (info.argsz as usize) < minsz {
-            return Err(EINVAL);
-        }
         let num_irqs = dev.callers.run(|| T::device_info(dev))?.num_irqs;
         if info.index >= num_irqs {
             return Err(EINVAL);

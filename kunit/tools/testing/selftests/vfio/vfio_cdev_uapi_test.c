@@ -1132,26 +1132,6 @@ static __u32 doorbells(struct __test_metadata *_metadata, int fd)
 	return val;
 }
 
-/* VFIO_DEVICE_SET_IRQS on one interrupt of @index, with @data if any */
-static int set_irq(int fd, __u32 index, __u32 flags, __u32 count,
-		   const void *data, size_t len)
-{
-	struct {
-		struct vfio_irq_set set;
-		__u8 data[8];
-	} arg = {
-		.set = {
-			.argsz = sizeof(arg.set) + len,
-			.flags = flags,
-			.index = index,
-			.count = count,
-		},
-	};
-
-	memcpy(arg.data, data, len);
-	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &arg);
-}
-
 /*
  * GET_INFO: a reset, three regions and two interrupts; an argsz below the
  * fields is refused

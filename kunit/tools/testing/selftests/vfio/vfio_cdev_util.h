@@ -235,24 +235,32 @@ static inline ssize_t ring_doorbell(int fd)
 	return pwrite(fd, &val, sizeof(val), mailbox_offset(page_size()));
 }
 
-/* Set (@efd >= 0) or remove (-1) the eventfd of interrupt @index */
-static inline int set_trigger(int fd, __u32 index, __s32 efd)
+/* VFIO_DEVICE_SET_IRQS on one interrupt of @index, with @data if any */
+static inline int set_irq(int fd, __u32 index, __u32 flags, __u32 count,
+			  const void *data, size_t len)
 {
 	struct {
 		struct vfio_irq_set set;
-		__s32 efd;
+		__u8 data[8];
 	} arg = {
 		.set = {
-			.argsz = sizeof(arg),
-			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
-				 VFIO_IRQ_SET_ACTION_TRIGGER,
+			.argsz = sizeof(arg.set) + len,
+			.flags = flags,
 			.index = index,
-			.count = 1,
+			.count = count,
 		},
-		.efd = efd,
 	};
 
+	memcpy(arg.data, data, len);
 	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &arg);
+}
+
+/* Set (@efd >= 0) or remove (-1) the eventfd of interrupt @index */
+static inline int set_trigger(int fd, __u32 index, __s32 efd)
+{
+	return set_irq(fd, index,
+		       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		       1, &efd, sizeof(efd));
 }
 
 /* The count of the eventfd @efd (non-blocking), 0 if it was not signalled */
