@@ -11,7 +11,11 @@ import shutil
 import subprocess
 import time
 
+import run_bench
+import run_logcheck
+import run_user
 import series_core
+import uml_user
 from run_common import (BUILD, KERNEL_ENV, KSRC, KUNIT_BUILD, MAKE_OPTIONS,
 			TOP, banner, make, run)
 
@@ -112,10 +116,15 @@ KBUILD_SYMBOLS = {
 	'SAMPLE_RUST_VFIO': ['samples/rust/rust_vfio_phys.o',
 			     'samples/rust/rust_vfio_emul.o'],
 	'SAMPLE_RUST_VFIO_PCI_EDU': ['samples/rust/rust_vfio_pci_edu.o'],
+	'VFIO_RUST_UNLOAD_TEST': ['drivers/vfio/tests/vfio_rust_unload_test.o'],
 }
+# Symbols that can only be a module ('depends on m'): a combination that
+# does not name one asks for 'm'.
+KBUILD_MODULE_ONLY = ('VFIO_RUST_UNLOAD_TEST',)
 # Each combination: what it covers, then the symbols' values ('y', 'm' or
-# 'n'; a symbol not named stays 'y'). Together they hold every value of
-# every symbol, and each case the code and the Makefiles tell apart: a test
+# 'n'; a symbol not named stays 'y', or 'm' if KBUILD_MODULE_ONLY). Together
+# they hold every value of every symbol, and each case the code and the
+# Makefiles tell apart: a test
 # or sample built in or a module (the Rust rows of the suite, the bench and
 # the devices module need both sides built in), drivers/vfio/tests/ with
 # and without VFIO_KUNIT_TEST, and each sample without the other.
@@ -140,6 +149,11 @@ KBUILD_COMBINATIONS = (
 	      SAMPLE_VFIO_EMULATED='m', SAMPLE_VFIO_DEVICES='n')),
 )
 KBUILD_BUILD = os.path.join(BUILD, 'kbuild-uml')
+# The combination whose kernel boots for the unload test (unload_test()):
+# every test and sample a module.
+UNLOAD_COMBINATION = 0
+UNLOAD_SOURCE = os.path.join(TOP, 'tools', 'vfio-unload-test.c')
+UNLOAD_WORK = os.path.join(BUILD, 'unload-work')
 # A warning of a combination's build, besides the C compiler's on a file
 # of the series (compiler_reports()): rustc's ('warning:', 'warning[...]:')
 # or modpost's. The linker's note on UML's RWX segment and clang's on the
@@ -218,9 +232,9 @@ def step_kbuild(results):
 	files = set(series_core.git('diff', '--name-only', 'base',
 				    'series').split())
 	tally = series_core.Tally()
-	for what, asked in KBUILD_COMBINATIONS:
-		values = dict.fromkeys(KBUILD_SYMBOLS, 'y')
-		values.update(asked)
+	unload_ko = None
+	for index, (what, asked) in enumerate(KBUILD_COMBINATIONS):
+		values = kbuild_values(asked)
 		start = time.time()
 		shutil.copyfile(base_config, config)
 		with open(config, 'a') as f:
@@ -263,4 +277,60 @@ def step_kbuild(results):
 			     '\n'.join(f'  {l}' for l in
 					(([] if ok else [f'make failed, see {log}'])
 					 + warnings + problems)))
+		if index == UNLOAD_COMBINATION and ok and not problems:
+			# The next combination rebuilds the kernel and the module.
+			unload_ko = os.path.join(BUILD, 'vfio_rust_unload_test.ko')
+			shutil.copy(kbuild_module(KBUILD_BUILD, KBUILD_SYMBOLS[
+				'VFIO_RUST_UNLOAD_TEST'][0]), unload_ko)
+			shutil.copy(os.path.join(KBUILD_BUILD, 'linux'),
+				    os.path.join(BUILD, 'vfio-unload-linux'))
 	results.add('kbuild combinations', tally.passed, tally.failed)
+	unload_test(results, unload_ko)
+
+
+def kbuild_values(asked):
+	"""The value of each of KBUILD_SYMBOLS in a combination that asks
+	for asked ({symbol: value})."""
+	values = {sym: 'm' if sym in KBUILD_MODULE_ONLY else 'y'
+		  for sym in KBUILD_SYMBOLS}
+	values.update(asked)
+	return values
+
+
+def unload_test(results, ko, linux=os.path.join(BUILD, 'vfio-unload-linux'),
+		work=UNLOAD_WORK):
+	"""Unloading a Rust VFIO driver while its device is used: boot the
+	UML kernel linux of UNLOAD_COMBINATION with tools/vfio-unload-test.c
+	and the module ko (None: the combination did not build it), one row
+	for its tests and one for the kernel's log. step_kbuild() copies both
+	aside before the next combination rebuilds them.
+	"""
+	banner('The unload test: a Rust VFIO driver\'s module unloaded while '
+	       'its device is used')
+	label = 'unload test (UML, Rust driver module)'
+	if ko is None:
+		results.add(label, 0, 1, 'the module was not built')
+		return
+	shutil.rmtree(work, ignore_errors=True)
+	os.makedirs(work)
+	log = os.path.join(work, 'build.log')
+	try:
+		prog = run_bench.build_bench(UNLOAD_SOURCE, work, KSRC, log)
+	except uml_user.Error as e:
+		results.add(label, 0, 1, str(e))
+		return
+	name = os.path.basename(ko)
+	root = os.path.join(work, 'root')
+	init = uml_user.build_init(os.path.join(work, 'init'), log)
+	uml_user.make_root(root, init, [uml_user.Program(
+		prog, args=(f'/{name}',), timeout=300)])
+	shutil.copy(ko, os.path.join(root, name))
+	boot = uml_user.boot_uml(linux, root, os.path.join(work, 'console.log'))
+	print(f'  booted {os.path.relpath(linux, TOP)}: '
+	      f'{boot.seconds:.0f} s, '
+	      f'{"timed out" if boot.timed_out else f"exit {boot.exit_code}"}, '
+	      f'console in {os.path.relpath(boot.log, TOP)}')
+	programs = uml_user.results_by_program(boot.log_lines())
+	run_user.count_program(results, programs, os.path.basename(prog), label)
+	run_logcheck.step_kernel_log(results, boot.log,
+				     'unload test: kernel log')

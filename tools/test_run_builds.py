@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """Unit tests for the builds of tools/run.py (run_builds.py): how a
 compiler's reports are read for the series' files, the Kbuild combinations
-and how their builds are judged, and what lets a run skip a build (a
-commit that changes no file a build reads; user space that all passed,
-run_user.all_passed()).
+and how their builds are judged, the unload test's rows, and what lets a
+run skip a build (a commit that changes no file a build reads; user space
+that all passed, run_user.all_passed()).
 """
 
 import os
@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_builds  # noqa: E402
 import run_common  # noqa: E402
 import run_user  # noqa: E402
+import testutil  # noqa: E402
 import uml_user  # noqa: E402
 
 
@@ -44,17 +45,64 @@ class CompilerReportsTest(unittest.TestCase):
 			['  CHECK   drivers/iommu/iommu.c'], self.FILES), {})
 
 
+class UnloadTestTest(unittest.TestCase):
+	"""The unload test's rows, from a real console log of its boot
+	(testdata/vfio-unload-console.log)."""
+
+	LOG = os.path.join(testutil.TESTDATA, 'vfio-unload-console.log')
+	LABEL = 'unload test'
+
+	def rows(self, lines):
+		results = run_common.Results()
+		programs = uml_user.results_by_program(lines)
+		testutil.quietly(run_user.count_program, results, programs,
+				 'vfio-unload-test', self.LABEL)
+		return {row[0]: row[1:3] for row in results.rows}
+
+	def test_real_log(self):
+		with open(self.LOG) as f:
+			lines = f.read().splitlines()
+		self.assertEqual(self.rows(lines), {self.LABEL: (8, 0)})
+
+	def test_a_failed_test_fails_the_row(self):
+		with open(self.LOG) as f:
+			lines = [l.replace('ok 3 unload_leaked', 'not ok 3 unload_leaked')
+				 for l in f.read().splitlines()]
+		self.assertEqual(self.rows(lines)[self.LABEL][1], 1)
+
+	def test_no_boot_fails(self):
+		self.assertEqual(self.rows([]), {self.LABEL: (0, 1)})
+
+	def test_module_not_built(self):
+		results = run_common.Results()
+		testutil.quietly(run_builds.unload_test, results, None)
+		self.assertEqual([row[1:3] for row in results.rows], [(0, 1)])
+
+
 class KbuildTest(unittest.TestCase):
 	"""The Kbuild combinations and how their builds are judged."""
 
 	def values(self, asked):
-		return dict(dict.fromkeys(run_builds.KBUILD_SYMBOLS, 'y'), **asked)
+		return run_builds.kbuild_values(asked)
 
 	def test_every_value_of_every_symbol(self):
 		for sym in run_builds.KBUILD_SYMBOLS:
 			seen = {self.values(asked)[sym]
 				for _, asked in run_builds.KBUILD_COMBINATIONS}
-			self.assertEqual(seen, {'y', 'm', 'n'}, sym)
+			self.assertEqual(seen, {'m', 'n'} if sym in
+					 run_builds.KBUILD_MODULE_ONLY else
+					 {'y', 'm', 'n'}, sym)
+
+	def test_module_only_never_built_in(self):
+		for what, asked in run_builds.KBUILD_COMBINATIONS:
+			for sym in run_builds.KBUILD_MODULE_ONLY:
+				self.assertNotEqual(self.values(asked)[sym], 'y',
+						    what)
+
+	def test_unload_combination_has_the_module(self):
+		_, asked = run_builds.KBUILD_COMBINATIONS[
+			run_builds.UNLOAD_COMBINATION]
+		self.assertEqual(self.values(asked)['VFIO_RUST_UNLOAD_TEST'], 'm')
 
 	def test_only_known_symbols(self):
 		for what, asked in run_builds.KBUILD_COMBINATIONS:

@@ -15,8 +15,10 @@ rust_helper_vfio_device_assert_dev_set_locked(struct vfio_device *device)
 }
 
 /*
- * vfio::Registration keeps the module of its driver loaded when the VFIO
- * core's reference on the parent's driver does not cover it.
+ * A Rust VFIO device keeps the module of its driver loaded while it is open,
+ * and its registration ends when that module is unloaded, when the VFIO
+ * core's reference on the parent's driver does not cover it. Without
+ * CONFIG_MODULES these are inline.
  */
 __rust_helper bool rust_helper_try_module_get(struct module *module)
 {
@@ -26,4 +28,15 @@ __rust_helper bool rust_helper_try_module_get(struct module *module)
 __rust_helper void rust_helper_module_put(struct module *module)
 {
 	module_put(module);
+}
+
+__rust_helper int rust_helper_register_module_notifier(struct notifier_block *nb)
+{
+	return register_module_notifier(nb);
+}
+
+__rust_helper int
+rust_helper_unregister_module_notifier(struct notifier_block *nb)
+{
+	return unregister_module_notifier(nb);
 }

@@ -37,9 +37,9 @@
 //!   (`&device::Device<Bound>`), and unregisters it when dropped, or when the parent is unbound,
 //!   whichever comes first ([`Devres`]). It borrows the parent, so it cannot be kept where the
 //!   device's callbacks reach it. If it is dropped inside one of them all the same, which would
-//!   wait for the very call that drops it, the unregistration moves to a work item. A
-//!   registration whose parent's driver is not of the module of the ops keeps that module loaded
-//!   until it ends.
+//!   wait for the very call that drops it, the unregistration moves to a work item. The module
+//!   of the ops stays loaded while the device is open, and a registration that outlives it,
+//!   leaked, ends when it is unloaded.
 //! - The rest of what a VMM needs of a driver is typed too. The driver's data is split by
 //!   lifetime: [`DeviceOps::Data`] while the parent is bound, [`DeviceOps::OpenData`] from open
 //!   to close ([`PerOpen`]), reached through an [`Open`] device only. The device ioctls are hooks
@@ -58,7 +58,7 @@ use crate::{
     device::{self, Bound},
     devres::Devres,
     error::{code::*, from_err_ptr, to_result, Error, Result},
-    ffi::{c_int, c_long, c_uint, c_ulong, CStr},
+    ffi::{c_int, c_long, c_uint, c_ulong, c_void, CStr},
     init::InPlaceInit,
     ioctl,
     mm::virt::{flags as vm_flags, VmaNew},
@@ -82,7 +82,7 @@ use core::{
     ops::Deref,
     pin::Pin,
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering},
 };
 use macros::vtable;
 use pin_init::{pin_data, pin_init, PinInit};
@@ -1350,8 +1350,14 @@ pub trait DeviceOps: Sized + 'static {
 /// there would wait for the call that drops it to return, so the unregistration is handed to a
 /// work item instead (`system_long`), allocated when the registration is made.
 ///
-/// The VFIO core keeps the module of the parent's driver loaded while the device is open, not
-/// the module of `T`. If they differ, the registration keeps `T`'s module loaded until it ends.
+/// The VFIO core keeps the module of the parent's driver loaded while the device is open, and
+/// that module's unloading unbinds the parent, which ends the registration. The module of `T`
+/// may differ (a faux parent): the abstraction keeps it loaded while the device is open too,
+/// so unloading it fails then, and an open fails with `ENODEV` once it is being unloaded. A
+/// registration still alive when `T`'s module has been unloaded (its exit has returned), which
+/// only one that is never dropped is, ends then, before the module's memory is freed, so no
+/// callback runs in an unloaded module. The registration does not keep the module loaded
+/// itself: a module could then never unload the device it registers on its own faux device.
 ///
 /// # Examples
 ///
@@ -1497,8 +1503,8 @@ where
     /// Allocates a device of driver `T` whose data `data` initialises in place and whose parent
     /// is `parent`, and registers it as its [`DeviceOps::Iommu`] kind requires.
     ///
-    /// Fails with `ENODEV` if `T`'s module must be kept loaded (see [`Registration`]) and is
-    /// being unloaded.
+    /// Fails with `ENODEV` if `T`'s module is not the parent driver's (see [`Registration`]) and
+    /// its unloading ended the registration while it was being made.
     pub fn new<E>(parent: &'a device::Device<Bound>, data: impl PinInit<T::Data, E>) -> Result<Self>
     where
         Error: From<E>,
@@ -1533,7 +1539,11 @@ impl<T: DeviceOps> Drop for Registration<'_, T> {
             return;
         };
         if self.dev.callers.current_inside() {
-            Unregister::defer(unregister);
+            if !Unregister::defer(unregister, this_module::<T::OwnerModule>()) {
+                // The device's release is the module's code, which will be gone: it must not
+                // come.
+                mem::forget(self.dev.clone());
+            }
         } else {
             drop(unregister);
         }
@@ -1543,17 +1553,19 @@ impl<T: DeviceOps> Drop for Registration<'_, T> {
 /// A device registered with the VFIO core, which it unregisters when dropped.
 ///
 /// Nothing here is generic: its code is the kernel's, never a module's, so a work item that runs
-/// it runs no code of the driver's module but the device's own callbacks (`request`,
-/// `release`), and [`Registration`] says why that module is loaded until they are done.
+/// it, or the module notifier of [`ModuleGoing`], runs no code of the driver's module but the
+/// device's own callbacks (`request` while it unregisters the device, `release` when it drops
+/// the last reference); [`Registration`] and [`Unregister::defer`] say why that module is still
+/// loaded then.
 ///
 /// # Invariants
 ///
-/// `vdev` is registered, and holds a reference counted here; `module` is null or holds a
-/// reference counted here.
+/// `vdev` holds a reference counted here. It is registered, unless `going` is set and
+/// [`ModuleGoing::stop`] says it is not: then it was unregistered when its module was unloaded.
 struct Registered {
     vdev: NonNull<bindings::vfio_device>,
     unregister: UnregisterFn,
-    module: *mut bindings::module,
+    going: Option<Pin<KBox<ModuleGoing>>>,
 }
 
 /// Unregisters a device registered with `vfio_register_group_dev` or
@@ -1567,13 +1579,14 @@ unsafe fn unregister_group_dev(vdev: *mut bindings::vfio_device) {
     unsafe { bindings::vfio_unregister_group_dev(vdev) };
 }
 
-// SAFETY: A device can be unregistered, and a module reference dropped, from any thread.
+// SAFETY: A device can be unregistered, and a notifier unregistered, from any thread.
 unsafe impl Send for Registered {}
 
 impl Registered {
-    /// Registers `vdev` with the first of `ops`, which the second undoes, keeping `module`
-    /// loaded while it is registered unless it is the module of `parent`'s driver (whose
-    /// unbind, when it is unloaded, ends the registration) or built in.
+    /// Registers `vdev` with the first of `ops`, which the second undoes. If `module`, the
+    /// module of the device's callbacks, is not the module of `parent`'s driver (whose unbind,
+    /// when it is unloaded, ends the registration) and not built in, the device is also
+    /// unregistered when `module` is unloaded, if this has not ended by then.
     ///
     /// `vdev` must be an allocated, unregistered device whose parent is `parent`, and `ops` the
     /// registration functions of its kind.
@@ -1587,21 +1600,20 @@ impl Registered {
         let module = module.as_ptr();
         // SAFETY: `parent` is bound, so its driver is set and stays set while it is borrowed.
         let owner = unsafe { (*(*parent.as_raw()).driver).owner };
-        let module = if module.is_null() || module == owner {
-            ptr::null_mut()
+        let going = if module.is_null() || module == owner {
+            None
         } else {
-            // SAFETY: `module` is the module of the caller's code, which is running.
-            if !unsafe { bindings::try_module_get(module) } {
-                return Err(ENODEV);
-            }
-            module
+            Some(ModuleGoing::new(vdev, unregister, module)?)
         };
         // SAFETY: `vdev` is allocated and not registered; `register` is its kind's.
-        let ret = unsafe { register(vdev) };
-        if ret != 0 {
-            // SAFETY: The reference was taken above.
-            unsafe { bindings::module_put(module) };
-            return Err(Error::from_errno(ret));
+        to_result(unsafe { register(vdev) })?;
+        if let Some(Err(e)) = going.as_ref().map(|going| going.registered()) {
+            // `module` went while the device was being registered, and its notifier found
+            // nothing to unregister.
+            drop(going);
+            // SAFETY: `vdev` was registered just now.
+            unsafe { unregister(vdev) };
+            return Err(e);
         }
         // SAFETY: `vdev` is live; the reference is dropped with `Self`.
         unsafe { bindings::get_device(ptr::addr_of_mut!((*vdev).device)) };
@@ -1610,21 +1622,144 @@ impl Registered {
             // SAFETY: `vdev` is live, so not null.
             vdev: unsafe { NonNull::new_unchecked(vdev) },
             unregister,
-            module,
+            going,
         })
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants the device is registered and holds a reference; it is
-        // unregistered once, here, then the reference is dropped: the last one releases the
-        // device, whose release callback is in `module` if that is not null.
+        let registered = self.going.as_ref().is_none_or(|going| going.stop());
+        // SAFETY: By the type invariants the device holds a reference, and is registered if
+        // `registered` is set, the notifier that could unregister it being stopped. It is
+        // unregistered once, here or by the notifier, then the notifier is freed and the
+        // reference dropped: the last one releases the device, whose release callback is in
+        // the module of its ops.
         unsafe {
-            (self.unregister)(self.vdev.as_ptr());
+            if registered {
+                (self.unregister)(self.vdev.as_ptr());
+            }
+            self.going = None;
             bindings::vfio_put_device(self.vdev.as_ptr());
-            bindings::module_put(self.module);
         }
+    }
+}
+
+/// The device is not registered yet.
+const GOING_UNREGISTERED: u8 = 0;
+/// The device is registered, and the notifier unregisters it.
+const GOING_REGISTERED: u8 = 1;
+/// The module went: the notifier unregistered the device, or it must not be registered.
+const GOING_DONE: u8 = 2;
+
+/// The end of a registration when the module of its device's callbacks is unloaded: a module
+/// notifier that, once the module's exit has returned (`MODULE_STATE_GOING`), before its memory
+/// is freed, unregisters the device if the registration is still alive, as only one that is
+/// never dropped is.
+///
+/// # Invariants
+///
+/// `nb` is registered on the module notifier chain until `linked` is cleared, which happens
+/// before `self` is freed. `vdev` is live while `nb` is registered, and registered while
+/// `state` is [`GOING_REGISTERED`].
+#[repr(C)]
+struct ModuleGoing {
+    // First: `notify` finds `self` from it.
+    nb: Opaque<bindings::notifier_block>,
+    vdev: *mut bindings::vfio_device,
+    unregister: UnregisterFn,
+    module: *mut bindings::module,
+    state: AtomicU8,
+    linked: AtomicBool,
+}
+
+// SAFETY: Its fields are only read, or atomics, and the device can be unregistered from any
+// thread.
+unsafe impl Send for ModuleGoing {}
+// SAFETY: See above.
+unsafe impl Sync for ModuleGoing {}
+
+impl ModuleGoing {
+    /// Watches for the unloading of `module`, the module of the callbacks of `vdev`, a live
+    /// device not registered yet, which `unregister` unregisters once it is.
+    fn new(
+        vdev: *mut bindings::vfio_device,
+        unregister: UnregisterFn,
+        module: *mut bindings::module,
+    ) -> Result<Pin<KBox<Self>>> {
+        // SAFETY: All zeroes is a `notifier_block`: no callback, no next, priority 0.
+        let mut nb: bindings::notifier_block = unsafe { mem::zeroed() };
+        nb.notifier_call = Some(Self::notify);
+        let this = KBox::pin(
+            Self {
+                nb: Opaque::new(nb),
+                vdev,
+                unregister,
+                module,
+                state: AtomicU8::new(GOING_UNREGISTERED),
+                linked: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `nb` is pinned, and unregistered by `stop` before it is freed.
+        to_result(unsafe { bindings::register_module_notifier(this.nb.get()) })?;
+        // INVARIANT: `nb` was registered just now.
+        this.linked.store(true, Ordering::Release);
+        Ok(this)
+    }
+
+    /// Says that the device was registered; fails with `ENODEV` if the module went meanwhile,
+    /// and then the device must be unregistered by the caller.
+    fn registered(&self) -> Result {
+        match self.state.compare_exchange(
+            GOING_UNREGISTERED,
+            GOING_REGISTERED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ENODEV),
+        }
+    }
+
+    /// Stops watching, waiting for the notifier if it runs, and returns whether the device
+    /// is still registered, its unregistration the caller's.
+    fn stop(&self) -> bool {
+        if self.linked.swap(false, Ordering::AcqRel) {
+            // SAFETY: `nb` is registered by the type invariants; unregistering it waits for the
+            // calls of the chain that run, so the notifier has unregistered the device if it
+            // went to.
+            unsafe { bindings::unregister_module_notifier(self.nb.get()) };
+        }
+        self.state.load(Ordering::Acquire) == GOING_REGISTERED
+    }
+
+    /// # Safety
+    ///
+    /// Called by the module notifier chain, with `nb` the `nb` of a live [`ModuleGoing`].
+    unsafe extern "C" fn notify(
+        nb: *mut bindings::notifier_block,
+        state: c_ulong,
+        data: *mut c_void,
+    ) -> c_int {
+        // SAFETY: `nb` is the first field of a `ModuleGoing` (`repr(C)`), which is live: it is
+        // freed only after `stop` unregistered `nb`, which waits for the calls that run.
+        let this = unsafe { &*nb.cast::<Self>() };
+        if state == bindings::module_state_MODULE_STATE_GOING as c_ulong
+            && data.cast::<bindings::module>() == this.module
+            && this.state.swap(GOING_DONE, Ordering::AcqRel) == GOING_REGISTERED
+        {
+            // SAFETY: `vdev` is live while `nb` is registered, and was registered until the
+            // swap above, which makes its unregistration this call's.
+            unsafe { (this.unregister)(this.vdev) };
+        }
+        bindings::NOTIFY_DONE as c_int
+    }
+}
+
+impl Drop for ModuleGoing {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -1635,6 +1770,9 @@ struct Unregister {
     #[pin]
     work: Work<Unregister>,
     devres: Devres<Registered>,
+    /// Null, or the module of the device's callbacks that a deferred unregistration keeps
+    /// loaded: the device's last reference may go there, and its release is that module's.
+    module: AtomicPtr<bindings::module>,
 }
 
 impl_has_work! {
@@ -1645,7 +1783,10 @@ impl WorkItem for Unregister {
     type Pointer = Pin<KBox<Self>>;
 
     fn run(this: Pin<KBox<Self>>) {
+        let module = this.module.load(Ordering::Relaxed);
         drop(this);
+        // SAFETY: `defer` took the reference; this code is the kernel's, not the module's.
+        unsafe { bindings::module_put(module) };
     }
 }
 
@@ -1657,15 +1798,32 @@ impl Unregister {
             pin_init!(Self {
                 work <- new_work!("vfio::Registration::unregister"),
                 devres,
+                module: AtomicPtr::new(ptr::null_mut()),
             }),
             GFP_KERNEL,
         )
     }
 
     /// Unregisters the device on `system_long`, outside the callback that drops the
-    /// registration: unregistering waits for that callback to return.
-    fn defer(this: Pin<KBox<Self>>) {
+    /// registration (unregistering waits for that callback to return), keeping `module`, the
+    /// module of the device's callbacks, loaded until it is done.
+    ///
+    /// Returns `false` if `module` is being unloaded: only a callback outside an open, which
+    /// does not keep the module loaded, gets there (`unbind_iommufd` after the last close). The
+    /// module's code cannot run later, and unregistering here would wait for the very callback:
+    /// the unregistration stays with the parent's unbind and the module's unloading, whichever
+    /// comes first, and the caller must keep the device from being released.
+    fn defer(this: Pin<KBox<Self>>, module: &'static ThisModule) -> bool {
+        let module = module.as_ptr();
+        // SAFETY: `module` is the module of the caller's code, which is running.
+        if !unsafe { bindings::try_module_get(module) } {
+            crate::pr_err!("vfio: registration dropped in its callback while its module unloads\n");
+            mem::forget(this);
+            return false;
+        }
+        this.module.store(module, Ordering::Relaxed);
         workqueue::system_long().enqueue(this);
+        true
     }
 }
 
@@ -1968,6 +2126,23 @@ impl<T: DeviceOps> VTable<T> {
     unsafe extern "C" fn open_device_callback(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The VFIO core passes a live device of `T`.
         let dev = unsafe { Device::<T>::from_raw(vdev) };
+        // The VFIO core keeps the module of the parent's driver loaded while the device is
+        // open; this keeps the module of `T` loaded too, which may differ, until the close.
+        let module = this_module::<T::OwnerModule>().as_ptr();
+        // SAFETY: `module` is null or the module of this code, which is running.
+        if !unsafe { bindings::try_module_get(module) } {
+            return ENODEV.to_errno();
+        }
+        let ret = Self::open_pinned(dev, vdev);
+        if ret != 0 {
+            // SAFETY: The reference was taken above, and the open fails.
+            unsafe { bindings::module_put(module) };
+        }
+        ret
+    }
+
+    /// Opens the device, its module kept loaded by the caller.
+    fn open_pinned(dev: &Device<T>, vdev: *mut bindings::vfio_device) -> c_int {
         if let Some((enable, _, _)) = T::Iommu::OPEN {
             // SAFETY: The VFIO core opens the device: its part comes first.
             let ret = unsafe { enable(vdev) };
@@ -2010,6 +2185,10 @@ impl<T: DeviceOps> VTable<T> {
             // SAFETY: The VFIO core closes the device: the core's part comes last.
             unsafe { close(vdev) };
         }
+        // SAFETY: The open took the reference. The module's code returns from here after it
+        // is dropped, but the module cannot be freed before: its unloading unregisters the
+        // device, which waits for the file that closes it, after this call.
+        unsafe { bindings::module_put(this_module::<T::OwnerModule>().as_ptr()) };
     }
 
     /// # Safety
