@@ -138,6 +138,30 @@ static bool gone(const char *cdev)
 }
 
 /*
+ * Loads the module with @params and opens its device (and binds it, with
+ * @bind) as open_device() does; on failure, reports test @name failed and
+ * leaves the module unloaded
+ */
+static bool load_and_open(const char *name, const char *params, bool bind,
+			  struct user *u, char *cdev, size_t size)
+{
+	int err;
+
+	if (load(params)) {
+		report(false, name, "loading '%s': %s", params,
+		       strerror(errno));
+		return false;
+	}
+	err = open_device(u, bind, cdev, size);
+	if (err) {
+		report(false, name, "opening the device: %s", strerror(-err));
+		unload();
+		return false;
+	}
+	return true;
+}
+
+/*
  * Loaded with @params, the device open and bound: unloading fails and the
  * device answers; closed, the module unloads and the device is gone.
  */
@@ -145,19 +169,11 @@ static void open_then_unload(const char *name, const char *params)
 {
 	char cdev[PATH_MAX] = "";
 	struct user u;
-	int err, ret, unload_errno;
+	int ret, unload_errno;
 	bool answered;
 
-	if (load(params)) {
-		report(false, name, "loading %s: %s", params, strerror(errno));
+	if (!load_and_open(name, params, true, &u, cdev, sizeof(cdev)))
 		return;
-	}
-	err = open_device(&u, true, cdev, sizeof(cdev));
-	if (err) {
-		report(false, name, "opening the device: %s", strerror(-err));
-		unload();
-		return;
-	}
 	ret = unload();
 	unload_errno = errno;
 	answered = answers(&u);
@@ -229,16 +245,8 @@ static void unload_waits_for_unbound_file(const char *name)
 	__u32 devid;
 	bool bound;
 
-	if (load("")) {
-		report(false, name, "loading: %s", strerror(errno));
+	if (!load_and_open(name, "", false, &u, cdev, sizeof(cdev)))
 		return;
-	}
-	err = open_device(&u, false, cdev, sizeof(cdev));
-	if (err) {
-		report(false, name, "opening the device: %s", strerror(-err));
-		unload();
-		return;
-	}
 	if (pthread_create(&b.thread, NULL, unload_waiting, &b)) {
 		report(false, name, "pthread_create failed");
 		close_device(&u);
