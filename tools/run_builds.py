@@ -154,6 +154,10 @@ KBUILD_BUILD = os.path.join(BUILD, 'kbuild-uml')
 UNLOAD_COMBINATION = 0
 UNLOAD_SOURCE = os.path.join(TOP, 'tools', 'vfio-unload-test.c')
 UNLOAD_WORK = os.path.join(BUILD, 'unload-work')
+# Its kernel and module, copied aside before the next combination rebuilds
+# them.
+UNLOAD_LINUX = os.path.join(BUILD, 'vfio-unload-linux')
+UNLOAD_KO = os.path.join(BUILD, 'vfio_rust_unload_test.ko')
 # A warning of a combination's build, besides the C compiler's on a file
 # of the series (compiler_reports()): rustc's ('warning:', 'warning[...]:')
 # or modpost's. The linker's note on UML's RWX segment and clang's on the
@@ -278,12 +282,11 @@ def step_kbuild(results):
 					(([] if ok else [f'make failed, see {log}'])
 					 + warnings + problems)))
 		if index == UNLOAD_COMBINATION and ok and not problems:
-			# The next combination rebuilds the kernel and the module.
-			unload_ko = os.path.join(BUILD, 'vfio_rust_unload_test.ko')
+			unload_ko = UNLOAD_KO
 			shutil.copy(kbuild_module(KBUILD_BUILD, KBUILD_SYMBOLS[
 				'VFIO_RUST_UNLOAD_TEST'][0]), unload_ko)
 			shutil.copy(os.path.join(KBUILD_BUILD, 'linux'),
-				    os.path.join(BUILD, 'vfio-unload-linux'))
+				    UNLOAD_LINUX)
 	results.add('kbuild combinations', tally.passed, tally.failed)
 	unload_test(results, unload_ko)
 
@@ -297,8 +300,7 @@ def kbuild_values(asked):
 	return values
 
 
-def unload_test(results, ko, linux=os.path.join(BUILD, 'vfio-unload-linux'),
-		work=UNLOAD_WORK):
+def unload_test(results, ko, linux=UNLOAD_LINUX, work=UNLOAD_WORK):
 	"""Unloading a Rust VFIO driver while its device is used: boot the
 	UML kernel linux of UNLOAD_COMBINATION with tools/vfio-unload-test.c
 	and the module ko (None: the combination did not build it), one row
@@ -319,17 +321,10 @@ def unload_test(results, ko, linux=os.path.join(BUILD, 'vfio-unload-linux'),
 	except uml_user.Error as e:
 		results.add(label, 0, 1, str(e))
 		return
-	name = os.path.basename(ko)
-	root = os.path.join(work, 'root')
-	init = uml_user.build_init(os.path.join(work, 'init'), log)
-	uml_user.make_root(root, init, [uml_user.Program(
-		prog, args=(f'/{name}',), timeout=300)])
-	shutil.copy(ko, os.path.join(root, name))
-	boot = uml_user.boot_uml(linux, root, os.path.join(work, 'console.log'))
-	print(f'  booted {os.path.relpath(linux, TOP)}: '
-	      f'{boot.seconds:.0f} s, '
-	      f'{"timed out" if boot.timed_out else f"exit {boot.exit_code}"}, '
-	      f'console in {os.path.relpath(boot.log, TOP)}')
+	program = uml_user.Program(prog, args=(f'/{os.path.basename(ko)}',),
+				   timeout=300)
+	boot = run_user.boot_programs(linux, work, [program], [], log,
+				      files=[ko])
 	programs = uml_user.results_by_program(boot.log_lines())
 	run_user.count_program(results, programs, os.path.basename(prog), label)
 	run_logcheck.step_kernel_log(results, boot.log,

@@ -8,6 +8,7 @@ fixes.
 
 import os
 import re
+import shutil
 
 import series_core
 import uml_user
@@ -93,10 +94,13 @@ def program_name(program):
 	return os.path.basename(program_path(program))
 
 
-def boot_programs(linux, work, programs, args, log):
-	"""Boot linux with programs as user space; its console log's lines."""
+def boot_programs(linux, work, programs, args, log, files=()):
+	"""Boot linux with programs as user space, and files (paths) copied
+	to the root beside them; the uml_user.Boot."""
 	init = uml_user.build_init(os.path.join(work, 'init'), log)
 	uml_user.make_root(os.path.join(work, 'root'), init, programs)
+	for path in files:
+		shutil.copy(path, os.path.join(work, 'root'))
 	boot = uml_user.boot_uml(linux, os.path.join(work, 'root'),
 				 os.path.join(work, 'console.log'), args=args)
 	print(f'  booted {os.path.relpath(linux, TOP)}: {boot.seconds:.0f} s, '
